@@ -1,0 +1,3 @@
+"""dex-py: a Dex-compatible OpenID Connect identity provider."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,76 @@
+"""``create_app``: the one place that wires dex-py together (DESIGN §1).
+
+Read it as a checklist: config, clock, storage, keys, clients, connectors, pages, endpoints,
+headers, metrics, errors.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+from dex_py.clients import ClientStore
+from dex_py.clock import Clock
+from dex_py.config import Config
+from dex_py.connector_manager import ConnectorManager
+from dex_py.errors import register_error_handlers
+from dex_py.http_headers import init_headers
+from dex_py.keys import KeyManager
+from dex_py.metrics import init_metrics
+from dex_py.oauth import CORS_ENDPOINTS, init_oauth
+from dex_py.passwords import PasswordService
+from dex_py.services import Services
+from dex_py.storage.base import Storage
+from dex_py.web import init_web
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 64 * 1024
+
+
+def create_app(
+    config: Config, *, clock: Clock | None = None, storage: Storage | None = None
+) -> Flask:
+    """Build the WSGI application for ``config``."""
+    app = Flask("dex_py", static_folder=None, template_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_REQUEST_BYTES
+    app.config["JSON_SORT_KEYS"] = False
+
+    issuer = config.issuer.rstrip("/")
+    issuer_path = urlsplit(issuer).path.rstrip("/")
+    clock = clock or Clock()
+    if storage is None:
+        from dex_py.storage import open_storage
+
+        storage = open_storage(config.storage)
+    keys = KeyManager(
+        storage,
+        clock,
+        algorithm=config.signing.algorithm,
+        rotation_period=config.expiry.signing_keys,
+        id_token_lifetime=config.expiry.id_tokens,
+    )
+    keys.ensure()
+    passwords = PasswordService(storage, config.static_passwords)
+    svc = Services(
+        config=config,
+        storage=storage,
+        clock=clock,
+        keys=keys,
+        clients=ClientStore(storage, config.static_clients),
+        connectors=ConnectorManager(config, {"password_lookup": passwords.lookup}),
+        issuer=issuer,
+        issuer_path=issuer_path,
+        secure_cookies=issuer.startswith("https://"),
+    )
+    app.extensions["dex_py"] = svc
+
+    init_web(app, config.frontend, issuer_path)
+    init_oauth(app, issuer_path)
+    init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
+    init_metrics(app, config.telemetry)
+    register_error_handlers(app)
+    return app

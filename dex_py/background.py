@@ -1,0 +1,117 @@
+"""Housekeeping in the background: signing-key rotation and storage garbage collection.
+
+Every gunicorn worker runs one daemon thread (started from the ``post_worker_init`` hook) that,
+every ``interval`` seconds give or take 20% jitter, calls ``keys.rotate_if_due()`` and
+``storage.garbage_collect(clock.now())``. Several workers and replicas doing this is safe: key
+rotation is a compare-and-swap in storage, so exactly one of them rotates, and collecting an
+already-collected row is a no-op. The thread logs what it did and every failure, and never dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from typing import Any, Protocol
+
+from dex_py.clock import Clock
+from dex_py.storage.base import GCResult
+
+log = logging.getLogger(__name__)
+
+JITTER = 0.2
+
+
+class _Keys(Protocol):
+    def rotate_if_due(self) -> bool: ...
+
+
+class _GCStorage(Protocol):
+    def garbage_collect(self, now: Any) -> GCResult: ...
+
+
+class Services(Protocol):
+    """What the loop needs from ``app.extensions["dex_py"]`` (read-only attributes)."""
+
+    @property
+    def keys(self) -> _Keys: ...
+    @property
+    def storage(self) -> _GCStorage: ...
+    @property
+    def clock(self) -> Clock: ...
+
+
+def _rotate(services: Services) -> bool:
+    rotated = bool(services.keys.rotate_if_due())
+    if rotated:
+        log.info("signing key rotated")
+    return rotated
+
+
+def _collect(services: Services) -> GCResult:
+    result = services.storage.garbage_collect(services.clock.now())
+    if result.total:
+        log.info(
+            "garbage collection removed %d expired object(s)",
+            result.total,
+            extra={
+                "auth_requests": result.auth_requests,
+                "auth_codes": result.auth_codes,
+                "refresh_tokens": result.refresh_tokens,
+                "revoked_tokens": result.revoked_tokens,
+            },
+        )
+    else:
+        log.debug("garbage collection: nothing to remove")
+    return result
+
+
+def run_once(services: Services) -> tuple[bool, GCResult]:
+    """Rotate the signing key if due, then collect expired objects. Returns
+    ``(rotated, gc_result)``; exceptions propagate (the loop catches them)."""
+    return _rotate(services), _collect(services)
+
+
+def _safe_run_once(services: Services) -> None:
+    """One iteration that never raises: each half is attempted and logged separately."""
+    try:
+        _rotate(services)
+    except Exception:
+        log.exception("signing key rotation failed")
+    try:
+        _collect(services)
+    except Exception:
+        log.exception("garbage collection failed")
+
+
+def jittered(interval: float, rng: random.Random | None = None) -> float:
+    """``interval`` scaled by a random factor in [0.8, 1.2]."""
+    return interval * (1 + (rng or random).uniform(-JITTER, JITTER))
+
+
+def start_background(
+    services: Services,
+    *,
+    interval: float,
+    stop_event: threading.Event | None = None,
+    run_first: bool = True,
+) -> threading.Thread:
+    """Start the housekeeping daemon thread. Set ``stop_event`` to end it (it stops within one
+    wait). With ``run_first`` it runs once right away (after a short jitter), so a fresh
+    deployment gets its first signing key without waiting a full interval."""
+    if interval <= 0:
+        raise ValueError("background interval must be positive")
+    stop = stop_event if stop_event is not None else threading.Event()
+    rng = random.Random()
+
+    def loop() -> None:
+        delay = rng.uniform(0, min(1.0, interval * JITTER)) if run_first else jittered(interval)
+        while not stop.wait(delay):
+            _safe_run_once(services)
+            delay = jittered(interval, rng)
+        log.debug("background housekeeping stopped")
+
+    thread = threading.Thread(target=loop, name="dex-py-housekeeping", daemon=True)
+    thread.stop_event = stop  # type: ignore[attr-defined]
+    thread.start()
+    return thread

@@ -1,0 +1,117 @@
+"""The ``dex-py`` command line: serve, check-config, db upgrade, passwords, keys, example-app.
+
+Each command is a thin shell over a service module; errors are printed as one line per problem
+(with the config key path) and exit non-zero, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from dex_py.config import Config, ConfigError
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def load_config_or_exit(path: str) -> Config:
+    """Load and validate ``path``; on any problem print every error and exit 1."""
+    from dex_py.config import load
+
+    try:
+        config = load(path)
+    except ConfigError as exc:
+        click.echo(f"error: invalid config {path}:", err=True)
+        for key_path, message in exc.errors:
+            click.echo(f"  {key_path}: {message}", err=True)
+        sys.exit(1)
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return config
+
+
+@click.group()
+@click.version_option(package_name="dex-py")
+def main() -> None:
+    """dex-py: an OpenID Connect identity provider compatible with Dex."""
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--workers", type=int, default=None, help="gunicorn workers (overrides config).")
+def serve(config_file: str, workers: int | None) -> None:
+    """Run the server (gunicorn) with CONFIG_FILE."""
+    from dex_py.server import serve as run_server
+
+    config = load_config_or_exit(config_file)
+    run_server(config, config_file, workers=workers)
+
+
+@main.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def check_config(config_file: str) -> None:
+    """Validate CONFIG_FILE and report every problem."""
+    config = load_config_or_exit(config_file)
+    click.echo(
+        f"config OK: issuer {config.issuer}, storage {config.storage.type}, "
+        f"{len(config.static_clients)} static client(s), {len(config.connectors)} connector(s)"
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def db_upgrade(config_file: str) -> None:
+    """Apply migrations to the configured database."""
+    from dex_py.storage import migrate
+
+    config = load_config_or_exit(config_file)
+    try:
+        revision = migrate.upgrade(config.storage)
+    except migrate.MigrationError as exc:
+        _fail(str(exc))
+    click.echo(f"database at revision {revision}")
+
+
+def _register_optional_groups() -> None:
+    from dex_py.keys_cli import keys
+    from dex_py.passwords_cli import passwords
+
+    main.add_command(passwords)
+    main.add_command(keys)
+
+
+@main.command("example-app")
+@click.option("--issuer", default="http://127.0.0.1:5556/dex", show_default=True)
+@click.option("--client-id", default="example-app", show_default=True)
+@click.option("--client-secret", default="ZXhhbXBsZS1hcHAtc2VjcmV0", show_default=True)
+@click.option("--listen", default="127.0.0.1:5555", show_default=True)
+@click.option("--redirect-uri", default="http://127.0.0.1:5555/callback", show_default=True)
+def example_app(
+    issuer: str, client_id: str, client_secret: str, listen: str, redirect_uri: str
+) -> None:
+    """Run a small relying party that logs in through the issuer and shows the tokens."""
+    from dex_py.example_app import run
+
+    run(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        listen=listen,
+        redirect_uri=redirect_uri,
+    )
+
+
+_register_optional_groups()
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,165 @@
+"""OAuth2 clients: lookup, authentication (RFC 6749 §2.3) and redirect URI rules.
+
+Config-defined clients live in memory (no storage hit on the hot path); clients created at run
+time come from storage. Secrets are compared as SHA-256 digests in constant time: they are
+high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8).
+
+Redirect URIs match exactly (RFC 9700 §2.1), except that public clients may use any port on a
+loopback address (RFC 8252 §7.3) and the out-of-band URI ``urn:ietf:wg:oauth:2.0:oob``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from urllib.parse import unquote, urlsplit
+
+from dex_py.config import StaticClient
+from dex_py.errors import InvalidClient, InvalidRequest
+from dex_py.storage.base import Client, NotFoundError, Storage
+
+OOB_URI = "urn:ietf:wg:oauth:2.0:oob"
+_LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+
+
+def secret_digest(secret: str) -> str:
+    """SHA-256 hex digest under which a client secret is kept."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def client_from_config(c: StaticClient) -> Client:
+    return Client(
+        id=c.id,
+        secret_hash=secret_digest(c.secret) if c.secret else "",
+        redirect_uris=tuple(c.redirect_uris),
+        trusted_peers=tuple(c.trusted_peers),
+        public=c.public,
+        name=c.name,
+        logo_url=c.logo_url,
+        allowed_connectors=tuple(c.allowed_connectors),
+        allowed_groups=tuple(c.allowed_groups),
+        grant_types=tuple(c.grant_types),
+        post_logout_redirect_uris=tuple(c.post_logout_redirect_uris),
+    )
+
+
+class ClientStore:
+    """Finds clients: static ones from memory, the rest from storage."""
+
+    def __init__(self, storage: Storage, static: Iterable[StaticClient]) -> None:
+        self._storage = storage
+        self._static = {c.id: client_from_config(c) for c in static}
+
+    def get(self, client_id: str) -> Client | None:
+        client = self._static.get(client_id)
+        if client is not None:
+            return client
+        if not client_id or len(client_id) > 255:
+            return None
+        try:
+            return self._storage.get_client(client_id)
+        except NotFoundError:
+            return None
+
+
+def check_secret(client: Client, secret: str) -> bool:
+    """Constant-time comparison of a presented secret with the stored digest."""
+    if not client.secret_hash:
+        return False
+    return hmac.compare_digest(secret_digest(secret), client.secret_hash)
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidClient("malformed Basic credentials") from None
+    user, sep, password = decoded.partition(":")
+    if not sep:
+        raise InvalidClient("malformed Basic credentials")
+    # RFC 6749 §2.3.1: client_id and secret are form-urlencoded before Basic encoding.
+    return unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
+
+
+def authenticate_client(
+    clients: ClientStore, headers: Mapping[str, str], form: Mapping[str, str]
+) -> tuple[Client, str]:
+    """Authenticate the caller of a token-endpoint-style request.
+
+    Returns the client and the method used (``client_secret_basic``, ``client_secret_post`` or
+    ``none``). Using two methods at once is ``invalid_request`` (RFC 6749 §2.3); every failure is
+    ``invalid_client`` without saying which part was wrong.
+    """
+    basic = _basic_credentials(headers.get("Authorization", ""))
+    post_id = form.get("client_id", "")
+    post_secret = form.get("client_secret", "")
+    if basic and post_secret:
+        raise InvalidRequest("use only one client authentication method")
+    if basic:
+        client_id, secret = basic
+        if post_id and post_id != client_id:
+            raise InvalidRequest("client_id does not match the authenticated client")
+        method = "client_secret_basic"
+    elif post_secret:
+        client_id, secret, method = post_id, post_secret, "client_secret_post"
+    else:
+        client_id, secret, method = post_id, "", "none"
+    if not client_id:
+        raise InvalidClient("client authentication required")
+    client = clients.get(client_id)
+    if client is None:
+        raise InvalidClient("invalid client credentials")
+    if method == "none":
+        if not client.public:
+            raise InvalidClient("client authentication required")
+        return client, method
+    if client.public and not client.secret_hash:
+        # Dex lets public clients send an empty or any secret; we accept only none.
+        raise InvalidClient("public clients do not authenticate with a secret")
+    if not check_secret(client, secret):
+        raise InvalidClient("invalid client credentials")
+    return client, method
+
+
+def _is_loopback_redirect(uri: str) -> bool:
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return False
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "http" and (host in _LOOPBACK_HOSTS or f"[{host}]" in _LOOPBACK_HOSTS)
+
+
+def _without_port(uri: str) -> str:
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    return parts._replace(netloc=netloc).geturl()
+
+
+def redirect_uri_allowed(client: Client, uri: str) -> bool:
+    """Is ``uri`` a redirect URI this client may use? Exact string match, plus RFC 8252
+    loopback (any port) and out-of-band for public clients."""
+    if not uri:
+        return False
+    if uri in client.redirect_uris:
+        return True
+    if not client.public:
+        return False
+    if uri == OOB_URI:
+        return True
+    if not _is_loopback_redirect(uri):
+        return False
+    if not client.redirect_uris:
+        return True
+    # A registered loopback URI matches on any port (RFC 8252 §7.3).
+    target = _without_port(uri)
+    return any(
+        _is_loopback_redirect(r) and _without_port(r) == target for r in client.redirect_uris
+    )

@@ -1,0 +1,231 @@
+"""One error hierarchy, rendered in one place.
+
+Protocol errors are authlib ``OAuth2Error`` subclasses (``error``, ``status_code``,
+description), so the error codes are exactly those of RFC 6749 §4.1.2.1 / §5.2, RFC 6750 §3.1
+and OIDC Core §3.1.2.6. How an error reaches the user depends on where it happened:
+
+- ``/token``, ``/userinfo`` and other API endpoints: a JSON body (RFC 6749 §5.2) with
+  ``Cache-Control: no-store``; 401s carry ``WWW-Authenticate``;
+- the authorization endpoint, once the client and its redirect URI are trusted: a redirect back
+  to the client (``RedirectError``);
+- anything a person sees before that (unknown client, bad redirect URI, expired login): an HTML
+  error page (``PageError``), never a redirect to an untrusted URI.
+
+Unexpected exceptions are logged with a request id and shown as a plain 500 page or JSON
+``server_error``; no stack trace ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from authlib.oauth2.rfc6749 import errors as rfc6749
+from authlib.oauth2.rfc6749.errors import AccessDeniedError as AccessDenied
+from authlib.oauth2.rfc6749.errors import InvalidGrantError as InvalidGrant
+from authlib.oauth2.rfc6749.errors import InvalidRequestError as InvalidRequest
+from authlib.oauth2.rfc6749.errors import InvalidScopeError as InvalidScope
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from authlib.oauth2.rfc6749.errors import UnauthorizedClientError as UnauthorizedClient
+from authlib.oauth2.rfc6749.errors import UnsupportedGrantTypeError as UnsupportedGrantType
+from authlib.oauth2.rfc6749.errors import (
+    UnsupportedResponseTypeError as UnsupportedResponseType,
+)
+from flask import Flask, jsonify, request
+from werkzeug import Response
+from werkzeug.exceptions import HTTPException
+
+__all__ = [
+    "AccessDenied",
+    "ConsentRequired",
+    "InteractionRequired",
+    "InvalidClient",
+    "InvalidGrant",
+    "InvalidRequest",
+    "InvalidScope",
+    "InvalidToken",
+    "LoginRequired",
+    "OAuth2Error",
+    "PageError",
+    "RedirectError",
+    "RequestNotSupported",
+    "RequestURINotSupported",
+    "ServerError",
+    "TemporarilyUnavailable",
+    "UnauthorizedClient",
+    "UnsupportedGrantType",
+    "UnsupportedResponseType",
+    "oauth_json_response",
+    "register_error_handlers",
+]
+
+log = logging.getLogger(__name__)
+
+
+class InvalidClient(rfc6749.InvalidClientError):
+    """RFC 6749 §5.2: client authentication failed; 401 with ``WWW-Authenticate``."""
+
+    status_code = 401
+
+
+class ServerError(OAuth2Error):
+    error = "server_error"
+    status_code = 500
+
+
+class TemporarilyUnavailable(OAuth2Error):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
+class InvalidToken(OAuth2Error):
+    """RFC 6750 §3.1: the bearer token is missing, expired, revoked or malformed."""
+
+    error = "invalid_token"
+    status_code = 401
+
+
+class LoginRequired(OAuth2Error):
+    error = "login_required"
+
+
+class ConsentRequired(OAuth2Error):
+    error = "consent_required"
+
+
+class InteractionRequired(OAuth2Error):
+    error = "interaction_required"
+
+
+class RequestNotSupported(OAuth2Error):
+    error = "request_not_supported"
+
+
+class RequestURINotSupported(OAuth2Error):
+    error = "request_uri_not_supported"
+
+
+class RedirectError(Exception):
+    """A protocol error to send back to the client's (already validated) redirect URI."""
+
+    def __init__(
+        self,
+        error: OAuth2Error,
+        redirect_uri: str,
+        state: str = "",
+        response_mode: str = "query",
+    ) -> None:
+        super().__init__(error.error)
+        self.error = error
+        self.redirect_uri = redirect_uri
+        self.state = state
+        self.response_mode = response_mode
+
+    def params(self) -> list[tuple[str, str]]:
+        out = [("error", str(self.error.error))]
+        if self.error.description:
+            out.append(("error_description", str(self.error.description)))
+        if self.state:
+            out.append(("state", self.state))
+        return out
+
+
+class PageError(Exception):
+    """An error shown to the person in the browser as an HTML page."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+def oauth_json_response(error: OAuth2Error) -> Response:
+    """RFC 6749 §5.2 / RFC 6750 §3 JSON error response."""
+    body: dict[str, str] = {"error": str(error.error)}
+    if error.description:
+        body["error_description"] = str(error.description)
+    resp = jsonify(body)
+    status = int(error.status_code or 400)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    if isinstance(error, InvalidToken):
+        desc = str(error.description or "").replace('"', "'")
+        resp.headers["WWW-Authenticate"] = (
+            f'Bearer error="invalid_token", error_description="{desc}"'
+        )
+    elif status == 401:
+        resp.headers["WWW-Authenticate"] = 'Basic realm="dex-py"'
+    return resp
+
+
+def _wants_json() -> bool:
+    endpoint = request.endpoint or ""
+    return (
+        endpoint.endswith(
+            ("token", "userinfo", "introspect", "revoke", "discovery", "keys", "device_code")
+        )
+        or request.accept_mimetypes.best == "application/json"
+    )
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Map every error class to its response, in one place."""
+    from dex_py.oauth.responses import authorization_error_response
+    from dex_py.web import render_page
+
+    @app.errorhandler(OAuth2Error)
+    def _oauth(err: OAuth2Error) -> Response:
+        return oauth_json_response(err)
+
+    @app.errorhandler(RedirectError)
+    def _redirect(err: RedirectError) -> Response:
+        return authorization_error_response(err)
+
+    @app.errorhandler(PageError)
+    def _page(err: PageError) -> Response:
+        return render_page("error.html", status=err.status, title=err.title, message=err.message)
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        status = err.code or 500
+        if _wants_json():
+            code = {405: "invalid_request", 404: "not_found", 413: "invalid_request"}.get(
+                status, "invalid_request"
+            )
+            resp = jsonify({"error": code, "error_description": err.name})
+            resp.status_code = status
+            resp.headers["Cache-Control"] = "no-store"
+            if status == 405 and getattr(err, "valid_methods", None):
+                resp.headers["Allow"] = ", ".join(getattr(err, "valid_methods", None) or [])
+            return resp
+        resp = render_page(
+            "error.html", status=status, title=err.name, message=err.description or err.name
+        )
+        if status == 405 and getattr(err, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(getattr(err, "valid_methods", None) or [])
+        return resp
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        incident = secrets.token_hex(6)
+        log.exception(
+            "unhandled error (incident %s) on %s %s", incident, request.method, request.path
+        )
+        if _wants_json():
+            resp = jsonify(
+                {
+                    "error": "server_error",
+                    "error_description": f"internal error (incident {incident})",
+                }
+            )
+            resp.status_code = 500
+            resp.headers["Cache-Control"] = "no-store"
+            return resp
+        return render_page(
+            "error.html",
+            status=500,
+            title="Internal Server Error",
+            message=f"Something went wrong on our side (incident {incident}). Please try again.",
+        )

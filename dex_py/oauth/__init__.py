@@ -1,0 +1,34 @@
+"""The OpenID Connect / OAuth 2.0 endpoints, as one blueprint under the issuer's path.
+
+The URL map below is the whole public contract (DESIGN §3); the views live in one module per
+concern.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask
+
+from dex_py.oauth import approval, authorize, discovery, health, login, token_endpoint, userinfo
+
+CORS_ENDPOINTS = ("discovery", "keys", "token", "userinfo")
+
+
+def init_oauth(app: Flask, issuer_path: str) -> Blueprint:
+    bp = Blueprint("oauth", __name__, url_prefix=issuer_path or None)
+    route = bp.add_url_rule
+    route("/.well-known/openid-configuration", "discovery", discovery.discovery_view)
+    route("/keys", "keys", discovery.keys_view)
+    route("/auth", "auth", authorize.authorize_view, methods=["GET", "POST"])
+    route("/auth/<connector_id>", "auth_connector", login.connector_view, methods=["GET", "POST"])
+    route(
+        "/auth/<connector_id>/login", "auth_password", login.password_view, methods=["GET", "POST"]
+    )
+    route("/callback", "callback", login.callback_view, methods=["GET", "POST"])
+    route("/approval", "approval", approval.approval_view, methods=["GET", "POST"])
+    route("/token", "token", token_endpoint.token_view, methods=["POST"])
+    route("/userinfo", "userinfo", userinfo.userinfo_view, methods=["GET", "POST"])
+    route("/healthz", "healthz", health.healthz_view)
+    route("/healthz/live", "healthz_live", health.live_view)
+    route("/healthz/ready", "healthz_ready", health.ready_view)
+    app.register_blueprint(bp)
+    return bp

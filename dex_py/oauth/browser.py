@@ -1,0 +1,83 @@
+"""Binding a login to the browser that started it, and CSRF tokens for our forms.
+
+``/auth`` gives the browser a random secret in an HttpOnly, SameSite=Lax cookie and stores only
+its SHA-256 in the auth request. Every later step of that login (connector choice, password form,
+upstream callback, approval) must come from a browser presenting the same secret, so an attacker
+cannot finish or hijack a login started elsewhere by sending its link to a victim (the class of
+Dex advisory GHSA-vh7g-p26c-j2cw; RFC 9700 §4.2.4 / §4.7).
+
+CSRF tokens on our forms are an HMAC of the auth request id under that browser secret: stateless,
+and useless to anyone who cannot read the victim's cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from flask import request
+from werkzeug import Response
+
+from dex_py.errors import PageError
+from dex_py.services import services
+from dex_py.storage.base import AuthRequest
+
+COOKIE = "dexpy_browser"
+
+
+def _cookie_path() -> str:
+    return services().issuer_path or "/"
+
+
+def browser_secret() -> str:
+    return request.cookies.get(COOKIE, "")
+
+
+def ensure_browser_secret() -> tuple[str, bool]:
+    """The browser's secret, and whether it is new (must be set on the response)."""
+    current = browser_secret()
+    if 32 <= len(current) <= 64:
+        return current, False
+    return secrets.token_urlsafe(32), True
+
+
+def set_browser_cookie(resp: Response, secret: str) -> None:
+    resp.set_cookie(
+        COOKIE,
+        secret,
+        httponly=True,
+        samesite="Lax",
+        secure=services().secure_cookies,
+        path=_cookie_path(),
+    )
+
+
+def binding_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_browser(auth_req: AuthRequest) -> None:
+    """Refuse to continue a login from a browser other than the one that started it."""
+    secret = browser_secret()
+    if not secret or not hmac.compare_digest(binding_of(secret), auth_req.browser_binding):
+        raise PageError(
+            400,
+            "Login session mismatch",
+            "This login was started in another browser or your session cookie is missing. "
+            "Please go back to the application and start again.",
+        )
+
+
+def csrf_token(auth_req_id: str) -> str:
+    key = browser_secret().encode()
+    mac = hmac.new(key, b"csrf:" + auth_req_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def check_csrf(auth_req_id: str, presented: str) -> None:
+    if not presented or not browser_secret():
+        raise PageError(400, "Invalid form", "The form has expired. Please start again.")
+    if not hmac.compare_digest(csrf_token(auth_req_id), presented):
+        raise PageError(400, "Invalid form", "The form has expired. Please start again.")

@@ -1,0 +1,87 @@
+"""Discovery (OpenID Connect Discovery 1.0 §3, RFC 8414 §2) and the JWKS document (RFC 7517).
+
+Both are built once per process and served from memory with ``Cache-Control`` so clients and
+caches do not ask on every token verification.
+"""
+
+from __future__ import annotations
+
+import json
+
+from werkzeug import Response
+
+from dex_py import scopes as sc
+from dex_py.services import Services, services
+
+CLAIMS_SUPPORTED = [
+    "iss",
+    "sub",
+    "aud",
+    "iat",
+    "exp",
+    "azp",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "auth_time",
+    "email",
+    "email_verified",
+    "name",
+    "preferred_username",
+    "groups",
+    "federated_claims",
+]
+
+
+def discovery_document(svc: Services) -> dict:
+    cfg = svc.config
+    response_types = sorted({" ".join(sorted(t.split())) for t in cfg.oauth2.response_types})
+    grant_types = [g for g in cfg.oauth2.grant_types if g in _implemented_grants()]
+    return {
+        "issuer": svc.issuer,
+        "authorization_endpoint": svc.url("/auth"),
+        "token_endpoint": svc.url("/token"),
+        "jwks_uri": svc.url("/keys"),
+        "userinfo_endpoint": svc.url("/userinfo"),
+        "response_types_supported": response_types,
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "grant_types_supported": grant_types,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": [svc.keys.algorithm],
+        "code_challenge_methods_supported": ["S256", "plain"],
+        "scopes_supported": [*sc.KNOWN],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+def _implemented_grants() -> set[str]:
+    from dex_py.oauth.grants import GRANTS
+
+    return set(GRANTS)
+
+
+_CACHE_CONTROL = "public, max-age=3600"
+
+
+def discovery_view() -> Response:
+    svc = services()
+    body = svc.__dict__.get("_discovery_body")
+    if body is None:
+        body = json.dumps(discovery_document(svc), separators=(",", ":")).encode()
+        svc.__dict__["_discovery_body"] = body
+    resp = Response(body, mimetype="application/json")
+    resp.headers["Cache-Control"] = _CACHE_CONTROL
+    return resp
+
+
+def keys_view() -> Response:
+    svc = services()
+    resp = Response(svc.keys.jwks_json(), mimetype="application/json")
+    # Cacheable until the next rotation, when a new key starts signing.
+    max_age = max(0, min(svc.keys.jwks_max_age(), 3600))
+    resp.headers["Cache-Control"] = f"public, max-age={max_age}, must-revalidate"
+    return resp

@@ -1,0 +1,331 @@
+"""Token-endpoint grants: authorization code + PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6), refresh
+token (RFC 6749 §6, RFC 9700 §4.14) and resource owner password (RFC 6749 §4.3).
+
+Each grant is a small class that reads its parameters, loads and checks its credential, and
+asks ``issuance`` for tokens. Rules shared by all grants live in ``policy``; ``GRANTS`` is the one
+registry, filtered by ``oauth2.grantTypes`` at the endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from connectors.base import ConnectorError, Identity
+from dex_py import scopes as sc
+from dex_py.errors import InvalidGrant, InvalidRequest, InvalidScope, ServerError
+from dex_py.oauth import issuance
+from dex_py.oauth.policy import check_issue_policy
+from dex_py.services import Services
+from dex_py.storage.base import AuthCode, Claims, NotFoundError, RefreshToken
+
+log = logging.getLogger(__name__)
+
+_VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    form: dict[str, str]
+    client: Any  # dex_py.storage.base.Client
+    auth_method: str
+    grant_type: str
+
+
+class BaseGrant:
+    grant_type: ClassVar[str]
+
+    def __init__(self, svc: Services, treq: TokenRequest) -> None:
+        self.svc = svc
+        self.treq = treq
+        self.form = treq.form
+        self.client = treq.client
+
+    def require(self, name: str) -> str:
+        value = self.form.get(name, "")
+        if not value:
+            raise InvalidRequest(f"{name} is required")
+        return value
+
+    def respond(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def pkce_matches(method: str, challenge: str, verifier: str) -> bool:
+    if method == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+        return hmac.compare_digest(computed, challenge)
+    return hmac.compare_digest(verifier, challenge)
+
+
+class _Replayed(Exception):
+    def __init__(self, code: AuthCode) -> None:
+        self.code = code
+
+
+class AuthorizationCodeGrant(BaseGrant):
+    grant_type = "authorization_code"
+
+    def respond(self) -> dict[str, Any]:
+        code_value = self.require("code")
+        redirect_uri = self.require("redirect_uri")
+        verifier = self.form.get("code_verifier", "")
+        if verifier and not _VERIFIER_RE.match(verifier):
+            raise InvalidGrant("malformed code_verifier")
+        svc, client = self.svc, self.client
+        now = svc.clock.now()
+        refresh_id = secrets.token_urlsafe(16)
+        jti = secrets.token_urlsafe(16)
+
+        def redeem(code: AuthCode) -> AuthCode:
+            if code.used_at is not None:
+                raise _Replayed(code)
+            if code.client_id != client.id:
+                raise InvalidGrant("code was issued to another client")
+            if code.expiry <= now:
+                raise InvalidGrant("code expired")
+            if code.redirect_uri != redirect_uri:
+                raise InvalidGrant("redirect_uri does not match the authorization request")
+            if code.pkce.code_challenge:
+                if not verifier:
+                    raise InvalidGrant("code_verifier required")
+                if not pkce_matches(
+                    code.pkce.code_challenge_method, code.pkce.code_challenge, verifier
+                ):
+                    raise InvalidGrant("code_verifier does not match the code_challenge")
+            elif verifier:
+                # RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a
+                # downgrade attempt.
+                raise InvalidGrant("code was issued without a code_challenge")
+            return replace(
+                code,
+                used_at=now,
+                issued_refresh_token_id=refresh_id if sc.OFFLINE_ACCESS in code.scopes else "",
+                issued_access_token_id=jti,
+                issued_access_token_expiry=now + svc.config.expiry.id_tokens,
+            )
+
+        if len(code_value) > 256:
+            raise InvalidGrant("invalid code")
+        try:
+            code = svc.storage.update_auth_code(code_value, redeem)
+        except NotFoundError:
+            raise InvalidGrant("invalid or expired code") from None
+        except _Replayed as replay:
+            self._revoke_issued(replay.code)
+            raise InvalidGrant("code already used") from None
+
+        grant = issuance.Grant(
+            client_id=code.client_id,
+            scopes=code.scopes,
+            claims=code.claims,
+            connector_id=code.connector_id,
+            nonce=code.nonce,
+            auth_time=code.auth_time,
+            connector_data=code.connector_data,
+        )
+        check_issue_policy(svc, self.treq, grant)
+        refresh = ""
+        if code.issued_refresh_token_id:
+            refresh = issuance.new_refresh_token(svc, grant, now, code.issued_refresh_token_id)
+        access = issuance.access_token(svc, grant, now, jti=jti)
+        return issuance.token_response(
+            svc, grant, now, refresh_token=refresh, access=access, include_auth_time=True
+        )
+
+    def _revoke_issued(self, code: AuthCode) -> None:
+        """RFC 6749 §4.1.2: a replayed code revokes the tokens its first use issued."""
+        storage = self.svc.storage
+        log.warning("authorization code replay for client %s: revoking its tokens", code.client_id)
+        if code.issued_refresh_token_id:
+            with contextlib.suppress(NotFoundError):
+                storage.delete_refresh_token(code.issued_refresh_token_id)
+        if code.issued_access_token_id and code.issued_access_token_expiry:
+            storage.revoke_access_token(
+                code.issued_access_token_id, code.issued_access_token_expiry
+            )
+
+
+def _identity_of(token: RefreshToken) -> Identity:
+    c = token.claims
+    return Identity(
+        user_id=c.user_id,
+        username=c.username,
+        preferred_username=c.preferred_username,
+        email=c.email,
+        email_verified=c.email_verified,
+        groups=c.groups,
+        connector_data=token.connector_data,
+    )
+
+
+def _claims_of(identity: Identity) -> Claims:
+    return Claims(
+        user_id=identity.user_id,
+        username=identity.username,
+        preferred_username=identity.preferred_username,
+        email=identity.email,
+        email_verified=identity.email_verified,
+        groups=tuple(identity.groups),
+    )
+
+
+class _Reuse(Exception):
+    pass
+
+
+class RefreshTokenGrant(BaseGrant):
+    grant_type = "refresh_token"
+
+    def respond(self) -> dict[str, Any]:
+        svc, client = self.svc, self.client
+        parts = issuance.split_refresh_token(self.require("refresh_token"))
+        if parts is None:
+            raise InvalidGrant("invalid refresh token")
+        token_id, secret = parts
+        presented = issuance.hash_secret(secret)
+        now = svc.clock.now()
+        rt_cfg = svc.config.expiry.refresh_tokens
+        try:
+            token = svc.storage.get_refresh_token(token_id)
+        except NotFoundError:
+            raise InvalidGrant("invalid refresh token") from None
+        if token.client_id != client.id:
+            raise InvalidGrant("refresh token was issued to another client")
+        try:
+            self._check_secret(token, presented, now)
+        except _Reuse:
+            self._revoke(token_id)
+            raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
+        if token.expiry is not None and token.expiry <= now:
+            self._revoke(token_id)
+            raise InvalidGrant("refresh token expired")
+
+        scopes = token.scopes
+        requested = self.form.get("scope")
+        if requested:
+            asked = sc.parse(requested)
+            if not set(asked) <= set(token.scopes):
+                raise InvalidScope("requested scope exceeds the original grant")
+            scopes = asked
+
+        # Ask the connector who the user is now (identity and groups stay current).
+        identity = _identity_of(token)
+        entry = svc.connectors.get(token.connector_id)
+        if entry is None or not entry.available:
+            raise InvalidGrant("the connector of this refresh token is no longer available")
+        refresher = entry.refresher()
+        if refresher is not None:
+            try:
+                identity = refresher.refresh(sc.for_connector(token.scopes), identity)
+            except ConnectorError as exc:
+                log.info("refresh refused by connector %s: %s", token.connector_id, exc)
+                raise InvalidGrant("the user may no longer log in") from None
+        claims = _claims_of(identity)
+        new_secret = "" if rt_cfg.disable_rotation else secrets.token_urlsafe(32)
+
+        def rotate(old: RefreshToken) -> RefreshToken:
+            self._check_secret(old, presented, now)
+            changes: dict[str, Any] = {
+                "claims": claims,
+                "connector_data": identity.connector_data,
+                "last_used": now,
+                "expiry": issuance.refresh_expiry(svc, old.created_at, now),
+            }
+            if new_secret:
+                changes["token_hash"] = issuance.hash_secret(new_secret)
+                if hmac.compare_digest(presented, old.token_hash):
+                    changes["obsolete_token_hash"] = old.token_hash
+            return replace(old, **changes)
+
+        try:
+            token = svc.storage.update_refresh_token(token_id, rotate)
+        except NotFoundError:
+            raise InvalidGrant("invalid refresh token") from None
+        except _Reuse:
+            self._revoke(token_id)
+            raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
+
+        grant = issuance.Grant(
+            client_id=token.client_id,
+            scopes=scopes,
+            claims=claims,
+            connector_id=token.connector_id,
+            nonce=token.nonce,
+            auth_time=token.auth_time,
+        )
+        check_issue_policy(svc, self.treq, grant)
+        return issuance.token_response(
+            svc,
+            grant,
+            now,
+            refresh_token=f"{token_id}.{new_secret or secret}",
+            requested_scopes=token.scopes,
+            include_nonce=False,
+        )
+
+    def _check_secret(self, token: RefreshToken, presented: str, now: Any) -> None:
+        if hmac.compare_digest(presented, token.token_hash):
+            return
+        reuse = self.svc.config.expiry.refresh_tokens.reuse_interval
+        if (
+            token.obsolete_token_hash
+            and hmac.compare_digest(presented, token.obsolete_token_hash)
+            and now - token.last_used <= reuse
+        ):
+            return  # a retry of a request whose answer was lost
+        log.warning("refresh token reuse for client %s: revoking the chain", token.client_id)
+        raise _Reuse()
+
+    def _revoke(self, token_id: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            self.svc.storage.delete_refresh_token(token_id)
+
+
+class PasswordGrant(BaseGrant):
+    grant_type = "password"
+
+    def respond(self) -> dict[str, Any]:
+        svc = self.svc
+        username = self.require("username")
+        password = self.require("password")
+        scopes = sc.parse(self.form.get("scope", "openid"))
+        connector_id = svc.config.oauth2.password_connector
+        entry = svc.connectors.get(connector_id) if connector_id else None
+        pw = entry.password() if entry is not None else None
+        if entry is None or pw is None:
+            raise InvalidGrant("the password grant has no password connector configured")
+        try:
+            identity = pw.login(sc.for_connector(scopes), username, password)
+        except ConnectorError as exc:
+            log.warning("password grant: connector %s failed: %s", connector_id, exc)
+            raise ServerError("the identity provider is unavailable") from None
+        if identity is None:
+            raise InvalidGrant("invalid username or password")
+        now = svc.clock.now()
+        grant = issuance.Grant(
+            client_id=self.client.id,
+            scopes=scopes,
+            claims=_claims_of(identity),
+            connector_id=connector_id,
+            auth_time=now,
+            connector_data=identity.connector_data,
+        )
+        check_issue_policy(svc, self.treq, grant)
+        refresh = ""
+        if sc.OFFLINE_ACCESS in scopes:
+            refresh = issuance.new_refresh_token(svc, grant, now)
+        return issuance.token_response(svc, grant, now, refresh_token=refresh)
+
+
+GRANTS: dict[str, type[BaseGrant]] = {
+    g.grant_type: g for g in (AuthorizationCodeGrant, RefreshTokenGrant, PasswordGrant)
+}

@@ -1,0 +1,253 @@
+"""The interactive login: ``/auth/<connector>``, ``/auth/<connector>/login`` and ``/callback``.
+
+Each step loads the stored auth request, checks it is bound to this browser, and moves it on.
+A password connector shows our form; a callback connector sends the browser upstream and
+finishes at ``/callback``. ``finish_login`` records the identity on the auth request and goes on
+to the approval page (or straight to the client when approval is skipped).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import redirect, request
+from werkzeug import Response
+
+from connectors.base import CallbackRequest, ConnectorError, Identity
+from dex_py import scopes as sc
+from dex_py.connector_manager import ConnectorEntry
+from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
+from dex_py.oauth import authorize, browser
+from dex_py.oauth.approval import issue_authorization_response
+from dex_py.services import services
+from dex_py.storage.base import AuthRequest, Claims, NotFoundError
+from dex_py.web import render_page
+
+log = logging.getLogger(__name__)
+
+_EXPIRED = PageError(
+    400,
+    "Login expired",
+    "This login request is unknown or has expired. Please return to the application and "
+    "start again.",
+)
+
+
+def load_auth_request(req_id: str) -> AuthRequest:
+    """The stored auth request, checked for expiry and browser binding."""
+    svc = services()
+    if not req_id or len(req_id) > 128:
+        raise _EXPIRED
+    try:
+        req = svc.storage.get_auth_request(req_id)
+    except NotFoundError:
+        raise _EXPIRED from None
+    if req.expiry <= svc.clock.now():
+        raise _EXPIRED
+    browser.check_browser(req)
+    return req
+
+
+def _connector_for(req: AuthRequest, connector_id: str) -> ConnectorEntry:
+    svc = services()
+    entry = svc.connectors.get(connector_id)
+    if entry is None:
+        raise PageError(404, "Unknown connector", "That login method does not exist.")
+    client = svc.clients.get(req.client_id)
+    if (
+        client is not None
+        and client.allowed_connectors
+        and entry.id not in client.allowed_connectors
+    ):
+        raise RedirectError(
+            UnauthorizedClient("connector not allowed for this client"),
+            req.redirect_uri,
+            req.state,
+            req.response_mode,
+        )
+    if not entry.available:
+        raise PageError(
+            503,
+            "Login method unavailable",
+            f"{entry.name} cannot be reached right now. Please try again later or choose "
+            "another login method.",
+        )
+    return entry
+
+
+def connector_view(connector_id: str) -> Response:
+    """``/auth/<connector>``: start logging in with a connector."""
+    req_id = request.args.get("req", "")
+    new_secret = ""
+    if not req_id:
+        # Dex links here with the full authorization request: accept that too.
+        req, _, new_secret = authorize.start(authorize.request_params())
+        if req.connector_id and req.connector_id != connector_id:
+            raise PageError(400, "Bad Request", "connector_id does not match the URL.")
+    else:
+        req = load_auth_request(req_id)
+    if req.logged_in:
+        raise PageError(400, "Already logged in", "This login request has already been used.")
+    entry = _connector_for(req, connector_id)
+    svc = services()
+    if req.connector_id != connector_id:
+        req = svc.storage.update_auth_request(
+            req.id, lambda r: _replace(r, connector_id=connector_id)
+        )
+    if entry.kind == "password":
+        resp = redirect(
+            svc.url(f"/auth/{connector_id}/login?" + urlencode({"state": req.id})), code=302
+        )
+    else:
+        cb = entry.callback()
+        assert cb is not None
+        try:
+            url, login_state = cb.login_url(
+                sc.for_connector(req.scopes), svc.url("/callback"), req.id
+            )
+        except ConnectorError as exc:
+            raise PageError(502, "Login method unavailable", str(exc)) from None
+        svc.storage.update_auth_request(req.id, lambda r: _replace(r, connector_data=login_state))
+        resp = redirect(url, code=302)
+    if new_secret:
+        browser.set_browser_cookie(resp, new_secret)
+    return resp
+
+
+def _replace(req: AuthRequest, **changes: object) -> AuthRequest:
+    from dataclasses import replace
+
+    return replace(req, **changes)  # type: ignore[arg-type]
+
+
+def password_view(connector_id: str) -> Response:
+    """``/auth/<connector>/login``: the password form (GET) and its submission (POST)."""
+    req_id = request.values.get("state", "")
+    req = load_auth_request(req_id)
+    if req.logged_in:
+        raise PageError(400, "Already logged in", "This login request has already been used.")
+    if req.connector_id != connector_id:
+        raise PageError(400, "Bad Request", "This login was started with another connector.")
+    entry = _connector_for(req, connector_id)
+    pw = entry.password()
+    if pw is None:
+        raise PageError(400, "Bad Request", "That login method does not take a password.")
+    svc = services()
+    context: dict[str, Any] = {
+        "post_url": svc.url(f"/auth/{connector_id}/login?" + urlencode({"state": req.id})),
+        "username_prompt": pw.prompt(),
+        "login": req.login_hint,
+        "invalid": False,
+        "back_url": "",
+        "csrf_token": browser.csrf_token(req.id),
+        "connector_name": entry.name,
+    }
+    client = svc.clients.get(req.client_id)
+    if client is not None and len(authorize.usable_connectors(client)) > 1:
+        context["back_url"] = svc.url("/auth?") + urlencode(_original_params(req))
+    if request.method == "GET":
+        return render_page("password.html", **context)
+
+    browser.check_csrf(req.id, request.form.get("csrf_token", ""))
+    username = request.form.get("login", "")
+    password = request.form.get("password", "")
+    if len(username) > 512 or len(password) > 1024:
+        return render_page("password.html", status=400, **{**context, "invalid": True})
+    try:
+        identity = pw.login(sc.for_connector(req.scopes), username, password)
+    except ConnectorError as exc:
+        log.warning("connector %s login error: %s", connector_id, exc)
+        raise PageError(502, "Login method unavailable", str(exc)) from None
+    if identity is None:
+        log.info("failed password login on connector %s", connector_id)
+        return render_page(
+            "password.html", status=401, **{**context, "invalid": True, "login": username}
+        )
+    return finish_login(req, identity)
+
+
+def _original_params(req: AuthRequest) -> dict[str, str]:
+    params = {
+        "client_id": req.client_id,
+        "redirect_uri": req.redirect_uri,
+        "response_type": " ".join(req.response_types),
+        "scope": " ".join(req.scopes),
+    }
+    for name, value in (
+        ("state", req.state),
+        ("nonce", req.nonce),
+        ("code_challenge", req.pkce.code_challenge),
+        ("code_challenge_method", req.pkce.code_challenge_method),
+    ):
+        if value:
+            params[name] = value
+    return params
+
+
+def callback_view() -> Response:
+    """``/callback``: the upstream sends the browser back here; ``state`` is our request id."""
+    params = request.values
+    req = load_auth_request(params.get("state", ""))
+    if req.logged_in:
+        raise PageError(400, "Already logged in", "This login request has already been used.")
+    entry = _connector_for(req, req.connector_id)
+    cb = entry.callback()
+    if cb is None:
+        raise PageError(400, "Bad Request", "That login method does not use callbacks.")
+    cb_request = CallbackRequest(
+        url=request.url,
+        args=request.args.to_dict(),
+        form=request.form.to_dict(),
+        headers=dict(request.headers),
+    )
+    try:
+        identity = cb.handle_callback(sc.for_connector(req.scopes), cb_request, req.connector_data)
+    except ConnectorError as exc:
+        log.warning("connector %s callback failed: %s", entry.id, exc)
+        raise PageError(502, "Login failed", str(exc)) from None
+    return finish_login(req, identity)
+
+
+def finish_login(req: AuthRequest, identity: Identity) -> Response:
+    """Record who logged in, enforce the client's group policy, and move on to approval."""
+    svc = services()
+    client = svc.clients.get(req.client_id)
+    if (
+        client is not None
+        and client.allowed_groups
+        and not set(identity.groups) & set(client.allowed_groups)
+    ):
+        raise RedirectError(
+            AccessDenied("user is not in a group allowed to use this client"),
+            req.redirect_uri,
+            req.state,
+            req.response_mode,
+        )
+    claims = Claims(
+        user_id=identity.user_id,
+        username=identity.username,
+        preferred_username=identity.preferred_username,
+        email=identity.email,
+        email_verified=identity.email_verified,
+        groups=tuple(identity.groups),
+    )
+    now = svc.clock.now()
+
+    def mark(r: AuthRequest) -> AuthRequest:
+        if r.logged_in:
+            raise PageError(400, "Already logged in", "This login request has already been used.")
+        return _replace(
+            r,
+            logged_in=True,
+            claims=claims,
+            connector_data=identity.connector_data,
+            auth_time=now,
+        )
+
+    req = svc.storage.update_auth_request(req.id, mark)
+    log.info("login succeeded: connector %s, client %s", req.connector_id, req.client_id)
+    if svc.config.oauth2.skip_approval_screen and not req.force_approval_prompt:
+        return issue_authorization_response(req)
+    return redirect(svc.url("/approval?" + urlencode({"req": req.id})), code=303)

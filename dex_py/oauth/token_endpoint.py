@@ -1,0 +1,63 @@
+"""The token endpoint ``/token`` (RFC 6749 §3.2, §5).
+
+It parses the form strictly (form encoding only, no repeated parameters), authenticates the
+client (RFC 6749 §2.3), applies the cross-grant policy once, and hands over to the grant named
+by ``grant_type``. Responses carry ``Cache-Control: no-store`` (RFC 6749 §5.1).
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import request
+from werkzeug import Response
+
+from dex_py.clients import authenticate_client
+from dex_py.errors import InvalidRequest, UnsupportedGrantType
+from dex_py.oauth.grants import GRANTS, TokenRequest
+from dex_py.oauth.policy import check_grant_policy
+from dex_py.services import services
+
+
+def _form() -> dict[str, str]:
+    mimetype = request.mimetype
+    if mimetype != "application/x-www-form-urlencoded":
+        raise InvalidRequest("the token request must be application/x-www-form-urlencoded")
+    if request.args:
+        # RFC 6749 §3.2: parameters go in the body; secrets in URLs leak into logs.
+        raise InvalidRequest("parameters must be sent in the request body")
+    form = request.form
+    out: dict[str, str] = {}
+    for name in form:
+        values = form.getlist(name)
+        if len(values) > 1:
+            raise InvalidRequest(f"parameter {name[:40]} repeated")
+        if len(values[0]) > 8192:
+            raise InvalidRequest(f"parameter {name[:40]} too long")
+        out[name] = values[0]
+    return out
+
+
+def json_response(body: dict, status: int = 200) -> Response:
+    resp = Response(
+        json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json"
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Pragma"] = "no-cache"
+    return resp
+
+
+def token_view() -> Response:
+    svc = services()
+    form = _form()
+    grant_type = form.get("grant_type", "")
+    if not grant_type:
+        raise InvalidRequest("grant_type is required")
+    grant_cls = GRANTS.get(grant_type)
+    if grant_cls is None or grant_type not in svc.config.oauth2.grant_types:
+        raise UnsupportedGrantType(f"unsupported grant_type {grant_type[:64]}")
+    client, method = authenticate_client(svc.clients, dict(request.headers), form)
+    treq = TokenRequest(form=form, client=client, auth_method=method, grant_type=grant_type)
+    check_grant_policy(svc, treq)
+    body = grant_cls(svc, treq).respond()
+    return json_response(body)

@@ -1,0 +1,40 @@
+"""The services every blueprint shares, wired once by ``create_app`` (DESIGN §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from dex_py.clock import Clock
+from dex_py.config import Config
+from dex_py.storage.base import Storage
+
+if TYPE_CHECKING:
+    from dex_py.clients import ClientStore
+    from dex_py.connector_manager import ConnectorManager
+    from dex_py.keys import KeyManager
+
+
+@dataclass
+class Services:
+    config: Config
+    storage: Storage
+    clock: Clock
+    keys: KeyManager
+    clients: ClientStore
+    connectors: ConnectorManager
+    issuer: str  # the issuer URL exactly as configured (no trailing slash)
+    issuer_path: str  # its path part, "" or "/dex"
+    secure_cookies: bool  # issuer is https
+
+    def url(self, path: str) -> str:
+        """Absolute URL of an endpoint under the issuer."""
+        return self.issuer + path
+
+
+def services() -> Services:
+    """The current app's services."""
+    svc: Services = current_app.extensions["dex_py"]
+    return svc

@@ -1,0 +1,63 @@
+"""Storage: the ``Storage`` protocol, its backends, and ``open_storage`` to pick one from config.
+
+``open_storage(cfg)`` builds the backend named by ``storage.type`` (``sqlite3``, ``postgres``,
+``mysql``, ``memory``; keys as in Dex, see ``storage.engine``) and, for SQL backends, migrates
+the schema first. Engines connect lazily and hand a forked child a fresh pool, so the storage
+may be created before gunicorn forks its workers. Wrap the result in ``StaticOverlay`` to add
+the config file's clients, passwords and connectors.
+"""
+
+from __future__ import annotations
+
+from dex_py.config import StorageConfig
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    NotFoundError,
+    ReadOnlyError,
+    Storage,
+    StorageError,
+)
+from dex_py.storage.engine import (
+    StorageConfigError,
+    engine_url_for,
+    make_engine,
+    validate_storage_config,
+)
+from dex_py.storage.memory import MemoryStorage
+from dex_py.storage.static import StaticOverlay
+
+__all__ = [
+    "AlreadyExistsError",
+    "MemoryStorage",
+    "NotFoundError",
+    "ReadOnlyError",
+    "StaticOverlay",
+    "Storage",
+    "StorageConfigError",
+    "StorageError",
+    "engine_url_for",
+    "make_engine",
+    "open_storage",
+    "validate_storage_config",
+]
+
+
+def open_storage(cfg: StorageConfig, *, migrate: bool = True) -> Storage:
+    """The storage backend of ``cfg``; SQL schemas are upgraded to head unless ``migrate`` is
+    False. Raises ``StorageConfigError`` for a bad section, ``migrate.MigrationError`` when the
+    database cannot be reached or migrated."""
+    if cfg.type == "memory":
+        validate_storage_config(cfg)
+        return MemoryStorage()
+    from dex_py.storage.sql import SQLStorage
+
+    engine = make_engine(cfg)
+    if migrate:
+        from dex_py.storage.migrate import upgrade_engine
+
+        try:
+            upgrade_engine(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+    return SQLStorage(engine)

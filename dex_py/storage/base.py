@@ -1,0 +1,267 @@
+"""Storage contract: frozen entity dataclasses and the ``Storage`` protocol.
+
+Modelled on Dex's ``storage/storage.go``: create/get/list/update/delete per entity, where
+``update_x(id, fn)`` runs ``fn(old) -> new`` inside one transaction holding a row lock, so
+concurrent updaters (threads or processes) never lose a write. Every backend (memory, SQLite,
+PostgreSQL, MySQL) passes the same conformance suite in ``tests/storage``.
+
+All datetimes are timezone-aware UTC; backends must return them aware, whatever the database
+stores. Secrets are never stored in the clear: refresh tokens and client secrets are kept as
+SHA-256 hex digests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, TypeVar, runtime_checkable
+
+
+class StorageError(Exception):
+    """Base class of storage failures."""
+
+
+class NotFoundError(StorageError):
+    """The entity does not exist."""
+
+
+class AlreadyExistsError(StorageError):
+    """An entity with that key exists already."""
+
+
+class ReadOnlyError(StorageError):
+    """The entity is defined in the config file and cannot be changed through storage."""
+
+
+@dataclass(frozen=True)
+class Claims:
+    """The identity a connector vouched for (Dex ``storage.Claims``)."""
+
+    user_id: str
+    username: str
+    preferred_username: str = ""
+    email: str = ""
+    email_verified: bool = False
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PKCE:
+    """RFC 7636 challenge carried from the authorization request to the code."""
+
+    code_challenge: str = ""
+    code_challenge_method: str = ""
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """An authorization request in progress: created at ``/auth``, finished at ``/approval``."""
+
+    id: str
+    client_id: str
+    response_types: tuple[str, ...]
+    scopes: tuple[str, ...]
+    redirect_uri: str
+    state: str
+    nonce: str
+    expiry: datetime
+    force_approval_prompt: bool = False
+    logged_in: bool = False
+    claims: Claims | None = None
+    connector_id: str = ""
+    connector_data: bytes | None = None
+    pkce: PKCE = PKCE()
+    # SHA-256 of the per-browser secret cookie set at /auth: every later step must present it.
+    browser_binding: str = ""
+    response_mode: str = ""
+    prompt: str = ""
+    max_age: int | None = None
+    login_hint: str = ""
+    auth_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuthCode:
+    """An authorization code: single use, short lived. ``used_at`` marks redemption so a replay
+    can be detected and what the first redemption issued can be revoked."""
+
+    id: str
+    client_id: str
+    redirect_uri: str
+    nonce: str
+    scopes: tuple[str, ...]
+    claims: Claims
+    connector_id: str
+    expiry: datetime
+    connector_data: bytes | None = None
+    pkce: PKCE = PKCE()
+    auth_time: datetime | None = None
+    used_at: datetime | None = None
+    issued_refresh_token_id: str = ""
+    issued_access_token_id: str = ""
+    issued_access_token_expiry: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RefreshToken:
+    """One refresh token chain: one per login (Dex keeps only one per user and client).
+
+    The client holds ``id`` plus a secret; only ``token_hash`` (SHA-256 hex) is stored. On
+    rotation the previous digest moves to ``obsolete_token_hash`` so a retry within
+    ``reuseInterval`` still works; anything else presenting a stale secret revokes the chain.
+    """
+
+    id: str
+    token_hash: str
+    client_id: str
+    scopes: tuple[str, ...]
+    claims: Claims
+    connector_id: str
+    created_at: datetime
+    last_used: datetime
+    nonce: str = ""
+    obsolete_token_hash: str = ""
+    connector_data: bytes | None = None
+    auth_time: datetime | None = None
+    # When the chain stops being valid: min(created + absoluteLifetime, last_used +
+    # validIfNotUsedFor), recomputed on every use; None = never. Garbage collection uses it.
+    expiry: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Password:
+    """A user of the built-in password database (``dex-py passwords``)."""
+
+    email: str  # stored lower-cased; the key
+    hash: bytes  # bcrypt
+    username: str
+    user_id: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Client:
+    """An OAuth2 client. Config-defined clients are a read-only overlay (``storage.static``)."""
+
+    id: str
+    secret_hash: str  # SHA-256 hex digest of the secret; "" for public clients
+    redirect_uris: tuple[str, ...] = ()
+    trusted_peers: tuple[str, ...] = ()
+    public: bool = False
+    name: str = ""
+    logo_url: str = ""
+    allowed_connectors: tuple[str, ...] = ()  # empty: every connector
+    allowed_groups: tuple[str, ...] = ()  # empty: no group requirement
+    grant_types: tuple[str, ...] = ()  # empty: every grant the server enables
+    post_logout_redirect_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Connector:
+    """A configured connector (Dex stores these too, so they can be managed at run time)."""
+
+    id: str
+    type: str
+    name: str
+    config: dict = field(default_factory=dict)
+    resource_version: str = ""
+
+
+@dataclass(frozen=True)
+class VerificationKey:
+    """A retired public key, published in /keys until ``expiry``."""
+
+    jwk: str  # public JWK as JSON text (with kid and alg)
+    expiry: datetime
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The signing key set: one private key in use plus retired public keys."""
+
+    signing_key: str  # private JWK as JSON text (with kid and alg); "" before the first rotation
+    signing_key_pub: str  # its public JWK as JSON text
+    verification_keys: tuple[VerificationKey, ...]
+    next_rotation: datetime
+
+
+@dataclass(frozen=True)
+class GCResult:
+    """How many expired objects garbage collection removed, per kind."""
+
+    auth_requests: int = 0
+    auth_codes: int = 0
+    refresh_tokens: int = 0
+    revoked_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.auth_requests + self.auth_codes + self.refresh_tokens + self.revoked_tokens
+
+
+T = TypeVar("T")
+Updater = Callable[[T], T]
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What every backend implements. ``update_*`` raise ``NotFoundError`` for a missing id;
+    ``create_*`` raise ``AlreadyExistsError`` for a taken one. ``update_*`` returns the new value;
+    if ``fn`` raises, nothing is written and the exception propagates."""
+
+    # auth requests
+    def create_auth_request(self, req: AuthRequest) -> None: ...
+    def get_auth_request(self, id: str) -> AuthRequest: ...
+    def update_auth_request(self, id: str, fn: Updater[AuthRequest]) -> AuthRequest: ...
+    def delete_auth_request(self, id: str) -> None: ...
+
+    # auth codes
+    def create_auth_code(self, code: AuthCode) -> None: ...
+    def get_auth_code(self, id: str) -> AuthCode: ...
+    def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode: ...
+    def delete_auth_code(self, id: str) -> None: ...
+
+    # refresh tokens
+    def create_refresh_token(self, token: RefreshToken) -> None: ...
+    def get_refresh_token(self, id: str) -> RefreshToken: ...
+    def update_refresh_token(self, id: str, fn: Updater[RefreshToken]) -> RefreshToken: ...
+    def delete_refresh_token(self, id: str) -> None: ...
+    def list_refresh_tokens(
+        self, *, client_id: str | None = None, user_id: str | None = None
+    ) -> list[RefreshToken]: ...
+
+    # passwords (keyed by lower-cased email)
+    def create_password(self, p: Password) -> None: ...
+    def get_password(self, email: str) -> Password: ...
+    def update_password(self, email: str, fn: Updater[Password]) -> Password: ...
+    def delete_password(self, email: str) -> None: ...
+    def list_passwords(self) -> list[Password]: ...
+
+    # clients
+    def create_client(self, c: Client) -> None: ...
+    def get_client(self, id: str) -> Client: ...
+    def update_client(self, id: str, fn: Updater[Client]) -> Client: ...
+    def delete_client(self, id: str) -> None: ...
+    def list_clients(self) -> list[Client]: ...
+
+    # connectors
+    def create_connector(self, c: Connector) -> None: ...
+    def get_connector(self, id: str) -> Connector: ...
+    def update_connector(self, id: str, fn: Updater[Connector]) -> Connector: ...
+    def delete_connector(self, id: str) -> None: ...
+    def list_connectors(self) -> list[Connector]: ...
+
+    # signing keys: one row; get_keys raises NotFoundError before the first update_keys.
+    # update_keys(fn) calls fn(old or None) under a lock; returning ``old`` writes nothing.
+    def get_keys(self) -> Keys: ...
+    def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys: ...
+
+    # revoked access tokens (by jti), kept until the token would have expired anyway
+    def revoke_access_token(self, jti: str, expiry: datetime) -> None: ...
+    def is_access_token_revoked(self, jti: str) -> bool: ...
+
+    # housekeeping
+    def garbage_collect(self, now: datetime) -> GCResult: ...
+    def ping(self) -> None: ...
+    def close(self) -> None: ...

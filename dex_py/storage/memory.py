@@ -1,0 +1,309 @@
+"""In-process storage for tests and demos (``storage.type: memory``).
+
+Entities are frozen dataclasses, so they are stored as they are; one ``RLock`` serialises every
+operation, which gives ``update_*`` the same all-or-nothing semantics as a database row lock
+(within one process: memory storage is not shared between gunicorn workers). Connector configs
+are the one mutable part (a ``dict``) and are copied on the way in and out.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    AuthCode,
+    AuthRequest,
+    Client,
+    Connector,
+    GCResult,
+    Keys,
+    NotFoundError,
+    Password,
+    RefreshToken,
+    StorageError,
+    Updater,
+)
+
+D = TypeVar("D")
+
+
+class _Table(Generic[D]):
+    """A dict of one entity kind, keyed by ``key(obj)``; the caller holds the lock."""
+
+    def __init__(self, name: str, key: Callable[[D], str]) -> None:
+        self.name = name
+        self.key = key
+        self.rows: dict[str, D] = {}
+
+    def create(self, obj: D) -> None:
+        k = self.key(obj)
+        if k in self.rows:
+            raise AlreadyExistsError(f"{self.name} {k!r} already exists")
+        self.rows[k] = _utc(obj)
+
+    def get(self, k: str) -> D:
+        try:
+            return self.rows[k]
+        except KeyError:
+            raise NotFoundError(f"{self.name} {k!r} not found") from None
+
+    def update(self, k: str, fn: Updater[D]) -> D:
+        old = self.get(k)
+        new = fn(old)
+        if new is old:
+            return old
+        if self.key(new) != k:
+            raise StorageError(f"updating {self.name} {k!r} must not change its key")
+        new = _utc(new)
+        self.rows[k] = new
+        return new
+
+    def delete(self, k: str) -> None:
+        if self.rows.pop(k, None) is None:
+            raise NotFoundError(f"{self.name} {k!r} not found")
+
+    def list(self) -> list[D]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+
+def _utc(value: Any) -> Any:
+    """``value`` with every datetime inside (fields, nested dataclasses, tuples) in UTC, as the
+    SQL backends return them; a naive datetime is refused there and here."""
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given to storage; use an aware UTC one")
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+    if isinstance(value, tuple):
+        return tuple(_utc(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in fields(value):
+            old = getattr(value, f.name)
+            new = _utc(old)
+            if new is not old:
+                changes[f.name] = new
+        return replace(value, **changes) if changes else value
+    return value
+
+
+def _copy_connector(c: Connector) -> Connector:
+    return replace(c, config=copy.deepcopy(c.config))
+
+
+class MemoryStorage:
+    """``Storage`` in a few dicts, guarded by one re-entrant lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._auth_requests: _Table[AuthRequest] = _Table("auth request", lambda o: o.id)
+        self._auth_codes: _Table[AuthCode] = _Table("auth code", lambda o: o.id)
+        self._refresh: _Table[RefreshToken] = _Table("refresh token", lambda o: o.id)
+        self._passwords: _Table[Password] = _Table("password", lambda o: o.email.lower())
+        self._clients: _Table[Client] = _Table("client", lambda o: o.id)
+        self._connectors: _Table[Connector] = _Table("connector", lambda o: o.id)
+        self._keys: Keys | None = None
+        self._revoked: dict[str, datetime] = {}
+
+    def __repr__(self) -> str:
+        return "MemoryStorage()"
+
+    def dispose_after_fork(self) -> None:
+        """Nothing to do: memory storage holds no connections."""
+
+    # auth requests
+
+    def create_auth_request(self, req: AuthRequest) -> None:
+        with self._lock:
+            self._auth_requests.create(req)
+
+    def get_auth_request(self, id: str) -> AuthRequest:
+        with self._lock:
+            return self._auth_requests.get(id)
+
+    def update_auth_request(self, id: str, fn: Updater[AuthRequest]) -> AuthRequest:
+        with self._lock:
+            return self._auth_requests.update(id, fn)
+
+    def delete_auth_request(self, id: str) -> None:
+        with self._lock:
+            self._auth_requests.delete(id)
+
+    # auth codes
+
+    def create_auth_code(self, code: AuthCode) -> None:
+        with self._lock:
+            self._auth_codes.create(code)
+
+    def get_auth_code(self, id: str) -> AuthCode:
+        with self._lock:
+            return self._auth_codes.get(id)
+
+    def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
+        with self._lock:
+            return self._auth_codes.update(id, fn)
+
+    def delete_auth_code(self, id: str) -> None:
+        with self._lock:
+            self._auth_codes.delete(id)
+
+    # refresh tokens
+
+    def create_refresh_token(self, token: RefreshToken) -> None:
+        with self._lock:
+            self._refresh.create(token)
+
+    def get_refresh_token(self, id: str) -> RefreshToken:
+        with self._lock:
+            return self._refresh.get(id)
+
+    def update_refresh_token(self, id: str, fn: Updater[RefreshToken]) -> RefreshToken:
+        with self._lock:
+            return self._refresh.update(id, fn)
+
+    def delete_refresh_token(self, id: str) -> None:
+        with self._lock:
+            self._refresh.delete(id)
+
+    def list_refresh_tokens(
+        self, *, client_id: str | None = None, user_id: str | None = None
+    ) -> list[RefreshToken]:
+        with self._lock:
+            return [
+                t
+                for t in self._refresh.list()
+                if (client_id is None or t.client_id == client_id)
+                and (user_id is None or t.claims.user_id == user_id)
+            ]
+
+    # passwords
+
+    def create_password(self, p: Password) -> None:
+        with self._lock:
+            self._passwords.create(replace(p, email=p.email.lower()))
+
+    def get_password(self, email: str) -> Password:
+        with self._lock:
+            return self._passwords.get(email.lower())
+
+    def update_password(self, email: str, fn: Updater[Password]) -> Password:
+        def lowered(old: Password) -> Password:
+            new = fn(old)
+            return new if new is old else replace(new, email=new.email.lower())
+
+        with self._lock:
+            return self._passwords.update(email.lower(), lowered)
+
+    def delete_password(self, email: str) -> None:
+        with self._lock:
+            self._passwords.delete(email.lower())
+
+    def list_passwords(self) -> list[Password]:
+        with self._lock:
+            return self._passwords.list()
+
+    # clients
+
+    def create_client(self, c: Client) -> None:
+        with self._lock:
+            self._clients.create(c)
+
+    def get_client(self, id: str) -> Client:
+        with self._lock:
+            return self._clients.get(id)
+
+    def update_client(self, id: str, fn: Updater[Client]) -> Client:
+        with self._lock:
+            return self._clients.update(id, fn)
+
+    def delete_client(self, id: str) -> None:
+        with self._lock:
+            self._clients.delete(id)
+
+    def list_clients(self) -> list[Client]:
+        with self._lock:
+            return self._clients.list()
+
+    # connectors
+
+    def create_connector(self, c: Connector) -> None:
+        with self._lock:
+            self._connectors.create(_copy_connector(c))
+
+    def get_connector(self, id: str) -> Connector:
+        with self._lock:
+            return _copy_connector(self._connectors.get(id))
+
+    def update_connector(self, id: str, fn: Updater[Connector]) -> Connector:
+        def copied(old: Connector) -> Connector:
+            new = fn(_copy_connector(old))
+            return old if new == old else _copy_connector(new)
+
+        with self._lock:
+            return _copy_connector(self._connectors.update(id, copied))
+
+    def delete_connector(self, id: str) -> None:
+        with self._lock:
+            self._connectors.delete(id)
+
+    def list_connectors(self) -> list[Connector]:
+        with self._lock:
+            return [_copy_connector(c) for c in self._connectors.list()]
+
+    # signing keys
+
+    def get_keys(self) -> Keys:
+        with self._lock:
+            if self._keys is None:
+                raise NotFoundError("signing keys not created yet")
+            return self._keys
+
+    def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys:
+        with self._lock:
+            old = self._keys
+            new = fn(old)
+            if new is not old:
+                self._keys = new = _utc(new)
+            return new
+
+    # revoked access tokens
+
+    def revoke_access_token(self, jti: str, expiry: datetime) -> None:
+        with self._lock:
+            self._revoked.setdefault(jti, _utc(expiry))
+
+    def is_access_token_revoked(self, jti: str) -> bool:
+        with self._lock:
+            return jti in self._revoked
+
+    # housekeeping
+
+    def garbage_collect(self, now: datetime) -> GCResult:
+        now = _utc(now)
+        with self._lock:
+            ar = _drop(self._auth_requests.rows, lambda r: r.expiry < now)
+            ac = _drop(self._auth_codes.rows, lambda c: c.expiry < now)
+            rt = _drop(self._refresh.rows, lambda t: t.expiry is not None and t.expiry < now)
+            rv = _drop(self._revoked, lambda expiry: expiry < now)
+            return GCResult(auth_requests=ar, auth_codes=ac, refresh_tokens=rt, revoked_tokens=rv)
+
+    def ping(self) -> None:
+        """Always reachable."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+V = TypeVar("V")
+
+
+def _drop(rows: dict[str, V], expired: Callable[[V], bool]) -> int:
+    gone = [k for k, v in rows.items() if expired(v)]
+    for k in gone:
+        del rows[k]
+    return len(gone)

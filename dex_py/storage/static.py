@@ -1,0 +1,206 @@
+"""Read-only overlay of config-defined clients, passwords and connectors over a ``Storage``.
+
+``staticClients``, ``staticPasswords`` and ``connectors`` from the config file are visible to
+``get_*``/``list_*`` like stored ones, but ``update_*``/``delete_*`` on them raise
+``ReadOnlyError`` and ``create_*`` with their id raises ``AlreadyExistsError``. They live in plain
+dicts, so a static client lookup on the token endpoint never touches the database. Everything
+else is delegated to the wrapped storage. A static object hides a stored one with the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    AuthCode,
+    AuthRequest,
+    Client,
+    Connector,
+    GCResult,
+    Keys,
+    Password,
+    ReadOnlyError,
+    RefreshToken,
+    Storage,
+    Updater,
+)
+
+
+class StaticOverlay:
+    """A ``Storage`` whose static clients, passwords and connectors come from the config."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        clients: Iterable[Client] = (),
+        passwords: Iterable[Password] = (),
+        connectors: Iterable[Connector] = (),
+    ) -> None:
+        self.storage = storage
+        self._clients = {c.id: c for c in clients}
+        self._passwords = {p.email.lower(): p for p in passwords}
+        self._connectors = {c.id: c for c in connectors}
+
+    def __repr__(self) -> str:
+        return f"StaticOverlay({self.storage!r})"
+
+    def is_static_client(self, id: str) -> bool:
+        return id in self._clients
+
+    def is_static_password(self, email: str) -> bool:
+        return email.lower() in self._passwords
+
+    def is_static_connector(self, id: str) -> bool:
+        return id in self._connectors
+
+    def dispose_after_fork(self) -> None:
+        dispose: Callable[[], None] | None = getattr(self.storage, "dispose_after_fork", None)
+        if dispose is not None:
+            dispose()
+
+    # clients
+
+    def create_client(self, c: Client) -> None:
+        if c.id in self._clients:
+            raise AlreadyExistsError(f"client {c.id!r} is defined in the config file")
+        self.storage.create_client(c)
+
+    def get_client(self, id: str) -> Client:
+        static = self._clients.get(id)
+        return static if static is not None else self.storage.get_client(id)
+
+    def update_client(self, id: str, fn: Updater[Client]) -> Client:
+        _refuse("client", id, self._clients)
+        return self.storage.update_client(id, fn)
+
+    def delete_client(self, id: str) -> None:
+        _refuse("client", id, self._clients)
+        self.storage.delete_client(id)
+
+    def list_clients(self) -> list[Client]:
+        return _merge(self._clients, self.storage.list_clients(), lambda c: c.id)
+
+    # passwords
+
+    def create_password(self, p: Password) -> None:
+        if p.email.lower() in self._passwords:
+            raise AlreadyExistsError(f"password {p.email!r} is defined in the config file")
+        self.storage.create_password(p)
+
+    def get_password(self, email: str) -> Password:
+        static = self._passwords.get(email.lower())
+        return static if static is not None else self.storage.get_password(email)
+
+    def update_password(self, email: str, fn: Updater[Password]) -> Password:
+        _refuse("password", email.lower(), self._passwords)
+        return self.storage.update_password(email, fn)
+
+    def delete_password(self, email: str) -> None:
+        _refuse("password", email.lower(), self._passwords)
+        self.storage.delete_password(email)
+
+    def list_passwords(self) -> list[Password]:
+        return _merge(self._passwords, self.storage.list_passwords(), lambda p: p.email.lower())
+
+    # connectors
+
+    def create_connector(self, c: Connector) -> None:
+        if c.id in self._connectors:
+            raise AlreadyExistsError(f"connector {c.id!r} is defined in the config file")
+        self.storage.create_connector(c)
+
+    def get_connector(self, id: str) -> Connector:
+        static = self._connectors.get(id)
+        return static if static is not None else self.storage.get_connector(id)
+
+    def update_connector(self, id: str, fn: Updater[Connector]) -> Connector:
+        _refuse("connector", id, self._connectors)
+        return self.storage.update_connector(id, fn)
+
+    def delete_connector(self, id: str) -> None:
+        _refuse("connector", id, self._connectors)
+        self.storage.delete_connector(id)
+
+    def list_connectors(self) -> list[Connector]:
+        return _merge(self._connectors, self.storage.list_connectors(), lambda c: c.id)
+
+    # everything else: delegated
+
+    def create_auth_request(self, req: AuthRequest) -> None:
+        self.storage.create_auth_request(req)
+
+    def get_auth_request(self, id: str) -> AuthRequest:
+        return self.storage.get_auth_request(id)
+
+    def update_auth_request(self, id: str, fn: Updater[AuthRequest]) -> AuthRequest:
+        return self.storage.update_auth_request(id, fn)
+
+    def delete_auth_request(self, id: str) -> None:
+        self.storage.delete_auth_request(id)
+
+    def create_auth_code(self, code: AuthCode) -> None:
+        self.storage.create_auth_code(code)
+
+    def get_auth_code(self, id: str) -> AuthCode:
+        return self.storage.get_auth_code(id)
+
+    def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
+        return self.storage.update_auth_code(id, fn)
+
+    def delete_auth_code(self, id: str) -> None:
+        self.storage.delete_auth_code(id)
+
+    def create_refresh_token(self, token: RefreshToken) -> None:
+        self.storage.create_refresh_token(token)
+
+    def get_refresh_token(self, id: str) -> RefreshToken:
+        return self.storage.get_refresh_token(id)
+
+    def update_refresh_token(self, id: str, fn: Updater[RefreshToken]) -> RefreshToken:
+        return self.storage.update_refresh_token(id, fn)
+
+    def delete_refresh_token(self, id: str) -> None:
+        self.storage.delete_refresh_token(id)
+
+    def list_refresh_tokens(
+        self, *, client_id: str | None = None, user_id: str | None = None
+    ) -> list[RefreshToken]:
+        return self.storage.list_refresh_tokens(client_id=client_id, user_id=user_id)
+
+    def get_keys(self) -> Keys:
+        return self.storage.get_keys()
+
+    def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys:
+        return self.storage.update_keys(fn)
+
+    def revoke_access_token(self, jti: str, expiry: datetime) -> None:
+        self.storage.revoke_access_token(jti, expiry)
+
+    def is_access_token_revoked(self, jti: str) -> bool:
+        return self.storage.is_access_token_revoked(jti)
+
+    def garbage_collect(self, now: datetime) -> GCResult:
+        return self.storage.garbage_collect(now)
+
+    def ping(self) -> None:
+        self.storage.ping()
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+def _refuse(kind: str, key: str, static: dict[str, Any]) -> None:
+    if key in static:
+        raise ReadOnlyError(f"{kind} {key!r} is defined in the config file and cannot be changed")
+
+
+def _merge(static: dict[str, Any], stored: list[Any], key: Callable[[Any], str]) -> list[Any]:
+    """Static objects plus the stored ones they do not hide, sorted by key."""
+    merged = dict(static)
+    for obj in stored:
+        merged.setdefault(key(obj), obj)
+    return [merged[k] for k in sorted(merged)]

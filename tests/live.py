@@ -1,0 +1,395 @@
+"""Live-server harness for end-to-end tests: a real ``dex-py serve`` and helpers to drive it.
+
+``live_server(...)`` writes a temporary Dex-style config (SQLite storage, the static client
+``example-app``, the public client ``public-cli``, the ``mock`` connector and the password DB with
+``admin@example.com`` / ``password``), starts ``dex-py serve`` in its own process group and waits
+for ``/healthz``. The fixtures ``live_issuer`` (one per test session) and ``make_live_server``
+(a factory; servers stop at the end of the test) are registered by ``tests/conftest.py``.
+
+``login_password`` drives the HTML login flow with ``requests``; ``verify_id_token`` checks an ID
+token with jwcrypto against the issuer's ``/keys`` (OpenID Connect Core §3.1.3.7), sharing no code
+with ``dex_py``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+import requests
+import yaml
+from jwcrypto.jwk import JWKSet
+from jwcrypto.jws import JWS
+
+from tests.services import free_port
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CLIENT_ID = "example-app"
+EXAMPLE_CLIENT_SECRET = "ZXhhbXBsZS1hcHAtc2VjcmV0"
+EXAMPLE_REDIRECT_URI = "http://127.0.0.1:5555/callback"
+PUBLIC_CLIENT_ID = "public-cli"
+ADMIN_EMAIL = "admin@example.com"
+ADMIN_PASSWORD = "password"
+ADMIN_HASH = "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"
+ADMIN_USER_ID = "08a8684b-db88-4b73-90a9-3cd1661f5466"
+ADMIN_GROUPS = ["admins", "developers"]
+STARTUP_TIMEOUT = 30.0
+STOP_TIMEOUT = 15.0
+
+
+def deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``overrides`` merged in: dicts recursively, other values replaced,
+    and a ``None`` override deleting the key."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def default_config(
+    port: int,
+    data_dir: Path,
+    *,
+    redirect_uris: Sequence[str] = (),
+    storage: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The config the harness serves on ``port`` before ``config_overrides`` are merged in."""
+    uris = list(dict.fromkeys([EXAMPLE_REDIRECT_URI, *redirect_uris]))
+    return {
+        "issuer": f"http://127.0.0.1:{port}/dex",
+        "storage": storage
+        or {"type": "sqlite3", "config": {"file": str(data_dir / "dex.sqlite3")}},
+        "web": {"http": f"127.0.0.1:{port}"},
+        "logger": {"level": "debug"},
+        "staticClients": [
+            {
+                "id": EXAMPLE_CLIENT_ID,
+                "secret": EXAMPLE_CLIENT_SECRET,
+                "name": "Example App",
+                "redirectURIs": uris,
+            },
+            {
+                "id": PUBLIC_CLIENT_ID,
+                "name": "Public CLI",
+                "public": True,
+                "redirectURIs": uris,
+            },
+        ],
+        "connectors": [{"type": "mockCallback", "id": "mock", "name": "Example"}],
+        "enablePasswordDB": True,
+        "staticPasswords": [
+            {
+                "email": ADMIN_EMAIL,
+                "hash": ADMIN_HASH,
+                "username": "admin",
+                "userID": ADMIN_USER_ID,
+                "groups": ADMIN_GROUPS,
+            }
+        ],
+    }
+
+
+def _dex_py_command() -> list[str]:
+    """``<venv>/bin/dex-py``, or ``python -m dex_py.cli`` if the console script is not installed."""
+    for script in (Path(sys.executable).parent / "dex-py", REPO_ROOT / ".venv" / "bin" / "dex-py"):
+        if script.exists():
+            return [str(script)]
+    return [sys.executable, "-m", "dex_py.cli"]
+
+
+class LiveServer:
+    """A running ``dex-py serve`` process (see ``live_server``)."""
+
+    def __init__(self, port: int, data_dir: Path, config: dict[str, Any], workers: int) -> None:
+        self.port = port
+        self.data_dir = data_dir
+        self.config = config
+        self.issuer: str = config["issuer"]
+        self.config_path = data_dir / "config.yaml"
+        self.log_path = data_dir / "server.log"
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [*_dex_py_command(), "serve", str(self.config_path), "--workers", str(workers)],
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so teardown reaches the workers
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def url(self, path: str = "") -> str:
+        """``issuer + path``, e.g. ``url("/token")``."""
+        return self.issuer + ("/" + path.lstrip("/") if path else "")
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        """Poll ``<issuer>/healthz`` until it answers 200; fail with the log's tail otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = self.log_tail()
+                self.stop()
+                pytest.fail(
+                    f"dex-py serve exited with {self.process.returncode}; log tail:\n{tail}"
+                )
+            try:
+                if requests.get(self.url("/healthz"), timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        tail = self.log_tail()
+        self.stop()
+        pytest.fail(f"dex-py serve not healthy after {timeout:.0f}s; log tail:\n{tail}")
+
+    def stop(self) -> None:
+        """SIGTERM the process group, wait, then SIGKILL if needed. Safe to call twice."""
+        if self.process.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.process.wait(STOP_TIMEOUT)
+        self._signal(signal.SIGKILL)  # stray workers left in the group, if any
+        self._log.close()
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, sig)
+
+
+def live_server(
+    config_overrides: dict[str, Any] | None = None,
+    *,
+    redirect_uris: Sequence[str] = (),
+    storage: dict[str, Any] | None = None,
+    workers: int = 2,
+    base_dir: Path | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
+) -> LiveServer:
+    """Start ``dex-py serve`` on a free port and wait until it is healthy.
+
+    ``redirect_uris`` are added to both static clients; ``storage`` replaces the SQLite default;
+    ``config_overrides`` is deep-merged last (``None`` values delete keys). Call ``.stop()``.
+    """
+    data_dir = Path(tempfile.mkdtemp(prefix="dexpy-live-", dir=base_dir))
+    port = free_port()
+    config = default_config(port, data_dir, redirect_uris=redirect_uris, storage=storage)
+    server = LiveServer(port, data_dir, deep_merge(config, config_overrides or {}), workers)
+    server.wait_ready(startup_timeout)
+    return server
+
+
+@pytest.fixture(scope="session")
+def live_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """One default live server for the whole test session (per xdist worker)."""
+    server = live_server(base_dir=tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def make_live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
+    """Factory: ``make_live_server(config_overrides=None, **kw)``; servers stop after the test."""
+    servers: list[LiveServer] = []
+
+    def factory(config_overrides: dict[str, Any] | None = None, **kw: Any) -> LiveServer:
+        kw.setdefault("base_dir", tmp_path)
+        server = live_server(config_overrides, **kw)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in servers:
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+
+
+# --- driving the HTML login flow -----------------------------------------------------------------
+
+
+class _PageParser(HTMLParser):
+    """Collects forms (action, method, inputs) and link targets of an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[dict[str, Any]] = []
+        self.links: list[str] = []
+        self._form: dict[str, Any] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self._form = {
+                "action": a.get("action", ""),
+                "method": a.get("method", "get"),
+                "inputs": [],
+            }
+            self.forms.append(self._form)
+        elif tag in ("input", "button") and self._form is not None:
+            self._form["inputs"].append(a)
+        elif tag == "a" and "href" in a:
+            self.links.append(a["href"])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+
+
+def parse_page(html: str) -> _PageParser:
+    parser = _PageParser()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def _hidden_fields(form: dict[str, Any]) -> dict[str, str]:
+    return {
+        i["name"]: i.get("value", "")
+        for i in form["inputs"]
+        if i.get("type") == "hidden" and i.get("name")
+    }
+
+
+def _has_input(form: dict[str, Any], name: str) -> bool:
+    return any(i.get("name") == name for i in form["inputs"])
+
+
+def login_password(
+    session: requests.Session,
+    authorize_url: str,
+    email: str,
+    password: str,
+    *,
+    approval: str = "approve",
+) -> str:
+    """Log in through the issuer's password connector and approve (or send ``approval``, e.g.
+    ``"rejected"``); return the redirect URL to the client (with ``code`` and ``state``, or an
+    error) without following it."""
+    issuer_root = authorize_url.split("?", 1)[0].rsplit("/auth", 1)[0]
+    resp = session.get(authorize_url, allow_redirects=False, timeout=10)
+    for _step in range(12):
+        if resp.is_redirect:
+            location = urljoin(resp.url, resp.headers["Location"])
+            if not location.startswith(issuer_root + "/"):
+                return location  # back to the client
+            resp = session.get(location, allow_redirects=False, timeout=10)
+            continue
+        if resp.status_code != 200:
+            raise AssertionError(
+                f"{resp.request.method} {resp.url} -> {resp.status_code}: {resp.text[:800]}"
+            )
+        page = parse_page(resp.text)
+        password_form = next((f for f in page.forms if _has_input(f, "password")), None)
+        approval_form = next((f for f in page.forms if _has_input(f, "req")), None)
+        if password_form is not None:
+            data = {**_hidden_fields(password_form), "login": email, "password": password}
+            resp = session.post(
+                urljoin(resp.url, password_form["action"] or resp.url),
+                data=data,
+                allow_redirects=False,
+                timeout=10,
+            )
+        elif approval_form is not None:
+            data = {**_hidden_fields(approval_form), "approval": approval}
+            resp = session.post(
+                urljoin(resp.url, approval_form["action"] or resp.url),
+                data=data,
+                allow_redirects=False,
+                timeout=10,
+            )
+        else:
+            local = [
+                h for h in page.links if urlsplit(urljoin(resp.url, h)).path.endswith("/auth/local")
+            ]
+            if not local:
+                raise AssertionError(
+                    f"no password form, approval form or /auth/local link at "
+                    f"{resp.url}:\n{resp.text[:800]}"
+                )
+            resp = session.get(urljoin(resp.url, local[0]), allow_redirects=False, timeout=10)
+    raise AssertionError(f"login flow did not return to the client; last page {resp.url}")
+
+
+# --- independent ID token verification -----------------------------------------------------------
+
+
+def _half_hash(value: str, alg: str) -> str:
+    name = {"256": "sha256", "384": "sha384", "512": "sha512"}[alg[-3:]]
+    digest = hashlib.new(name, value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+
+
+def verify_id_token(
+    issuer: str,
+    token: str,
+    *,
+    audience: str,
+    nonce: str | None = None,
+    access_token: str | None = None,
+    code: str | None = None,
+) -> dict[str, Any]:
+    """Verify ``token`` against ``<issuer>/keys`` and return its claims; AssertionError if bad."""
+    jwks = requests.get(issuer + "/keys", timeout=10)
+    assert jwks.status_code == 200, jwks.text
+    keys = JWKSet.from_json(jwks.text)
+    jws = JWS()
+    jws.deserialize(token)
+    header = jws.jose_header
+    assert isinstance(header, dict), "ID token must carry exactly one signature"
+    key = keys.get_key(header.get("kid", ""))
+    assert key is not None, f"kid {header.get('kid')!r} not in {issuer}/keys"
+    alg = key.get("alg")
+    assert alg, "JWKS key has no alg"
+    assert header.get("alg") == alg, f"header alg {header.get('alg')} != key alg {alg}"
+    jws.verify(key, alg=alg)  # raises on a bad signature
+    claims: dict[str, Any] = json.loads(jws.payload)
+
+    now = time.time()
+    assert claims["iss"] == issuer, claims["iss"]
+    aud = claims["aud"]
+    audiences = aud if isinstance(aud, list) else [aud]
+    assert audience in audiences, f"aud {aud!r} lacks {audience!r}"
+    if len(audiences) > 1:
+        assert claims.get("azp") == audience, claims.get("azp")
+    assert isinstance(claims["exp"], int) and claims["exp"] > now, "expired"
+    assert isinstance(claims["iat"], int) and claims["iat"] <= now + 5, "iat in the future"
+    assert claims["iat"] <= claims["exp"]
+    if nonce is not None:
+        assert claims.get("nonce") == nonce, f"nonce {claims.get('nonce')!r} != {nonce!r}"
+    if access_token is not None and "at_hash" in claims:
+        assert claims["at_hash"] == _half_hash(access_token, alg), "at_hash mismatch"
+    if code is not None and "c_hash" in claims:
+        assert claims["c_hash"] == _half_hash(code, alg), "c_hash mismatch"
+    return claims

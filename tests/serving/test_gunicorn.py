@@ -1,0 +1,180 @@
+"""A real gunicorn started by ``dex_py.server.serve`` (stand-in app): TLS versions, HTTP and
+HTTPS side by side, multi-process metrics, housekeeping threads, SIGTERM."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import ssl
+import time
+import urllib.request
+import warnings
+from typing import Any
+
+import pytest
+
+from tests.services import free_port
+
+from .conftest import CertPair, Running, ServerRunner
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+
+def tls_client(cert: CertPair, version: ssl.TLSVersion) -> ssl.SSLContext:
+    """A client context that speaks exactly ``version`` (old versions re-enabled on purpose,
+    so a refusal comes from the server and not from the client's own policy)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=str(cert.cert))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = version
+        ctx.maximum_version = version
+    return ctx
+
+
+def https_get(port: int, ctx: ssl.SSLContext, path: str = "/dex/whoami") -> tuple[int, Any, Any]:
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, resp.headers, body
+    finally:
+        conn.close()
+
+
+def http_get(port: int, path: str = "/dex/whoami") -> tuple[int, Any, bytes]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as resp:
+        return resp.status, resp.headers, resp.read()
+
+
+def handshake_error(port: int, ctx: ssl.SSLContext) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
+                return ""
+        except ssl.SSLError as exc:
+            return str(exc)
+
+
+def test_https_refuses_tls11_and_serves_tls12(
+    server_runner: ServerRunner, tls_pair: CertPair
+) -> None:
+    port = free_port()
+    run = server_runner.standin(
+        [port],
+        issuer=f"https://127.0.0.1:{port}/dex",
+        https=f"127.0.0.1:{port}",
+        tls_cert=str(tls_pair.cert),
+        tls_key=str(tls_pair.key),
+    )
+    error = handshake_error(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_1))
+    assert re.search(r"ALERT_PROTOCOL_VERSION", error), error
+
+    status, headers, body = https_get(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_2))
+    assert status == 200
+    assert json.loads(body)["scheme"] == "https"
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    assert headers["X-Frame-Options"] == "DENY"
+
+    assert f"dex-py listening on https://127.0.0.1:{port}" in run.log()
+    assert run.stop() == 0
+    assert "dex-py stopped" in run.log()
+
+
+def test_tls_min_version_13_refuses_tls12(server_runner: ServerRunner, tls_pair: CertPair) -> None:
+    port = free_port()
+    server_runner.standin(
+        [port],
+        https=f"127.0.0.1:{port}",
+        tls_cert=str(tls_pair.cert),
+        tls_key=str(tls_pair.key),
+        tls_min_version="1.3",
+    )
+    error = handshake_error(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_2))
+    assert re.search(r"ALERT_PROTOCOL_VERSION", error), error
+    status, _, _ = https_get(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_3))
+    assert status == 200
+
+
+def test_http_and_https_side_by_side(server_runner: ServerRunner, tls_pair: CertPair) -> None:
+    http_port, https_port = free_port(), free_port()
+    run = server_runner.standin(
+        [http_port, https_port],
+        http=f"127.0.0.1:{http_port}",
+        https=f"127.0.0.1:{https_port}",
+        tls_cert=str(tls_pair.cert),
+        tls_key=str(tls_pair.key),
+    )
+    status, headers, body = http_get(http_port)
+    assert status == 200 and json.loads(body)["scheme"] == "http"
+    assert "Strict-Transport-Security" not in headers
+
+    status, _, body = https_get(https_port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_3))
+    assert status == 200 and json.loads(body)["scheme"] == "https"
+
+    # Plain HTTP on the TLS port gets no HTTP answer.
+    with pytest.raises((http.client.HTTPException, OSError)):
+        http_get(https_port)
+    log = run.log()
+    assert f"https://127.0.0.1:{https_port}, http://127.0.0.1:{http_port}" in log
+    assert run.stop() == 0
+
+
+def _metric(text: str, name: str, labels: str) -> float:
+    match = re.search(rf"^{re.escape(name)}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def _sorted_labels(**labels: str) -> str:
+    return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+
+
+def test_two_workers_metrics_migrations_and_housekeeping(server_runner: ServerRunner) -> None:
+    port, metrics_port = free_port(), free_port()
+    run: Running = server_runner.standin(
+        [port, metrics_port],
+        http=f"127.0.0.1:{port}",
+        telemetry=f"127.0.0.1:{metrics_port}",
+        storage="sqlite3",
+        workers=2,
+        gc_seconds=3600,
+    )
+    # Requests until both workers have answered (sync workers close every connection).
+    pids: set[int] = set()
+    sent = 0
+    while len(pids) < 2 and sent < 500:
+        pids.add(json.loads(http_get(port)[2])["pid"])
+        sent += 1
+    assert len(pids) == 2, "only one worker ever answered"
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30) as resp:
+        text = resp.read().decode()
+    labels = _sorted_labels(code="200", handler="whoami", method="GET")
+    assert _metric(text, "dexpy_http_requests_total", labels) == sent
+    assert "dexpy_build_info" in text
+
+    # Migrations ran once, in the master; each worker started its housekeeping thread.
+    assert run.markers("migrations") == [run.proc.pid]
+    deadline = time.monotonic() + 30
+    while set(run.markers("housekeeping")) != pids and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(run.markers("housekeeping")) == pids
+    assert "(issuer http://127.0.0.1:5556/dex, 2 workers)" in run.log()
+    assert run.stop() == 0
+
+
+def test_memory_storage_forces_one_worker_and_warns(server_runner: ServerRunner) -> None:
+    port = free_port()
+    run = server_runner.standin(
+        [port], http=f"127.0.0.1:{port}", issuer="http://idp.example.com/dex", workers=3
+    )
+    assert http_get(port, "/dex/healthz")[0] == 200
+    log = run.log()
+    assert "1 worker)" in log
+    assert "storage type is memory" in log
+    assert "plain HTTP on a non-loopback host" in log
+    assert run.stop() == 0

@@ -1,0 +1,399 @@
+"""The storage conformance suite: every backend must behave the same (DESIGN §6)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    Keys,
+    NotFoundError,
+    Storage,
+    StorageError,
+)
+from tests.storage import factories as f
+from tests.storage.factories import T0
+
+# factory per CRUD entity; the storage methods are create_<kind>, get_<kind>, ...
+ENTITIES = {
+    "auth_request": f.auth_request,
+    "auth_code": f.auth_code,
+    "refresh_token": f.refresh_token,
+    "password": f.password,
+    "client": f.client,
+    "connector": f.connector,
+}
+KEY_FIELD = {"password": "email"}
+
+
+def ops(storage: Storage, kind: str):
+    return (
+        getattr(storage, f"create_{kind}"),
+        getattr(storage, f"get_{kind}"),
+        getattr(storage, f"update_{kind}"),
+        getattr(storage, f"delete_{kind}"),
+    )
+
+
+def key_of(kind: str, obj: object) -> str:
+    return str(getattr(obj, KEY_FIELD.get(kind, "id")))
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_create_get_roundtrips_every_field(storage: Storage, kind: str) -> None:
+    create, get, _, _ = ops(storage, kind)
+    obj = ENTITIES[kind]()
+    create(obj)
+    assert get(key_of(kind, obj)) == obj
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_get_missing_raises_not_found(storage: Storage, kind: str) -> None:
+    _, get, _, _ = ops(storage, kind)
+    with pytest.raises(NotFoundError):
+        get("does-not-exist")
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_create_twice_raises_already_exists(storage: Storage, kind: str) -> None:
+    create, get, _, _ = ops(storage, kind)
+    obj = ENTITIES[kind]()
+    create(obj)
+    with pytest.raises(AlreadyExistsError):
+        create(obj)
+    assert get(key_of(kind, obj)) == obj
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_delete(storage: Storage, kind: str) -> None:
+    create, get, _, delete = ops(storage, kind)
+    obj, other = ENTITIES[kind](), ENTITIES[kind]()
+    create(obj)
+    create(other)
+    delete(key_of(kind, obj))
+    with pytest.raises(NotFoundError):
+        get(key_of(kind, obj))
+    with pytest.raises(NotFoundError):
+        delete(key_of(kind, obj))
+    assert get(key_of(kind, other)) == other
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_update_applies_callback_and_returns_new(storage: Storage, kind: str) -> None:
+    create, get, update, _ = ops(storage, kind)
+    obj = ENTITIES[kind]()
+    create(obj)
+    seen = []
+    # a field every entity except Password/Connector has; pick per kind
+    field, value = {
+        "password": ("username", "Renamed ✓"),
+        "connector": ("config", {"changed": True}),
+        "client": ("name", "new name"),
+    }.get(kind, ("connector_data", b"new\x00data"))
+
+    def fn(old):
+        seen.append(old)
+        return replace(old, **{field: value})
+
+    new = update(key_of(kind, obj), fn)
+    assert seen == [obj]
+    assert getattr(new, field) == value
+    assert get(key_of(kind, obj)) == new
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_update_missing_raises_not_found(storage: Storage, kind: str) -> None:
+    _, _, update, _ = ops(storage, kind)
+    with pytest.raises(NotFoundError):
+        update("does-not-exist", lambda old: old)
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_update_callback_raising_leaves_row_unchanged(storage: Storage, kind: str) -> None:
+    create, get, update, _ = ops(storage, kind)
+    obj = ENTITIES[kind]()
+    create(obj)
+
+    class Boom(Exception):
+        pass
+
+    def fn(old):
+        raise Boom()
+
+    with pytest.raises(Boom):
+        update(key_of(kind, obj), fn)
+    assert get(key_of(kind, obj)) == obj
+
+
+@pytest.mark.parametrize("kind", ENTITIES)
+def test_update_cannot_change_key(storage: Storage, kind: str) -> None:
+    create, get, update, _ = ops(storage, kind)
+    obj = ENTITIES[kind]()
+    create(obj)
+    other_key = "other@example.com" if kind == "password" else "other-id"
+    with pytest.raises(StorageError):
+        update(
+            key_of(kind, obj), lambda old: replace(old, **{KEY_FIELD.get(kind, "id"): other_key})
+        )
+    assert get(key_of(kind, obj)) == obj
+    with pytest.raises(NotFoundError):
+        get(other_key)
+
+
+def test_update_returning_same_object_returns_it(storage: Storage) -> None:
+    c = f.client()
+    storage.create_client(c)
+    assert storage.update_client(c.id, lambda old: old) == c
+    assert storage.get_client(c.id) == c
+
+
+def test_ids_differing_only_in_case_are_distinct(storage: Storage) -> None:
+    lower, upper = f.client(id="app-x", name="lower"), f.client(id="APP-X", name="upper")
+    storage.create_client(lower)
+    storage.create_client(upper)
+    assert storage.get_client("app-x").name == "lower"
+    assert storage.get_client("APP-X").name == "upper"
+
+
+def test_optional_fields_none_and_defaults_roundtrip(storage: Storage) -> None:
+    req = f.auth_request(claims=None, connector_data=None, max_age=None, auth_time=None)
+    storage.create_auth_request(req)
+    assert storage.get_auth_request(req.id) == req
+    token = f.refresh_token(expiry=None, connector_data=None, auth_time=None)
+    storage.create_refresh_token(token)
+    assert storage.get_refresh_token(token.id) == token
+
+
+def test_passwords_are_keyed_by_lower_case_email(storage: Storage) -> None:
+    p = f.password(email="Jane.Doe@Example.COM")
+    storage.create_password(p)
+    got = storage.get_password("jane.doe@example.com")
+    assert got.email == "jane.doe@example.com"
+    assert storage.get_password("JANE.DOE@EXAMPLE.COM") == got
+    with pytest.raises(AlreadyExistsError):
+        storage.create_password(f.password(email="jane.doe@example.com"))
+    updated = storage.update_password("JANE.doe@example.com", lambda o: replace(o, username="J"))
+    assert updated.username == "J" and updated.email == "jane.doe@example.com"
+    storage.delete_password("Jane.Doe@Example.com")
+    assert storage.list_passwords() == []
+
+
+def test_lists(storage: Storage) -> None:
+    clients = [f.client() for _ in range(3)]
+    passwords = [f.password() for _ in range(2)]
+    connectors = [f.connector() for _ in range(2)]
+    for c in clients:
+        storage.create_client(c)
+    for p in passwords:
+        storage.create_password(p)
+    for c in connectors:
+        storage.create_connector(c)
+    assert storage.list_clients() == sorted(clients, key=lambda c: c.id)
+    assert storage.list_passwords() == sorted(passwords, key=lambda p: p.email)
+    assert storage.list_connectors() == sorted(connectors, key=lambda c: c.id)
+
+
+def test_list_refresh_tokens_filters(storage: Storage) -> None:
+    a1 = f.refresh_token(id="t1", client_id="a", claims=f.claims(user_id="u1"))
+    a2 = f.refresh_token(id="t2", client_id="a", claims=f.claims(user_id="u2"))
+    b1 = f.refresh_token(id="t3", client_id="b", claims=f.claims(user_id="u1"))
+    for t in (a1, a2, b1):
+        storage.create_refresh_token(t)
+    assert storage.list_refresh_tokens() == [a1, a2, b1]
+    assert storage.list_refresh_tokens(client_id="a") == [a1, a2]
+    assert storage.list_refresh_tokens(user_id="u1") == [a1, b1]
+    assert storage.list_refresh_tokens(client_id="b", user_id="u1") == [b1]
+    assert storage.list_refresh_tokens(client_id="b", user_id="u2") == []
+    storage.update_refresh_token("t2", lambda t: replace(t, claims=f.claims(user_id="u1")))
+    assert [t.id for t in storage.list_refresh_tokens(user_id="u1")] == ["t1", "t2", "t3"]
+
+
+def test_aware_datetimes_come_back_utc_same_instant(storage: Storage) -> None:
+    plus5 = timezone(timedelta(hours=5))
+    local = datetime(2026, 6, 1, 17, 30, 15, 654321, tzinfo=plus5)
+    req = f.auth_request(expiry=local, auth_time=local)
+    storage.create_auth_request(req)
+    got = storage.get_auth_request(req.id)
+    assert got.expiry == local
+    assert got.expiry.utcoffset() == timedelta(0)
+    assert got.expiry.replace(tzinfo=None) == datetime(2026, 6, 1, 12, 30, 15, 654321)
+    assert got.auth_time == local
+
+
+def test_datetimes_independent_of_process_time_zone(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "America/St_Johns")  # UTC-03:30 / -02:30
+    time.tzset()
+    try:
+        token = f.refresh_token()
+        storage.create_refresh_token(token)
+        got = storage.get_refresh_token(token.id)
+        assert got == token
+        assert got.created_at.tzinfo is not None and got.created_at.utcoffset() == timedelta(0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_unicode_roundtrip(storage: Storage) -> None:
+    text = "Ünïcødé 名前 😀🔑 ﷽"
+    c = f.client(id=f"client-{text}", name=text, logo_url=f"https://x/{text}")
+    storage.create_client(c)
+    assert storage.get_client(c.id) == c
+    p = f.password(email=f"😀{f.uid()}@ëxample.com", username=text, groups=(text,))
+    storage.create_password(p)
+    assert storage.get_password(p.email) == p
+
+
+def test_bytes_roundtrip(storage: Storage) -> None:
+    blob = bytes(range(256)) * 300  # 76 KiB: more than a MySQL BLOB
+    code = f.auth_code(connector_data=blob)
+    storage.create_auth_code(code)
+    assert storage.get_auth_code(code.id).connector_data == blob
+    empty = f.auth_code(connector_data=b"")
+    storage.create_auth_code(empty)
+    assert storage.get_auth_code(empty.id).connector_data == b""
+
+
+def test_connector_config_is_not_shared(storage: Storage) -> None:
+    c = f.connector()
+    storage.create_connector(c)
+    got = storage.get_connector(c.id)
+    got.config["host"] = "mutated"
+    assert storage.get_connector(c.id).config["host"] == "ldap.example.com:636"
+
+
+def test_garbage_collect(storage: Storage) -> None:
+    now = T0 + timedelta(hours=1)
+    past, future = now - timedelta(microseconds=1), now + timedelta(seconds=1)
+    keep, drop = [], []
+    for expiry, bucket in ((past, drop), (future, keep)):
+        req, code = f.auth_request(expiry=expiry), f.auth_code(expiry=expiry)
+        storage.create_auth_request(req)
+        storage.create_auth_code(code)
+        bucket.extend([("auth_request", req.id), ("auth_code", code.id)])
+    for expiry, bucket in (
+        (past, drop),
+        (past - timedelta(days=1), drop),
+        (future, keep),
+        (None, keep),
+    ):
+        token = f.refresh_token(expiry=expiry)
+        storage.create_refresh_token(token)
+        bucket.append(("refresh_token", token.id))
+    storage.revoke_access_token("jti-old", past)
+    storage.revoke_access_token("jti-new", future)
+
+    result = storage.garbage_collect(now)
+
+    assert (result.auth_requests, result.auth_codes, result.refresh_tokens) == (1, 1, 2)
+    assert result.revoked_tokens == 1
+    assert result.total == 5
+    for kind, id in drop:
+        with pytest.raises(NotFoundError):
+            getattr(storage, f"get_{kind}")(id)
+    for kind, id in keep:
+        assert getattr(storage, f"get_{kind}")(id).id == id
+    assert not storage.is_access_token_revoked("jti-old")
+    assert storage.is_access_token_revoked("jti-new")
+    assert storage.garbage_collect(now).total == 0
+
+
+def test_revoked_access_tokens(storage: Storage) -> None:
+    assert not storage.is_access_token_revoked("jti-1")
+    storage.revoke_access_token("jti-1", T0)
+    storage.revoke_access_token("jti-1", T0)  # idempotent
+    assert storage.is_access_token_revoked("jti-1")
+    assert not storage.is_access_token_revoked("jti-2")
+
+
+def test_keys_lifecycle(storage: Storage) -> None:
+    with pytest.raises(NotFoundError):
+        storage.get_keys()
+    first = f.keys()
+    calls: list[Keys | None] = []
+
+    def create(old: Keys | None) -> Keys:
+        calls.append(old)
+        return first
+
+    assert storage.update_keys(create) == first
+    assert calls == [None]
+    assert storage.get_keys() == first
+
+    rotated = f.keys(verification_keys=(), next_rotation=T0 + timedelta(days=1))
+
+    def rotate(old: Keys | None) -> Keys:
+        calls.append(old)
+        return rotated
+
+    assert storage.update_keys(rotate) == rotated
+    assert calls == [None, first]
+    assert storage.get_keys() == rotated
+    assert storage.update_keys(lambda old: old) == rotated  # type: ignore[arg-type,return-value]
+
+    def fail(old: Keys | None) -> Keys:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        storage.update_keys(fail)
+    assert storage.get_keys() == rotated
+
+
+def test_keys_first_creation_failure_writes_nothing(storage: Storage) -> None:
+    with pytest.raises(ZeroDivisionError):
+        storage.update_keys(lambda old: 1 / 0)  # type: ignore[arg-type,return-value]
+    with pytest.raises(NotFoundError):
+        storage.get_keys()
+
+
+def test_concurrent_updates_from_threads(storage: Storage) -> None:
+    c = f.client(name="0")
+    storage.create_client(c)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(20):
+                storage.update_client(c.id, lambda old: replace(old, name=str(int(old.name) + 1)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert storage.get_client(c.id).name == "80"
+
+
+def test_ping_and_close(storage: Storage) -> None:
+    storage.ping()
+    storage.close()
+
+
+def test_is_a_storage(storage: Storage) -> None:
+    assert isinstance(storage, Storage)
+
+
+def test_aware_now_from_clock_roundtrips(storage: Storage) -> None:
+    now = datetime.now(UTC)
+    storage.revoke_access_token("j", now)
+    assert storage.garbage_collect(now).revoked_tokens == 0
+    assert storage.garbage_collect(now + timedelta(microseconds=1)).revoked_tokens == 1
+
+
+def test_naive_datetimes_are_refused(storage: Storage) -> None:
+    naive = datetime(2026, 1, 1, 12, 0)
+    with pytest.raises(ValueError, match="naive"):
+        storage.create_auth_request(f.auth_request(expiry=naive))
+    with pytest.raises(ValueError, match="naive"):
+        storage.garbage_collect(naive)
+    assert storage.list_refresh_tokens() == []

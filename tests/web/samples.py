@@ -1,0 +1,149 @@
+"""Sample page contexts and a tiny Flask app that renders every page (tests and screenshots)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request
+
+from dex_py.config import FrontendConfig
+from dex_py.web import init_web, render_page
+
+CSP = (
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+FORM_POST_NONCE = "bm9uY2UtZm9yLXRlc3Rz"
+
+PAGES: dict[str, tuple[str, int, dict[str, Any]]] = {
+    "login": (
+        "login.html",
+        200,
+        {
+            "connectors": [
+                {"name": "Corporate LDAP", "type": "ldap", "url": "/dex/auth/ldap"},
+                {"name": "GitHub", "type": "github", "url": "/dex/auth/github"},
+                {"name": "Google", "type": "oidc", "url": "/dex/auth/google"},
+            ],
+            "unavailable": ["Google"],
+            "error": None,
+        },
+    ),
+    "password": (
+        "password.html",
+        200,
+        {
+            "post_url": "/dex/auth/ldap/login?state=abc",
+            "username_prompt": "Email Address",
+            "login": "",
+            "invalid": False,
+            "back_url": "/dex/auth",
+            "csrf_token": "csrf-123",
+            "connector_name": "Corporate LDAP",
+        },
+    ),
+    "password_invalid": (
+        "password.html",
+        401,
+        {
+            "post_url": "/dex/auth/ldap/login?state=abc",
+            "username_prompt": "Email Address",
+            "login": "jane@example.com",
+            "invalid": True,
+            "back_url": "/dex/auth",
+            "csrf_token": "csrf-123",
+            "connector_name": "Corporate LDAP",
+        },
+    ),
+    "approval": (
+        "approval.html",
+        200,
+        {
+            "client_name": "Kubernetes Dashboard",
+            "client_logo_url": "",
+            "scopes": [
+                "View basic profile information",
+                "View your email address",
+                "View your groups",
+                "Have offline access",
+            ],
+            "post_url": "/dex/approval",
+            "req": "req-42",
+            "csrf_token": "csrf-123",
+            "user_name": "Jane Doe",
+            "user_email": "jane@example.com",
+        },
+    ),
+    "oob": ("oob.html", 200, {"code": "x7k2-pq9d-4mzv"}),
+    "error": (
+        "error.html",
+        400,
+        {
+            "title": "Bad Request",
+            "message": "The login request has expired. Go back to the application and try again.",
+        },
+    ),
+    "logout": (
+        "logout.html",
+        200,
+        {
+            "post_url": "/dex/logout",
+            "csrf_token": "csrf-123",
+            "client_name": "Kubernetes Dashboard",
+            "hidden": [("state", "s-1")],
+        },
+    ),
+    "logged_out": (
+        "logged_out.html",
+        200,
+        {"client_name": "Kubernetes Dashboard", "return_url": "https://app.example.com/"},
+    ),
+    "form_post": (
+        "form_post.html",
+        200,
+        {
+            "redirect_uri": "/received",
+            "params": [("code", "c-123"), ("state", "st<&>\"'")],
+            "csp_nonce": FORM_POST_NONCE,
+        },
+    ),
+}
+
+
+def make_page_app(
+    frontend: FrontendConfig | None = None, issuer_path: str = "/dex", csp: bool = True
+) -> Flask:
+    """A Flask app with ``init_web`` that serves ``<issuer_path>/page/<name>`` for each sample.
+
+    With ``csp`` every response carries the production CSP (form_post.html: a nonce'd one), and
+    ``/received`` records the form_post submission as a small page.
+    """
+    app = Flask(__name__, static_folder=None)
+    init_web(app, frontend or FrontendConfig(), issuer_path)
+    app.config["received"] = []
+
+    @app.get(f"{issuer_path}/page/<name>")
+    def page(name: str) -> Any:
+        template, status, context = PAGES[name]
+        return render_page(template, status, **context)
+
+    @app.post("/received")
+    def received() -> Any:
+        app.config["received"].append(dict(request.form))
+        return render_page("logged_out.html")
+
+    @app.get("/inline-style")
+    def inline_style() -> Any:  # a CSP violation on purpose: proves the browser test notices
+        return '<!doctype html><html lang="en"><p style="color: red">x</p></html>'
+
+    if csp:
+
+        @app.after_request
+        def add_csp(response: Any) -> Any:
+            policy = CSP
+            if request.path.endswith("/page/form_post"):
+                policy = CSP.replace("script-src 'self'", f"script-src 'nonce-{FORM_POST_NONCE}'")
+            response.headers["Content-Security-Policy"] = policy
+            return response
+
+    return app
