@@ -348,21 +348,43 @@ def start_profile(server: Server, backend: str, endpoint: str, c: int,
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def summarize_profile(raw_file: Path, top: int = 25) -> str:
-    """Self and inclusive sample shares of the hottest frames in a py-spy raw (collapsed) file."""
-    self_, incl, total = Counter[str](), Counter[str](), 0
+PROFILE_MARKER = "DexSyncWorker.handle (dex_py/server.py"
+CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
+    ("JOSE (sign/verify)", ("dex_py/keys.py", "dex_py/tokens.py", "jwcrypto/", "cryptography/")),
+    (
+        "SQL (SQLAlchemy + driver + DB wait)",
+        ("sqlalchemy/", "psycopg", "sqlite3", "dex_py/storage"),
+    ),
+    ("socket I/O + gunicorn", ("gunicorn/", "socket.py", "selectors.py")),
+    ("Flask/werkzeug", ("flask/", "werkzeug/", "click/")),
+    ("JSON", ("json/",)),
+)
+
+
+def summarize_profile(raw_file: Path, top: int = 20) -> str:
+    """Shares of the time workers spend inside ``DexSyncWorker.handle`` (one request each), from
+    a py-spy raw (collapsed stacks) file: by category of the leaf frame, by leaf frame (self)
+    and by frame (inclusive)."""
+    self_, incl, cats, total = Counter[str](), Counter[str](), Counter[str](), 0
     for line in raw_file.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [f for f in stack.split(";") if f][1:]  # drop the process frame
-        n = int(count)
+        frames = stack.split(";")
+        marks = [i for i, f in enumerate(frames) if f.startswith(PROFILE_MARKER)]
+        if not marks:
+            continue  # idle: waiting for a connection, or the housekeeping thread
+        frames, n = frames[marks[0] + 1 :] or [PROFILE_MARKER], int(count)
         total += n
-        if frames:
-            self_[frames[-1]] += n
-        for frame in set(frames):
-            incl[frame] += n
-    rows = [f"{raw_file.name}: {total} samples", "self%  frame"]
-    rows += [f"{100 * n / total:5.1f}  {f}" for f, n in self_.most_common(top)]
-    rows += ["incl%  frame"] + [f"{100 * n / total:5.1f}  {f}" for f, n in incl.most_common(top)]
+        self_[frames[-1]] += n
+        incl.update(dict.fromkeys(frames, n))
+        leaf = frames[-1]
+        cats[next((c for c, keys in CATEGORIES if any(k in leaf for k in keys)), "other")] += n
+    if not total:
+        return f"{raw_file.name}: no samples inside request handling"
+    pct = lambda n: f"{100 * n / total:5.1f}"  # noqa: E731
+    rows = [f"{raw_file.name}: {total} samples inside request handling", "share  category"]
+    rows += [f"{pct(n)}  {c}" for c, n in cats.most_common()]
+    rows += ["self%  frame"] + [f"{pct(n)}  {f}" for f, n in self_.most_common(top)]
+    rows += ["incl%  frame"] + [f"{pct(n)}  {f}" for f, n in incl.most_common(top)]
     return "\n".join(rows)
 
 
@@ -370,7 +392,14 @@ def summarize_profile(raw_file: Path, top: int = 25) -> str:
 
 
 def render(results: list[Result], header: str, hwm: dict[str, list[float]]) -> str:
-    lines = [header, ""]
+    lines = [
+        header,
+        "",
+        "worker CPU ms/req: user+system CPU of all gunicorn workers during the run / requests "
+        "(the server's cost, barely skewed by other load); load: 1-minute load average before "
+        "the run (wrk runs on the same machine).",
+        "",
+    ]
     for backend in dict.fromkeys(r.backend for r in results):
         lines += [
             f"### {backend}",

@@ -25,6 +25,7 @@ import logging
 import re
 import ssl
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -347,6 +348,10 @@ def make_engine(cfg: StorageConfig) -> Engine:
 def make_sqlite_engine(file: str) -> Engine:
     """A SQLite engine: WAL, busy timeout, BEGIN IMMEDIATE for writers (see ``sqlite_hooks``)."""
     memory = file in ("", ":memory:")
+    if not memory:
+        # Like Dex, a relative file is relative to the working directory; create its folder so
+        # the example config (var/dex.db) runs on a fresh checkout.
+        Path(file).parent.mkdir(parents=True, exist_ok=True)
     url = URL.create("sqlite+pysqlite", database=None if memory else file)
     kw: dict[str, Any] = {"connect_args": {"check_same_thread": False}, "hide_parameters": True}
     if memory:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -190,3 +191,17 @@ def test_mysql_params_are_session_variables(fresh_config: Any) -> None:
     with storage.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT @@SESSION.wait_timeout").scalar() == 1234
     storage.close()
+
+
+def test_sqlite_file_folder_is_created(tmp_path: Path) -> None:
+    """The example config's ``var/dex.db`` must work on a fresh checkout."""
+    from dex_py.config import StorageConfig
+    from dex_py.storage import open_storage
+
+    target = tmp_path / "new" / "nested" / "dex.db"
+    storage = open_storage(StorageConfig(type="sqlite3", config={"file": str(target)}))
+    try:
+        storage.ping()
+    finally:
+        storage.close()
+    assert target.exists()
