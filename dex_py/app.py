@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from dex_py.clients import ClientStore
+from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
 from dex_py.connector_manager import ConnectorManager
@@ -22,6 +22,8 @@ from dex_py.metrics import init_metrics
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
 from dex_py.passwords import PasswordService
 from dex_py.services import Services
+from dex_py.storage import StaticOverlay, open_storage
+from dex_py.storage.base import Connector as StoredConnector
 from dex_py.storage.base import Storage
 from dex_py.web import init_web
 
@@ -43,9 +45,15 @@ def create_app(
     issuer_path = urlsplit(issuer).path.rstrip("/")
     clock = clock or Clock()
     if storage is None:
-        from dex_py.storage import open_storage
-
         storage = open_storage(config.storage)
+    storage = StaticOverlay(
+        storage,
+        clients=[client_from_config(c) for c in config.static_clients],
+        connectors=[
+            StoredConnector(id=c.id, type=c.type, name=c.name, config=c.config)
+            for c in config.connectors
+        ],
+    )
     keys = KeyManager(
         storage,
         clock,
@@ -60,7 +68,7 @@ def create_app(
         storage=storage,
         clock=clock,
         keys=keys,
-        clients=ClientStore(storage, config.static_clients),
+        clients=ClientStore(storage),
         connectors=ConnectorManager(config, {"password_lookup": passwords.lookup}),
         issuer=issuer,
         issuer_path=issuer_path,

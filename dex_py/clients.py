@@ -1,7 +1,8 @@
 """OAuth2 clients: lookup, authentication (RFC 6749 §2.3) and redirect URI rules.
 
-Config-defined clients live in memory (no storage hit on the hot path); clients created at run
-time come from storage. Secrets are compared as SHA-256 digests in constant time: they are
+Config-defined clients are a read-only overlay held in memory (``storage.static``), so looking
+one up costs no database round trip on the hot path; clients created at run time come from
+storage. Secrets are compared as SHA-256 digests in constant time: they are
 high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8).
 
 Redirect URIs match exactly (RFC 9700 §2.1), except that public clients may use any port on a
@@ -14,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from dex_py.config import StaticClient
@@ -47,16 +48,12 @@ def client_from_config(c: StaticClient) -> Client:
 
 
 class ClientStore:
-    """Finds clients: static ones from memory, the rest from storage."""
+    """Finds clients by id (``None`` when unknown)."""
 
-    def __init__(self, storage: Storage, static: Iterable[StaticClient]) -> None:
+    def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._static = {c.id: client_from_config(c) for c in static}
 
     def get(self, client_id: str) -> Client | None:
-        client = self._static.get(client_id)
-        if client is not None:
-            return client
         if not client_id or len(client_id) > 255:
             return None
         try:

@@ -160,14 +160,21 @@ def oauth_json_response(error: OAuth2Error) -> Response:
     return resp
 
 
+_JSON_PATHS = (
+    "/token",
+    "/userinfo",
+    "/keys",
+    "/openid-configuration",
+    "/token/introspect",
+    "/token/revoke",
+    "/device/code",
+)
+
+
 def _wants_json() -> bool:
-    endpoint = request.endpoint or ""
-    return (
-        endpoint.endswith(
-            ("token", "userinfo", "introspect", "revoke", "discovery", "keys", "device_code")
-        )
-        or request.accept_mimetypes.best == "application/json"
-    )
+    """API endpoints answer errors in JSON; pages answer with an HTML page. Decided by path, as
+    a 404/405 has no matched endpoint."""
+    return request.path.endswith(_JSON_PATHS) or request.accept_mimetypes.best == "application/json"
 
 
 def register_error_handlers(app: Flask) -> None:

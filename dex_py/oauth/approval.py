@@ -69,15 +69,7 @@ def issue_authorization_response(req: AuthRequest) -> Response:
     svc = services()
     _consume(req)
     now = svc.clock.now()
-    grant = issuance.Grant(
-        client_id=req.client_id,
-        scopes=req.scopes,
-        claims=req.claims,
-        connector_id=req.connector_id,
-        nonce=req.nonce,
-        auth_time=req.auth_time,
-        connector_data=req.connector_data,
-    )
+    grant = issuance.grant_of(req)
     params: list[tuple[str, str]] = []
     code_value = ""
     if "code" in req.response_types:

@@ -18,13 +18,14 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from connectors.base import ConnectorError, Identity
+from connectors.base import ConnectorError
 from dex_py import scopes as sc
 from dex_py.errors import InvalidGrant, InvalidRequest, InvalidScope, ServerError
+from dex_py.metrics import count_event
 from dex_py.oauth import issuance
 from dex_py.oauth.policy import check_issue_policy
 from dex_py.services import Services
-from dex_py.storage.base import AuthCode, Claims, NotFoundError, RefreshToken
+from dex_py.storage.base import AuthCode, NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)
 
@@ -123,15 +124,7 @@ class AuthorizationCodeGrant(BaseGrant):
             self._revoke_issued(replay.code)
             raise InvalidGrant("code already used") from None
 
-        grant = issuance.Grant(
-            client_id=code.client_id,
-            scopes=code.scopes,
-            claims=code.claims,
-            connector_id=code.connector_id,
-            nonce=code.nonce,
-            auth_time=code.auth_time,
-            connector_data=code.connector_data,
-        )
+        grant = issuance.grant_of(code)
         check_issue_policy(svc, self.treq, grant)
         refresh = ""
         if code.issued_refresh_token_id:
@@ -152,30 +145,6 @@ class AuthorizationCodeGrant(BaseGrant):
             storage.revoke_access_token(
                 code.issued_access_token_id, code.issued_access_token_expiry
             )
-
-
-def _identity_of(token: RefreshToken) -> Identity:
-    c = token.claims
-    return Identity(
-        user_id=c.user_id,
-        username=c.username,
-        preferred_username=c.preferred_username,
-        email=c.email,
-        email_verified=c.email_verified,
-        groups=c.groups,
-        connector_data=token.connector_data,
-    )
-
-
-def _claims_of(identity: Identity) -> Claims:
-    return Claims(
-        user_id=identity.user_id,
-        username=identity.username,
-        preferred_username=identity.preferred_username,
-        email=identity.email,
-        email_verified=identity.email_verified,
-        groups=tuple(identity.groups),
-    )
 
 
 class _Reuse(Exception):
@@ -218,7 +187,7 @@ class RefreshTokenGrant(BaseGrant):
             scopes = asked
 
         # Ask the connector who the user is now (identity and groups stay current).
-        identity = _identity_of(token)
+        identity = issuance.identity_of(token.claims, token.connector_data)
         entry = svc.connectors.get(token.connector_id)
         if entry is None or not entry.available:
             raise InvalidGrant("the connector of this refresh token is no longer available")
@@ -229,7 +198,7 @@ class RefreshTokenGrant(BaseGrant):
             except ConnectorError as exc:
                 log.info("refresh refused by connector %s: %s", token.connector_id, exc)
                 raise InvalidGrant("the user may no longer log in") from None
-        claims = _claims_of(identity)
+        claims = issuance.claims_of(identity)
         new_secret = "" if rt_cfg.disable_rotation else secrets.token_urlsafe(32)
 
         def rotate(old: RefreshToken) -> RefreshToken:
@@ -254,14 +223,7 @@ class RefreshTokenGrant(BaseGrant):
             self._revoke(token_id)
             raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
 
-        grant = issuance.Grant(
-            client_id=token.client_id,
-            scopes=scopes,
-            claims=claims,
-            connector_id=token.connector_id,
-            nonce=token.nonce,
-            auth_time=token.auth_time,
-        )
+        grant = issuance.grant_of(token, scopes=scopes, claims=claims, connector_data=None)
         check_issue_policy(svc, self.treq, grant)
         return issuance.token_response(
             svc,
@@ -283,6 +245,7 @@ class RefreshTokenGrant(BaseGrant):
         ):
             return  # a retry of a request whose answer was lost
         log.warning("refresh token reuse for client %s: revoking the chain", token.client_id)
+        count_event("dexpy_refresh_reuse_detected_total")
         raise _Reuse()
 
     def _revoke(self, token_id: str) -> None:
@@ -314,7 +277,7 @@ class PasswordGrant(BaseGrant):
         grant = issuance.Grant(
             client_id=self.client.id,
             scopes=scopes,
-            claims=_claims_of(identity),
+            claims=issuance.claims_of(identity),
             connector_id=connector_id,
             auth_time=now,
             connector_data=identity.connector_data,

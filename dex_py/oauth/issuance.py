@@ -15,8 +15,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from connectors.base import Identity
 from dex_py import scopes as sc
 from dex_py import tokens
 from dex_py.services import Services
@@ -34,6 +35,64 @@ class Grant:
     nonce: str = ""
     auth_time: datetime | None = None
     connector_data: bytes | None = None
+
+
+class _GrantSource(Protocol):
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def scopes(self) -> tuple[str, ...]: ...
+    @property
+    def claims(self) -> Claims | None: ...
+    @property
+    def connector_id(self) -> str: ...
+    @property
+    def nonce(self) -> str: ...
+    @property
+    def auth_time(self) -> datetime | None: ...
+    @property
+    def connector_data(self) -> bytes | None: ...
+
+
+def grant_of(source: _GrantSource, **changes: Any) -> Grant:
+    """The grant recorded by an auth request, code or refresh token (fields by the same names)."""
+    assert source.claims is not None
+    fields: dict[str, Any] = {
+        "client_id": source.client_id,
+        "scopes": source.scopes,
+        "claims": source.claims,
+        "connector_id": source.connector_id,
+        "nonce": source.nonce,
+        "auth_time": source.auth_time,
+        "connector_data": source.connector_data,
+    }
+    fields.update(changes)
+    return Grant(**fields)
+
+
+def claims_of(identity: Identity) -> Claims:
+    """What we store about the user a connector returned."""
+    return Claims(
+        user_id=identity.user_id,
+        username=identity.username,
+        preferred_username=identity.preferred_username,
+        email=identity.email,
+        email_verified=identity.email_verified,
+        groups=tuple(identity.groups),
+    )
+
+
+def identity_of(claims: Claims, connector_data: bytes | None) -> Identity:
+    """The stored user as a connector ``Identity`` (for ``refresh``)."""
+    return Identity(
+        user_id=claims.user_id,
+        username=claims.username,
+        preferred_username=claims.preferred_username,
+        email=claims.email,
+        email_verified=claims.email_verified,
+        groups=claims.groups,
+        connector_data=connector_data,
+    )
 
 
 def audience(grant: Grant) -> tuple[list[str] | str, str | None]:

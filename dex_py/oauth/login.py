@@ -19,10 +19,11 @@ from connectors.base import CallbackRequest, ConnectorError, Identity
 from dex_py import scopes as sc
 from dex_py.connector_manager import ConnectorEntry
 from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
-from dex_py.oauth import authorize, browser
+from dex_py.metrics import count_event
+from dex_py.oauth import authorize, browser, issuance
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.services import services
-from dex_py.storage.base import AuthRequest, Claims, NotFoundError
+from dex_py.storage.base import AuthRequest, NotFoundError
 from dex_py.web import render_page
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ def password_view(connector_id: str) -> Response:
         raise PageError(502, "Login method unavailable", str(exc)) from None
     if identity is None:
         log.info("failed password login on connector %s", connector_id)
+        count_event("dexpy_logins_total", connector=connector_id, result="failure")
         return render_page(
             "password.html", status=401, **{**context, "invalid": True, "login": username}
         )
@@ -225,14 +227,7 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
             req.state,
             req.response_mode,
         )
-    claims = Claims(
-        user_id=identity.user_id,
-        username=identity.username,
-        preferred_username=identity.preferred_username,
-        email=identity.email,
-        email_verified=identity.email_verified,
-        groups=tuple(identity.groups),
-    )
+    claims = issuance.claims_of(identity)
     now = svc.clock.now()
 
     def mark(r: AuthRequest) -> AuthRequest:
@@ -248,6 +243,7 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
 
     req = svc.storage.update_auth_request(req.id, mark)
     log.info("login succeeded: connector %s, client %s", req.connector_id, req.client_id)
+    count_event("dexpy_logins_total", connector=req.connector_id, result="success")
     if svc.config.oauth2.skip_approval_screen and not req.force_approval_prompt:
         return issue_authorization_response(req)
     return redirect(svc.url("/approval?" + urlencode({"req": req.id})), code=303)

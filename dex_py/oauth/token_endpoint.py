@@ -14,6 +14,7 @@ from werkzeug import Response
 
 from dex_py.clients import authenticate_client
 from dex_py.errors import InvalidRequest, UnsupportedGrantType
+from dex_py.metrics import count_event
 from dex_py.oauth.grants import GRANTS, TokenRequest
 from dex_py.oauth.policy import check_grant_policy
 from dex_py.services import services
@@ -60,4 +61,5 @@ def token_view() -> Response:
     treq = TokenRequest(form=form, client=client, auth_method=method, grant_type=grant_type)
     check_grant_policy(svc, treq)
     body = grant_cls(svc, treq).respond()
+    count_event("dexpy_tokens_issued_total", grant_type=grant_type)
     return json_response(body)

@@ -203,3 +203,12 @@ def redeem(browser: FlaskClient, code: str, *, verifier: str | None = None, **ex
         data["code_verifier"] = verifier
     data.update(extra)
     return browser.post("/dex/token", data=data, headers=basic())
+
+
+def snapshot(storage: MemoryStorage) -> dict[str, dict]:
+    """Everything the memory backend holds, to assert a request changed nothing."""
+    from dex_py.storage.memory import _Table
+
+    return {
+        name: dict(table.rows) for name, table in vars(storage).items() if isinstance(table, _Table)
+    }
