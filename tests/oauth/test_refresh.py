@@ -1,0 +1,192 @@
+"""Refresh tokens (RFC 6749 §6, RFC 9700 §4.14): one chain per login, rotation, reuse
+detection, scope narrowing, lifetimes, and the connector asked on every refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from dex_py import tokens
+from dex_py.passwords import hash_password
+from dex_py.storage.base import Password
+from tests.oauth.conftest import (
+    CLIENT_ID,
+    ISSUER,
+    App,
+    auth_params,
+    basic,
+    code_from,
+    login_password,
+    redeem,
+)
+
+
+def login(
+    app: App,
+    email: str = "admin@example.com",
+    password: str = "password",
+    scope: str = "openid email groups offline_access",
+) -> dict[str, Any]:
+    browser = app.client()
+    code = code_from(
+        login_password(browser, auth_params(scope=scope), email=email, password=password)
+    )["code"]
+    resp = redeem(browser, code)
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def refresh(app: App, token: str, **extra: str) -> Any:
+    return app.client().post(
+        "/dex/token",
+        data={"grant_type": "refresh_token", "refresh_token": token, **extra},
+        headers=basic(),
+    )
+
+
+def claims(app: App, id_token: str) -> dict[str, Any]:
+    return tokens.verify(app.svc.keys, id_token, issuer=ISSUER, audience=CLIENT_ID, clock=app.clock)
+
+
+def test_rotation_issues_a_new_token_and_keeps_identity(app: App) -> None:
+    first = login(app)
+    resp = refresh(app, first["refresh_token"])
+    assert resp.status_code == 200
+    assert resp.headers["Cache-Control"] == "no-store"
+    body = resp.json
+    assert body["refresh_token"] != first["refresh_token"]
+    assert claims(app, body["id_token"])["sub"] == claims(app, first["id_token"])["sub"]
+    assert refresh(app, body["refresh_token"]).status_code == 200
+
+
+def test_retry_within_reuse_interval_is_allowed(app: App) -> None:
+    first = login(app)
+    assert refresh(app, first["refresh_token"]).status_code == 200
+    app.clock.advance(seconds=1)  # reuseInterval is 3s by default
+    assert refresh(app, first["refresh_token"]).status_code == 200
+
+
+def test_reuse_after_interval_revokes_the_whole_chain(app: App) -> None:
+    first = login(app)
+    second = refresh(app, first["refresh_token"]).json
+    app.clock.advance(seconds=10)
+    replay = refresh(app, first["refresh_token"])
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    assert refresh(app, second["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_forged_secret_revokes_the_chain(app: App) -> None:
+    first = login(app)
+    token_id = first["refresh_token"].split(".")[0]
+    assert refresh(app, token_id + ".forged").json["error"] == "invalid_grant"
+    assert refresh(app, first["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_each_login_has_its_own_chain(app: App) -> None:
+    a, b = login(app), login(app)
+    assert a["refresh_token"].split(".")[0] != b["refresh_token"].split(".")[0]
+    assert refresh(app, a["refresh_token"]).status_code == 200
+    assert refresh(app, b["refresh_token"]).status_code == 200
+    assert len(app.storage.list_refresh_tokens(client_id=CLIENT_ID)) == 2
+
+
+def test_scopes_can_narrow_but_not_widen(app: App) -> None:
+    first = login(app, scope="openid email offline_access")
+    narrow = refresh(app, first["refresh_token"], scope="openid")
+    assert narrow.status_code == 200
+    assert "email" not in claims(app, narrow.json["id_token"])
+    assert narrow.json["scope"] == "openid"
+    wide = refresh(app, narrow.json["refresh_token"], scope="openid email groups")
+    assert wide.json["error"] == "invalid_scope"
+    # the original grant is kept: email is back without asking for it
+    again = refresh(app, narrow.json["refresh_token"])
+    assert claims(app, again.json["id_token"])["email"] == "admin@example.com"
+
+
+def test_refresh_token_bound_to_client(app: App) -> None:
+    first = login(app)
+    resp = app.client().post(
+        "/dex/token",
+        data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+        headers=basic("peer-app", "peer-secret-peer-secret"),
+    )
+    assert resp.json["error"] == "invalid_grant"
+    assert refresh(app, first["refresh_token"]).status_code == 200
+
+
+def test_valid_if_not_used_for(make_app: Callable[..., App]) -> None:
+    app = make_app(expiry={"refreshTokens": {"validIfNotUsedFor": "1h"}})
+    first = login(app)
+    app.clock.advance(minutes=50)
+    second = refresh(app, first["refresh_token"])
+    assert second.status_code == 200
+    app.clock.advance(minutes=61)
+    assert refresh(app, second.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_absolute_lifetime(make_app: Callable[..., App]) -> None:
+    app = make_app(expiry={"refreshTokens": {"absoluteLifetime": "2h"}})
+    token = login(app)["refresh_token"]
+    for _ in range(3):
+        app.clock.advance(minutes=30)
+        resp = refresh(app, token)
+        assert resp.status_code == 200
+        token = resp.json["refresh_token"]
+    app.clock.advance(minutes=31)
+    assert refresh(app, token).json["error"] == "invalid_grant"
+
+
+def test_expired_refresh_tokens_are_garbage_collected(make_app: Callable[..., App]) -> None:
+    app = make_app(expiry={"refreshTokens": {"absoluteLifetime": "1h"}})
+    login(app)
+    assert len(app.storage.list_refresh_tokens()) == 1
+    result = app.storage.garbage_collect(app.clock.now() + timedelta(hours=2))
+    assert result.refresh_tokens == 1
+    assert app.storage.list_refresh_tokens() == []
+
+
+def test_disable_rotation_keeps_the_token(make_app: Callable[..., App]) -> None:
+    app = make_app(expiry={"refreshTokens": {"disableRotation": True}})
+    first = login(app)
+    resp = refresh(app, first["refresh_token"])
+    assert resp.json["refresh_token"] == first["refresh_token"]
+    app.clock.advance(seconds=30)
+    assert refresh(app, first["refresh_token"]).status_code == 200
+
+
+def _add_user(app: App, email: str, groups: tuple[str, ...]) -> None:
+    app.storage.create_password(
+        Password(
+            email=email,
+            hash=hash_password("s3cret-pass", cost=4),
+            username="bob",
+            user_id="bob-id",
+            groups=groups,
+        )
+    )
+
+
+def test_refresh_asks_the_connector_for_current_groups(app: App) -> None:
+    _add_user(app, "bob@example.com", ("dev",))
+    first = login(app, email="bob@example.com", password="s3cret-pass")
+    assert claims(app, first["id_token"])["groups"] == ["dev"]
+    app.storage.update_password("bob@example.com", lambda p: replace(p, groups=("dev", "ops")))
+    resp = refresh(app, first["refresh_token"])
+    assert claims(app, resp.json["id_token"])["groups"] == ["dev", "ops"]
+
+
+def test_refresh_fails_when_the_user_is_gone(app: App) -> None:
+    _add_user(app, "bob@example.com", ())
+    first = login(app, email="bob@example.com", password="s3cret-pass")
+    app.storage.delete_password("bob@example.com")
+    resp = refresh(app, first["refresh_token"])
+    assert resp.status_code == 400 and resp.json["error"] == "invalid_grant"
+
+
+def test_malformed_refresh_tokens(app: App) -> None:
+    for bad in ("", "nodot", ".", "a.", ".b", "x" * 600, "unknown.secret"):
+        resp = refresh(app, bad)
+        assert resp.status_code == 400
+        assert resp.json["error"] in ("invalid_grant", "invalid_request")
