@@ -44,5 +44,6 @@ function response(status, _, body)
       push(token)
    else
       bad = bad + 1
+      first_bad = first_bad or (status .. " " .. body:sub(1, 300))
    end
 end

@@ -2,7 +2,8 @@
 -- ends, prints one machine-readable line that bench/run.py parses:
 --   WRK_RESULT {"requests":..,"duration_us":..,"p50_us":..,"p99_us":..,"status":..,...}
 -- "status" is wrk's count of non-2xx/3xx answers; "bad" is what the scripts' own response()
--- checks rejected (e.g. a 200 without a refresh_token).
+-- checks rejected (e.g. a 200 without a refresh_token); a script that sets the thread global
+-- "first_bad" gets it printed on a second line, "WRK_FIRST_BAD <status> <body>".
 
 local threads = {}
 local counter = 0
@@ -14,9 +15,10 @@ function setup(thread)
 end
 
 function done(summary, latency, requests)
-   local bad = 0
+   local bad, first_bad = 0, nil
    for _, thread in ipairs(threads) do
       bad = bad + (tonumber(thread:get("bad")) or 0)
+      first_bad = first_bad or thread:get("first_bad")
    end
    local e = summary.errors
    io.write(string.format(
@@ -24,4 +26,7 @@ function done(summary, latency, requests)
          .. '"max_us":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d,"bad":%d}\n',
       summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
       latency:percentile(99), latency.max, e.connect, e.read, e.write, e.timeout, e.status, bad))
+   if first_bad then
+      io.write("WRK_FIRST_BAD " .. first_bad:gsub("[\r\n]+", " ") .. "\n")
+   end
 end

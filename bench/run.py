@@ -23,6 +23,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import socket
@@ -211,19 +212,68 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
+def db_backend_pids() -> list[int]:
+    """PostgreSQL backend processes serving the bench database (their CPU is the DB's cost)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+                if cmdline.startswith(b"postgres: ") and f" {PG_DB} ".encode() in cmdline:
+                    pids.append(int(entry))
+    return pids
+
+
+def busy_seconds() -> float:
+    """CPU time the whole machine spent not idle (/proc/stat, all CPUs)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_quiet(max_wait: float, busy_limit: float = 0.25) -> None:
+    """Wait (at most ``max_wait`` s) for a second in which the machine is at most
+    ``busy_limit`` busy: other jobs on a shared machine skew every number."""
+    deadline = time.monotonic() + max_wait
+    while time.monotonic() < deadline:
+        before = busy_seconds()
+        time.sleep(1.0)
+        if (busy_seconds() - before) / (os.cpu_count() or 1) <= busy_limit:
+            return
+
+
+class CpuMeter:
+    """CPU seconds spent during a run by the workers, the database backends, wrk, and everything
+    else on the machine."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float, float, float]:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return (
+            cpu_seconds(self.server.worker_pids()),
+            cpu_seconds(db_backend_pids()),
+            children.ru_utime + children.ru_stime,  # wrk (and py-spy), once waited for
+            busy_seconds(),
+            time.monotonic(),
+        )
+
+    def finish(self) -> tuple[float, float, float]:
+        """(worker CPU s, DB CPU s, share of the machine used by anything else)."""
+        end = self._read()
+        workers, db, wrk, busy, wall = (b - a for a, b in zip(self.start, end, strict=True))
+        others = max(0.0, busy - workers - db - wrk) / ((os.cpu_count() or 1) * wall)
+        return workers, db, others
 
 
 class RssSampler(threading.Thread):
-    """Samples VmRSS of every worker every 0.2 s; ``peak`` is the max per pid (KiB). Also
-    measures the workers' CPU time over the run, which other load on the machine barely skews."""
+    """Samples VmRSS of every worker every 0.2 s; ``peak`` is the max per pid (KiB)."""
 
     def __init__(self, server: Server) -> None:
         super().__init__(daemon=True)
         self.server = server
         self.peak: dict[int, int] = {}
-        self.cpu = -cpu_seconds(server.worker_pids())
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -235,7 +285,6 @@ class RssSampler(threading.Thread):
     def finish(self) -> dict[int, int]:
         self._stop_event.set()
         self.join()
-        self.cpu += cpu_seconds(self.server.worker_pids())
         return self.peak
 
 
@@ -277,22 +326,27 @@ class Result:
     errors: int
     peak_rss_mib: float
     cpu_ms: float  # worker CPU per request
-    load: float  # 1-minute load average before the run
+    db_cpu_ms: float  # PostgreSQL backend CPU per request
+    others: float  # share of the machine's CPU used by unrelated processes during the run
     detail: dict[str, int] = field(default_factory=dict)
+    first_bad: str = ""  # the first rejected answer (status and body start), if any
 
 
 def run_wrk(url: str, script: str, concurrency: int, duration: int, args: list[str],
-            headers: list[str]) -> dict[str, int]:  # fmt: skip
+            headers: list[str]) -> tuple[dict[str, int], str]:  # fmt: skip
+    """wrk's numbers (see report.lua) and the first rejected answer, if a script saw one."""
     cmd = [WRK, "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{duration}s",
            "--latency", "--timeout", "10s", "-s", str(BENCH_DIR / script)]  # fmt: skip
     for header in headers:
         cmd += ["-H", header]
     cmd += [url, "--", *args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
-    for line in out.stdout.splitlines():
+    lines = out.stdout.splitlines()
+    first_bad = next((x.split(" ", 1)[1] for x in lines if x.startswith("WRK_FIRST_BAD ")), "")
+    for line in lines:
         if line.startswith("WRK_RESULT "):
             parsed: dict[str, int] = json.loads(line.split(" ", 1)[1])
-            return parsed
+            return parsed, first_bad
     sys.exit(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
 
 
@@ -317,14 +371,16 @@ def bench_endpoint(server: Server, backend: str, endpoint: str, c: int, opts: An
     elif endpoint == "userinfo":
         url = base + "/userinfo"
         headers = [f"Authorization: Bearer {opts.access_token}"]
-    load = load_average()
+    wait_for_quiet(0 if warmup else opts.max_wait)
+    meter = CpuMeter(server)
     sampler = RssSampler(server)
     sampler.start()
     spy = None if warmup else start_profile(server, backend, endpoint, c, opts)
-    raw = run_wrk(url, script, c, duration, args, headers)
+    raw, first_bad = run_wrk(url, script, c, duration, args, headers)
     if spy is not None:
         spy.wait()
     peaks = sampler.finish()
+    worker_cpu, db_cpu, others = meter.finish()
     errors = sum(raw[k] for k in ("connect", "read", "write", "timeout", "status", "bad"))
     return Result(
         backend, endpoint, c,
@@ -332,8 +388,9 @@ def bench_endpoint(server: Server, backend: str, endpoint: str, c: int, opts: An
         p50_ms=raw["p50_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
         errors=errors,
         peak_rss_mib=max(peaks.values(), default=0) / 1024,
-        cpu_ms=1000 * sampler.cpu / max(raw["requests"], 1), load=load,
-        detail=raw,
+        cpu_ms=1000 * worker_cpu / max(raw["requests"], 1),
+        db_cpu_ms=1000 * db_cpu / max(raw["requests"], 1), others=others,
+        detail=raw, first_bad=first_bad,
     )  # fmt: skip
 
 
@@ -350,7 +407,10 @@ def start_profile(server: Server, backend: str, endpoint: str, c: int,
 
 PROFILE_MARKER = "DexSyncWorker.handle (dex_py/server.py"
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
-    ("JOSE (sign/verify)", ("dex_py/keys.py", "dex_py/tokens.py", "jwcrypto/", "cryptography/")),
+    (
+        "JOSE (sign/verify)",
+        ("dex_py/jwk.py", "dex_py/keys.py", "dex_py/tokens.py", "jwcrypto/", "cryptography/"),
+    ),
     (
         "SQL (SQLAlchemy + driver + DB wait)",
         ("sqlalchemy/", "psycopg", "sqlite3", "dex_py/storage"),
@@ -395,9 +455,10 @@ def render(results: list[Result], header: str, hwm: dict[str, list[float]]) -> s
     lines = [
         header,
         "",
-        "worker CPU ms/req: user+system CPU of all gunicorn workers during the run / requests "
-        "(the server's cost, barely skewed by other load); load: 1-minute load average before "
-        "the run (wrk runs on the same machine).",
+        "CPU ms/req: user+system CPU of the gunicorn workers (and of PostgreSQL's backends) "
+        "during the run / requests, the server's cost, barely skewed by other load; others: "
+        "share of the machine's CPU that unrelated processes took during the run (wrk, on the "
+        "same machine, is not counted there).",
         "",
     ]
     for backend in dict.fromkeys(r.backend for r in results):
@@ -405,21 +466,24 @@ def render(results: list[Result], header: str, hwm: dict[str, list[float]]) -> s
             f"### {backend}",
             "",
             "| endpoint | concurrency | req/s | p50 ms | p99 ms | errors | peak RSS/worker MiB "
-            "| worker CPU ms/req | load |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            "| worker CPU ms/req | DB CPU ms/req | others |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for r in (r for r in results if r.backend == backend):
             lines.append(
                 f"| {LABELS[r.endpoint]} | {r.concurrency} | {r.rps:.0f} | {r.p50_ms:.1f} | "
                 f"{r.p99_ms:.1f} | {r.errors} | {r.peak_rss_mib:.1f} | {r.cpu_ms:.2f} | "
-                f"{r.load:.1f} |"
+                f"{r.db_cpu_ms:.2f} | {100 * r.others:.0f}% |"
             )
         peaks = ", ".join(f"{v:.1f}" for v in hwm.get(backend, []))
         lines += ["", f"VmHWM per worker at the end (MiB): {peaks}", ""]
     bad = [r for r in results if r.errors]
     if bad:
-        where = ", ".join(f"{r.backend}/{r.endpoint}/c={r.concurrency} {r.detail}" for r in bad)
-        lines.append(f"**INVALID: error answers in {where}**")
+        lines.append("**INVALID: error answers; these numbers do not count.**")
+        for r in bad:
+            lines.append(f"- {r.backend}/{r.endpoint}/c={r.concurrency}: {r.detail}")
+            if r.first_bad:
+                lines.append(f"  first rejected answer: `{r.first_bad}`")
     return "\n".join(lines) + "\n"
 
 
@@ -431,6 +495,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=0, help="default: the server's own default")
     p.add_argument("--endpoints", default=",".join(ENDPOINTS))
     p.add_argument("--signing", default="RS256", choices=["RS256", "ES256"])
+    p.add_argument(
+        "--max-wait", type=float, default=60, help="seconds to wait for a quiet machine per run"
+    )
     p.add_argument("--profile", action="store_true", help="py-spy the refresh and keys runs")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
     opts = p.parse_args(argv)
@@ -479,7 +546,8 @@ def main(argv: list[str] | None = None) -> int:
                                 f"{backend:8} {endpoint:9} c={c:<3} {r.rps:8.0f} req/s "
                                 f"p50 {r.p50_ms:6.1f} ms p99 {r.p99_ms:6.1f} ms "
                                 f"errors {r.errors} rss {r.peak_rss_mib:.1f} MiB "
-                                f"cpu {r.cpu_ms:.2f} ms/req load {r.load:.1f}",
+                                f"cpu {r.cpu_ms:.2f}+{r.db_cpu_ms:.2f} ms/req "
+                                f"others {100 * r.others:.0f}%",
                             )
                     hwm[backend] = [
                         proc_status_kib(pid, "VmHWM") / 1024 for pid in server.worker_pids()

@@ -36,6 +36,12 @@ BUILTIN: dict[str, str] = {
     "local": "connectors.local:LocalConnector",
     "mockCallback": "connectors.mock:MockCallbackConnector",
     "mockPassword": "connectors.mock:MockPasswordConnector",
+    "ldap": "connectors.ldap:LDAPConnector",
+    "github": "connectors.github:GitHubConnector",
+    "gitlab": "connectors.gitlab:GitLabConnector",
+    "oauth": "connectors.oauth:OAuth2Connector",
+    "authproxy": "connectors.authproxy:AuthProxyConnector",
+    "oidc": "connectors.oidc:OIDCConnector",
     # Planned built-ins (Dex type name -> module), added here as they are written:
     #   "ldap": "connectors.ldap:LDAPConnector",
     #   "oidc": "connectors.oidc:OIDCConnector",

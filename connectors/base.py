@@ -96,6 +96,11 @@ class Connector(ABC):  # noqa: B024 - a marker base; capabilities add the abstra
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources held by the connector."""
 
+    def check(self) -> None:  # noqa: B027 - optional hook
+        """Raise ``ConnectorError`` if the upstream cannot be reached right now (used by
+        ``/healthz/ready`` and the login page). Must be cheap and time-bounded; the default
+        assumes a connector without a network upstream is always healthy."""
+
 
 class PasswordConnector(Connector):
     @abstractmethod

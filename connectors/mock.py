@@ -1,7 +1,9 @@
 """Test connectors with Dex's type names ``mockCallback`` and ``mockPassword``.
 
 Both always vouch for Dex's documented test user (Kilgore Trout), so configs and tests written
-for Dex's mock connectors work unchanged. Never enable them in production.
+for Dex's mock connectors work unchanged. ``mockCallback`` also has the token-exchange capability
+(RFC 8693) as a test double: it accepts exactly the fixed subject token ``MOCK_SUBJECT_TOKEN``.
+Never enable them in production.
 """
 
 from __future__ import annotations
@@ -16,16 +18,22 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from connectors.base import (
     CallbackConnector,
     CallbackRequest,
+    ConnectorError,
     Identity,
     PasswordConnector,
     RefreshConnector,
     Scopes,
+    TokenIdentityConnector,
     get_logger,
     key,
     parse_config,
 )
 
-__all__ = ["KILGORE_TROUT", "MockCallbackConnector", "MockPasswordConnector"]
+__all__ = ["KILGORE_TROUT", "MOCK_SUBJECT_TOKEN", "MockCallbackConnector", "MockPasswordConnector"]
+
+MOCK_SUBJECT_TOKEN = "mock-subject-token-for-tests"
+"""The one subject token ``mockCallback`` accepts in a token exchange (a test double, not a
+credential: anyone reading this file knows it)."""
 
 KILGORE_TROUT = Identity(
     user_id="0-385-28089-0",
@@ -46,8 +54,9 @@ def _with_query_param(url: str, name: str, value: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-class MockCallbackConnector(CallbackConnector, RefreshConnector):
-    """Redirects straight back to the callback and logs in as Kilgore Trout."""
+class MockCallbackConnector(CallbackConnector, RefreshConnector, TokenIdentityConnector):
+    """Redirects straight back to the callback and logs in as Kilgore Trout; exchanges the fixed
+    test token ``MOCK_SUBJECT_TOKEN`` for Kilgore Trout too."""
 
     @dataclass(frozen=True)
     class Config:
@@ -86,6 +95,11 @@ class MockCallbackConnector(CallbackConnector, RefreshConnector):
         return KILGORE_TROUT
 
     def refresh(self, scopes: Scopes, identity: Identity) -> Identity:
+        return KILGORE_TROUT
+
+    def token_identity(self, subject_token_type: str, subject_token: str) -> Identity:
+        if not hmac.compare_digest(subject_token.encode(), MOCK_SUBJECT_TOKEN.encode()):
+            raise ConnectorError("subject token not accepted")
         return KILGORE_TROUT
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from dex_py.client_assertions import ClientAssertionVerifier
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
@@ -20,11 +21,14 @@ from dex_py.http_headers import init_headers
 from dex_py.keys import KeyManager
 from dex_py.metrics import init_metrics
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
+from dex_py.oauth.sessions import SessionPolicy
 from dex_py.passwords import PasswordService
 from dex_py.services import Services
 from dex_py.storage import StaticOverlay, open_storage
 from dex_py.storage.base import Connector as StoredConnector
 from dex_py.storage.base import Storage
+from dex_py.teams import load_team_rules
+from dex_py.trusted_headers import TrustedHeaderFilter, trusted_header_paths
 from dex_py.web import init_web
 
 log = logging.getLogger(__name__)
@@ -68,11 +72,15 @@ def create_app(
         storage=storage,
         clock=clock,
         keys=keys,
-        clients=ClientStore(storage),
+        clients=ClientStore(
+            storage, ClientAssertionVerifier(storage, clock, (issuer, issuer + "/token"))
+        ),
         connectors=ConnectorManager(config, {"password_lookup": passwords.lookup}),
         issuer=issuer,
         issuer_path=issuer_path,
         secure_cookies=issuer.startswith("https://"),
+        session_policy=SessionPolicy.from_config(config.extensions.get("session")),
+        teams=load_team_rules(config),
     )
     app.extensions["dex_py"] = svc
 
@@ -81,4 +89,8 @@ def create_app(
     init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
     init_metrics(app, config.telemetry)
     register_error_handlers(app)
+    # Identity headers of a fronting auth proxy count only on that connector's callback path.
+    app.wsgi_app = TrustedHeaderFilter(  # type: ignore[method-assign]
+        app.wsgi_app, *trusted_header_paths(config)
+    )
     return app

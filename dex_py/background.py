@@ -2,9 +2,11 @@
 
 Every gunicorn worker runs one daemon thread (started from the ``post_worker_init`` hook) that,
 every ``interval`` seconds give or take 20% jitter, calls ``keys.rotate_if_due()`` and
-``storage.garbage_collect(clock.now())``. Several workers and replicas doing this is safe: key
-rotation is a compare-and-swap in storage, so exactly one of them rotates, and collecting an
-already-collected row is a no-op. The thread logs what it did and every failure, and never dies.
+``storage.garbage_collect(clock.now())``, then retries due back-channel logout deliveries
+(``dex_py.backchannel.deliver_due``). Several workers and replicas doing this is safe: key
+rotation is a compare-and-swap in storage, so exactly one of them rotates, collecting an
+already-collected row is a no-op, and a logout delivery is claimed before it is sent. The
+thread logs what it did and every failure, and never dies.
 """
 
 from __future__ import annotations
@@ -66,10 +68,22 @@ def _collect(services: Services) -> GCResult:
     return result
 
 
+def _deliver_logouts(services: Services) -> int:
+    """Retry due back-channel logout deliveries (``dex_py.backchannel``). Skipped for services
+    whose storage has no logout queue."""
+    if not hasattr(services.storage, "list_logout_events"):
+        return 0
+    from dex_py.backchannel import deliver_due
+
+    return deliver_due(services)  # type: ignore[arg-type]
+
+
 def run_once(services: Services) -> tuple[bool, GCResult]:
-    """Rotate the signing key if due, then collect expired objects. Returns
-    ``(rotated, gc_result)``; exceptions propagate (the loop catches them)."""
-    return _rotate(services), _collect(services)
+    """Rotate the signing key if due, collect expired objects, then retry due back-channel
+    logouts. Returns ``(rotated, gc_result)``; exceptions propagate (the loop catches them)."""
+    rotated, collected = _rotate(services), _collect(services)
+    _deliver_logouts(services)
+    return rotated, collected
 
 
 def _safe_run_once(services: Services) -> None:
@@ -82,6 +96,10 @@ def _safe_run_once(services: Services) -> None:
         _collect(services)
     except Exception:
         log.exception("garbage collection failed")
+    try:
+        _deliver_logouts(services)
+    except Exception:
+        log.exception("back-channel logout delivery failed")
 
 
 def jittered(interval: float, rng: random.Random | None = None) -> float:

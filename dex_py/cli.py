@@ -85,9 +85,11 @@ def db_upgrade(config_file: str) -> None:
 def _register_optional_groups() -> None:
     from dex_py.keys_cli import keys
     from dex_py.passwords_cli import passwords
+    from dex_py.teams_cli import teams
 
     main.add_command(passwords)
     main.add_command(keys)
+    main.add_command(teams)
 
 
 @main.command("example-app")

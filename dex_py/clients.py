@@ -3,7 +3,9 @@
 Config-defined clients are a read-only overlay held in memory (``storage.static``), so looking
 one up costs no database round trip on the hot path; clients created at run time come from
 storage. Secrets are compared as SHA-256 digests in constant time: they are
-high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8).
+high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8). Clients
+registered with ``private_key_jwt`` authenticate with a signed assertion instead
+(``dex_py.client_assertions``).
 
 Redirect URIs match exactly (RFC 9700 §2.1), except that public clients may use any port on a
 loopback address (RFC 8252 §7.3) and the out-of-band URI ``urn:ietf:wg:oauth:2.0:oob``.
@@ -15,9 +17,16 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
+from dex_py.client_assertions import (
+    ASSERTION_TYPE,
+    PRIVATE_KEY_JWT,
+    ClientAssertionVerifier,
+    unverified_subject,
+)
 from dex_py.config import StaticClient
 from dex_py.errors import InvalidClient, InvalidRequest
 from dex_py.storage.base import Client, NotFoundError, Storage
@@ -44,14 +53,20 @@ def client_from_config(c: StaticClient) -> Client:
         allowed_groups=tuple(c.allowed_groups),
         grant_types=tuple(c.grant_types),
         post_logout_redirect_uris=tuple(c.post_logout_redirect_uris),
+        backchannel_logout_uri=c.backchannel_logout_uri,
+        token_endpoint_auth_method=c.token_endpoint_auth_method,
+        jwks=json.dumps(c.jwks, separators=(",", ":")) if c.jwks else "",
+        jwks_uri=c.jwks_uri,
     )
 
 
 class ClientStore:
-    """Finds clients by id (``None`` when unknown)."""
+    """Finds clients by id (``None`` when unknown). ``assertions`` verifies ``private_key_jwt``
+    client assertions; without it that method is refused."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, assertions: ClientAssertionVerifier | None = None) -> None:
         self._storage = storage
+        self.assertions = assertions
 
     def get(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 255:
@@ -89,13 +104,20 @@ def authenticate_client(
 ) -> tuple[Client, str]:
     """Authenticate the caller of a token-endpoint-style request.
 
-    Returns the client and the method used (``client_secret_basic``, ``client_secret_post`` or
-    ``none``). Using two methods at once is ``invalid_request`` (RFC 6749 §2.3); every failure is
-    ``invalid_client`` without saying which part was wrong.
+    Returns the client and the method used (``client_secret_basic``, ``client_secret_post``,
+    ``private_key_jwt`` or ``none``). Using two methods at once is ``invalid_request`` (RFC 6749
+    §2.3); every failure is ``invalid_client`` without saying which part was wrong. A client
+    whose ``token_endpoint_auth_method`` is set may only use that method (OIDC Dynamic Client
+    Registration §2), so a ``private_key_jwt`` client cannot fall back to a secret and a secret
+    client cannot switch to an assertion.
     """
     basic = _basic_credentials(headers.get("Authorization", ""))
     post_id = form.get("client_id", "")
     post_secret = form.get("client_secret", "")
+    if "client_assertion" in form or "client_assertion_type" in form:
+        if basic or post_secret:
+            raise InvalidRequest("use only one client authentication method")
+        return _authenticate_assertion(clients, form), PRIVATE_KEY_JWT
     if basic and post_secret:
         raise InvalidRequest("use only one client authentication method")
     if basic:
@@ -112,6 +134,7 @@ def authenticate_client(
     client = clients.get(client_id)
     if client is None:
         raise InvalidClient("invalid client credentials")
+    _check_method(client, method)
     if method == "none":
         if not client.public:
             raise InvalidClient("client authentication required")
@@ -122,6 +145,33 @@ def authenticate_client(
     if not check_secret(client, secret):
         raise InvalidClient("invalid client credentials")
     return client, method
+
+
+def _check_method(client: Client, method: str) -> None:
+    registered = client.token_endpoint_auth_method
+    if registered and registered != method:
+        raise InvalidClient(f"this client must authenticate with {registered}")
+
+
+def _authenticate_assertion(clients: ClientStore, form: Mapping[str, str]) -> Client:
+    """RFC 7521 §4.2: ``client_assertion_type`` + ``client_assertion``; ``client_id`` optional
+    but, when sent, must name the client the assertion is about."""
+    if form.get("client_assertion_type", "") != ASSERTION_TYPE:
+        raise InvalidClient("unsupported client_assertion_type")
+    assertion = form.get("client_assertion", "")
+    if not assertion:
+        raise InvalidClient("client_assertion is required")
+    client_id = unverified_subject(assertion)
+    post_id = form.get("client_id", "")
+    if post_id and post_id != client_id:
+        raise InvalidClient("client_id does not match the client assertion")
+    client = clients.get(client_id)
+    if client is None or clients.assertions is None:
+        raise InvalidClient("invalid client credentials")
+    if client.token_endpoint_auth_method != PRIVATE_KEY_JWT:
+        raise InvalidClient("this client does not authenticate with private_key_jwt")
+    clients.assertions.verify(client, assertion)
+    return client
 
 
 def _is_loopback_redirect(uri: str) -> bool:

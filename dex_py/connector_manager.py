@@ -10,7 +10,9 @@ site (DESIGN §6).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import connectors as registry
@@ -18,6 +20,7 @@ from connectors.base import (
     CallbackConnector,
     Connector,
     ConnectorConfigError,
+    ConnectorError,
     PasswordConnector,
     RefreshConnector,
     TokenIdentityConnector,
@@ -36,6 +39,8 @@ class ConnectorEntry:
     name: str
     connector: Connector | None
     error: str = ""
+    # cached result of the connector's health check: (checked at, error or "")
+    _health: tuple[float, str] = field(default=(0.0, ""), repr=False)
 
     @property
     def available(self) -> bool:
@@ -71,6 +76,7 @@ class ConnectorManager:
     """Holds the opened connectors in config order."""
 
     def __init__(self, config: Config, services: dict[str, Any]) -> None:
+        self._health_lock = threading.Lock()
         self._entries: dict[str, ConnectorEntry] = {}
         specs = list(config.connectors)
         if config.enable_password_db:
@@ -103,6 +109,29 @@ class ConnectorManager:
 
     def all(self) -> list[ConnectorEntry]:
         return list(self._entries.values())
+
+    HEALTH_TTL = 15.0
+
+    def healthy(self, entry: ConnectorEntry) -> bool:
+        """Whether the connector opened and its upstream answers. The upstream is asked at most
+        every ``HEALTH_TTL`` seconds per process, so probes and login pages stay cheap."""
+        if entry.connector is None:
+            return False
+        checked_at, error = entry._health
+        now = time.monotonic()
+        if now - checked_at >= self.HEALTH_TTL:
+            with self._health_lock:
+                error = ""
+                try:
+                    entry.connector.check()
+                except ConnectorError as exc:
+                    error = str(exc) or "unavailable"
+                    log.warning("connector %s is unhealthy: %s", entry.id, error)
+                except Exception:
+                    error = "health check failed"
+                    log.exception("connector %s health check raised", entry.id)
+                entry._health = (now, error)
+        return not error
 
     def close(self) -> None:
         for entry in self._entries.values():

@@ -55,6 +55,7 @@ __all__ = [
     "UnauthorizedClient",
     "UnsupportedGrantType",
     "UnsupportedResponseType",
+    "UnsupportedTokenType",
     "oauth_json_response",
     "register_error_handlers",
 ]
@@ -103,6 +104,12 @@ class RequestNotSupported(OAuth2Error):
 
 class RequestURINotSupported(OAuth2Error):
     error = "request_uri_not_supported"
+
+
+class UnsupportedTokenType(OAuth2Error):
+    """RFC 7009 §2.2.1."""
+
+    error = "unsupported_token_type"
 
 
 class RedirectError(Exception):

@@ -53,7 +53,8 @@ def keys() -> None:
 def rotate(config_file: str) -> None:
     """Rotate the signing key now (safe while servers run)."""
     from dex_py.clock import Clock
-    from dex_py.keys import KeyStoreError, kid_of, manager_from_config
+    from dex_py.jwk import KeyStoreError, kid_of
+    from dex_py.keys import manager_from_config
     from dex_py.storage.base import NotFoundError
 
     with _open(config_file) as (config, storage):

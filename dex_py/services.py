@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from dex_py.clients import ClientStore
     from dex_py.connector_manager import ConnectorManager
     from dex_py.keys import KeyManager
+    from dex_py.oauth.sessions import SessionPolicy
+    from dex_py.teams import TeamRules
 
 
 @dataclass
@@ -28,6 +30,10 @@ class Services:
     issuer: str  # the issuer URL exactly as configured (no trailing slash)
     issuer_path: str  # its path part, "" or "/dex"
     secure_cookies: bool  # issuer is https
+    session_policy: SessionPolicy
+    teams: TeamRules  # upstream groups -> team names, one engine for every grant
+    # per-process memo of derived documents (the discovery JSON, ...)
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         """Absolute URL of an endpoint under the issuer."""

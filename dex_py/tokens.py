@@ -192,11 +192,13 @@ def verify(
     leeway: int = 0,
     require_exp: bool = True,
     typ: str | None = None,
+    allow_expired: bool = False,
 ) -> dict[str, Any]:
     """The claims of ``token`` if we signed it and it is valid now, else ``InvalidTokenError``.
 
     ``audience=None`` skips the audience check (the caller checks it); ``typ`` if given must
-    equal the header's ``typ``."""
+    equal the header's ``typ``; ``allow_expired`` accepts a past ``exp`` (for ``id_token_hint``,
+    which OIDC Core §3.1.2.1 allows to be expired)."""
     if not isinstance(token, str):
         raise InvalidTokenError("malformed")
     if len(token) > MAX_TOKEN_LENGTH:
@@ -229,7 +231,9 @@ def verify(
     if not key.verify(signing_input, signature):
         raise InvalidTokenError("bad signature")
     claims = _json_object(payload_seg)
-    _check_claims(claims, issuer, audience, clock.now().timestamp(), leeway, require_exp)
+    _check_claims(
+        claims, issuer, audience, clock.now().timestamp(), leeway, require_exp, allow_expired
+    )
     return claims
 
 
@@ -240,6 +244,7 @@ def _check_claims(
     now: float,
     leeway: int,
     require_exp: bool,
+    allow_expired: bool = False,
 ) -> None:
     if claims.get("iss") != issuer:
         raise InvalidTokenError("wrong issuer")
@@ -255,7 +260,7 @@ def _check_claims(
         exp = claims["exp"]
         if not _is_number(exp):
             raise InvalidTokenError("malformed exp")
-        if now >= exp + leeway:
+        if now >= exp + leeway and not allow_expired:
             raise InvalidTokenError("expired")
     elif require_exp:
         raise InvalidTokenError("missing exp")

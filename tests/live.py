@@ -197,14 +197,16 @@ def live_server(
     workers: int = 2,
     base_dir: Path | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
+    port: int | None = None,
 ) -> LiveServer:
     """Start ``dex-py serve`` on a free port and wait until it is healthy.
 
     ``redirect_uris`` are added to both static clients; ``storage`` replaces the SQLite default;
-    ``config_overrides`` is deep-merged last (``None`` values delete keys). Call ``.stop()``.
+    ``config_overrides`` is deep-merged last (``None`` values delete keys). ``port`` (default: a
+    free one) lets a caller register the issuer's URLs elsewhere first. Call ``.stop()``.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="dexpy-live-", dir=base_dir))
-    port = free_port()
+    port = port or free_port()
     config = default_config(port, data_dir, redirect_uris=redirect_uris, storage=storage)
     server = LiveServer(port, data_dir, deep_merge(config, config_overrides or {}), workers)
     server.wait_ready(startup_timeout)

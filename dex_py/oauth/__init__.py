@@ -8,15 +8,34 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from dex_py.oauth import approval, authorize, discovery, health, login, token_endpoint, userinfo
+from dex_py.oauth import (
+    approval,
+    authorize,
+    discovery,
+    health,
+    login,
+    logout,
+    token_endpoint,
+    token_lifecycle,
+    userinfo,
+)
 
-CORS_ENDPOINTS = ("discovery", "keys", "token", "userinfo")
+CORS_ENDPOINTS = (
+    "discovery",
+    "oauth_metadata",
+    "keys",
+    "token",
+    "userinfo",
+    "revoke",
+    "introspect",
+)
 
 
 def init_oauth(app: Flask, issuer_path: str) -> Blueprint:
     bp = Blueprint("oauth", __name__, url_prefix=issuer_path or None)
     route = bp.add_url_rule
     route("/.well-known/openid-configuration", "discovery", discovery.discovery_view)
+    route("/.well-known/oauth-authorization-server", "oauth_metadata", discovery.discovery_view)
     route("/keys", "keys", discovery.keys_view)
     route("/auth", "auth", authorize.authorize_view, methods=["GET", "POST"])
     route("/auth/<connector_id>", "auth_connector", login.connector_view, methods=["GET", "POST"])
@@ -24,11 +43,28 @@ def init_oauth(app: Flask, issuer_path: str) -> Blueprint:
         "/auth/<connector_id>/login", "auth_password", login.password_view, methods=["GET", "POST"]
     )
     route("/callback", "callback", login.callback_view, methods=["GET", "POST"])
+    route(
+        "/callback/<connector_id>",
+        "callback_connector",
+        login.callback_view,
+        methods=["GET", "POST"],
+    )
     route("/approval", "approval", approval.approval_view, methods=["GET", "POST"])
     route("/token", "token", token_endpoint.token_view, methods=["POST"])
+    route("/token/revoke", "revoke", token_lifecycle.revoke_view, methods=["POST"])
+    route("/token/introspect", "introspect", token_lifecycle.introspect_view, methods=["POST"])
     route("/userinfo", "userinfo", userinfo.userinfo_view, methods=["GET", "POST"])
+    route("/logout", "logout", logout.logout_view, methods=["GET", "POST"])
     route("/healthz", "healthz", health.healthz_view)
     route("/healthz/live", "healthz_live", health.live_view)
     route("/healthz/ready", "healthz_ready", health.ready_view)
     app.register_blueprint(bp)
+    if issuer_path:
+        # RFC 8414 §3.1: for an issuer with a path, the metadata lives at the host's root with
+        # the issuer's path appended.
+        app.add_url_rule(
+            f"/.well-known/oauth-authorization-server{issuer_path}",
+            "oauth_metadata_root",
+            discovery.discovery_view,
+        )
     return bp

@@ -14,7 +14,7 @@ from werkzeug import Response
 
 from dex_py import scopes as sc
 from dex_py.errors import AccessDenied, PageError, RedirectError
-from dex_py.oauth import browser, issuance
+from dex_py.oauth import browser, issuance, sessions
 from dex_py.oauth.responses import deliver
 from dex_py.services import services
 from dex_py.storage.base import AuthCode, AuthRequest, NotFoundError
@@ -51,6 +51,7 @@ def approval_view() -> Response:
             req.state,
             req.response_mode,
         )
+    sessions.record(svc, req.session_id, approved=req.client_id)
     return issue_authorization_response(req)
 
 
@@ -68,6 +69,7 @@ def issue_authorization_response(req: AuthRequest) -> Response:
     assert req.claims is not None
     svc = services()
     _consume(req)
+    sessions.record(svc, req.session_id, client=req.client_id)
     now = svc.clock.now()
     grant = issuance.grant_of(req)
     params: list[tuple[str, str]] = []
@@ -87,6 +89,7 @@ def issue_authorization_response(req: AuthRequest) -> Response:
                 connector_data=req.connector_data,
                 pkce=req.pkce,
                 auth_time=req.auth_time,
+                session_id=req.session_id,
             )
         )
         params.append(("code", code_value))

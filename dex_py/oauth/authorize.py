@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import redirect, request
@@ -24,7 +25,6 @@ from dex_py.clients import redirect_uri_allowed
 from dex_py.errors import (
     InvalidRequest,
     InvalidScope,
-    LoginRequired,
     OAuth2Error,
     PageError,
     RedirectError,
@@ -34,9 +34,11 @@ from dex_py.errors import (
     UnsupportedResponseType,
 )
 from dex_py.oauth import browser
+from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import default_mode
+from dex_py.oauth.sso import already_approved, check_id_token_hint, reusable_session
 from dex_py.services import Services, services
-from dex_py.storage.base import PKCE, AuthRequest, Client
+from dex_py.storage.base import PKCE, AuthRequest, Client, Session
 from dex_py.web import render_page
 
 MAX_PARAM_LENGTH = 4096
@@ -190,8 +192,9 @@ def check_pkce(ctx: AuthorizeContext) -> None:
 
 
 def check_nonce(ctx: AuthorizeContext) -> None:
-    if "id_token" in ctx.response_types and not ctx.get("nonce"):
-        raise InvalidRequest("nonce is required when an ID token is returned from /auth")
+    # OIDC Core §3.2.2.1 and §3.3.2.11: implicit and hybrid flows must carry a nonce.
+    if ctx.response_types != ("code",) and sc.OPENID in ctx.scopes and not ctx.get("nonce"):
+        raise InvalidRequest("nonce is required unless response_type is code")
 
 
 def check_prompt(ctx: AuthorizeContext) -> None:
@@ -200,9 +203,6 @@ def check_prompt(ctx: AuthorizeContext) -> None:
         raise InvalidRequest("unsupported prompt value")
     if "none" in values and len(values) > 1:
         raise InvalidRequest("prompt=none cannot be combined with other values")
-    if "none" in values:
-        # No single sign-on session yet, so the user always has to log in.
-        raise LoginRequired("the user is not logged in")
     ctx.prompt = values
 
 
@@ -253,6 +253,7 @@ REDIRECT_CHECKS: tuple[Callable[[AuthorizeContext], None], ...] = (
     check_nonce,
     check_prompt,
     check_max_age,
+    check_id_token_hint,
     check_connector,
 )
 
@@ -278,11 +279,24 @@ def validate(params: MultiDict[str, str]) -> AuthorizeContext:
     return ctx
 
 
-def create_auth_request(ctx: AuthorizeContext, browser_secret: str) -> AuthRequest:
+def create_auth_request(
+    ctx: AuthorizeContext, browser_secret: str, session: Session | None = None
+) -> AuthRequest:
+    """Store the validated request; when an SSO session answers it, it is already logged in."""
     svc = ctx.svc
     assert ctx.client is not None
     now = svc.clock.now()
     challenge = ctx.get("code_challenge")
+    logged_in: dict[str, Any] = {"connector_id": ctx.connector_id}
+    if session is not None:
+        logged_in = {
+            "logged_in": True,
+            "claims": session.claims,
+            "connector_id": session.connector_id,
+            "connector_data": session.connector_data,
+            "auth_time": session.auth_time,
+            "session_id": session.id,
+        }
     req = AuthRequest(
         id=secrets.token_urlsafe(24),
         client_id=ctx.client.id,
@@ -299,7 +313,7 @@ def create_auth_request(ctx: AuthorizeContext, browser_secret: str) -> AuthReque
         prompt=" ".join(ctx.prompt),
         max_age=ctx.max_age,
         login_hint=ctx.get("login_hint"),
-        connector_id=ctx.connector_id,
+        **logged_in,
     )
     svc.storage.create_auth_request(req)
     return req
@@ -325,25 +339,41 @@ def usable_connectors(client: Client) -> list:
 
 
 def authorize_view() -> Response:
-    """``GET|POST /auth``: validate, store, then route to a connector or the chooser."""
-    req, _, new_secret = start(request_params())
+    """``GET|POST /auth``: validate and store the request; answer it from the SSO session when
+    allowed, else route to a connector or the chooser."""
+    ctx = validate(request_params())
+    secret, is_new = browser.ensure_browser_secret()
+    try:
+        session = reusable_session(ctx)
+    except OAuth2Error as err:
+        raise RedirectError(err, ctx.redirect_uri, ctx.get("state"), ctx.response_mode) from None
+    req = create_auth_request(ctx, secret, session)
+    if session is not None:
+        if already_approved(ctx, session):
+            resp = issue_authorization_response(req)
+        else:
+            resp = redirect(ctx.svc.url("/approval?" + urlencode({"req": req.id})), code=303)
+    else:
+        resp = _route_to_connector(req)
+    if is_new:
+        browser.set_browser_cookie(resp, secret)
+    return resp
+
+
+def _route_to_connector(req: AuthRequest) -> Response:
     svc = services()
     client = svc.clients.get(req.client_id)
     assert client is not None
     entries = usable_connectors(client)
-    available = [e for e in entries if e.available]
+    available = [e for e in entries if svc.connectors.healthy(e)]
     target = req.connector_id or (available[0].id if len(entries) == 1 and available else "")
-    if target:
-        resp = redirect(connector_url(target, req.id), code=302)
-    else:
-        resp = render_page(
-            "login.html",
-            connectors=[
-                {"id": e.id, "name": e.name, "type": e.type, "url": connector_url(e.id, req.id)}
-                for e in available
-            ],
-            unavailable=[e.name for e in entries if not e.available],
-        )
-    if new_secret:
-        browser.set_browser_cookie(resp, new_secret)
-    return resp
+    if (target and not svc.config.oauth2.always_show_login_screen) or req.connector_id:
+        return redirect(connector_url(target, req.id), code=302)
+    return render_page(
+        "login.html",
+        connectors=[
+            {"id": e.id, "name": e.name, "type": e.type, "url": connector_url(e.id, req.id)}
+            for e in available
+        ],
+        unavailable=[e.name for e in entries if e not in available],
+    )

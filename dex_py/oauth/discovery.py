@@ -11,6 +11,7 @@ import json
 from werkzeug import Response
 
 from dex_py import scopes as sc
+from dex_py.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
 from dex_py.services import Services, services
 
 CLAIMS_SUPPORTED = [
@@ -30,7 +31,10 @@ CLAIMS_SUPPORTED = [
     "preferred_username",
     "groups",
     "federated_claims",
+    "sid",
 ]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+AUTH_SIGNING_ALGS = list(_ASSERTION_ALGORITHMS)  # for private_key_jwt (RFC 8414 §2)
 
 
 def discovery_document(svc: Services) -> dict:
@@ -50,11 +54,22 @@ def discovery_document(svc: Services) -> dict:
         "id_token_signing_alg_values_supported": [svc.keys.algorithm],
         "code_challenge_methods_supported": ["S256", "plain"],
         "scopes_supported": [*sc.KNOWN],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
+        "revocation_endpoint": svc.url("/token/revoke"),
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
+        "introspection_endpoint": svc.url("/token/introspect"),
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
         "claims_supported": CLAIMS_SUPPORTED,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
+        "end_session_endpoint": svc.url("/logout"),
+        "frontchannel_logout_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
 
 
@@ -69,10 +84,10 @@ _CACHE_CONTROL = "public, max-age=3600"
 
 def discovery_view() -> Response:
     svc = services()
-    body = svc.__dict__.get("_discovery_body")
+    body = svc.memo.get("discovery")
     if body is None:
         body = json.dumps(discovery_document(svc), separators=(",", ":")).encode()
-        svc.__dict__["_discovery_body"] = body
+        svc.memo["discovery"] = body
     resp = Response(body, mimetype="application/json")
     resp.headers["Cache-Control"] = _CACHE_CONTROL
     return resp

@@ -1,5 +1,6 @@
 """Token-endpoint grants: authorization code + PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6), refresh
-token (RFC 6749 §6, RFC 9700 §4.14) and resource owner password (RFC 6749 §4.3).
+token (RFC 6749 §6, RFC 9700 §4.14) and resource owner password (RFC 6749 §4.3); client
+credentials and token exchange live in ``machine_grants`` and are registered here.
 
 Each grant is a small class that reads its parameters, loads and checks its credential, and
 asks ``issuance`` for tokens. Rules shared by all grants live in ``policy``; ``GRANTS`` is the one
@@ -198,7 +199,7 @@ class RefreshTokenGrant(BaseGrant):
             except ConnectorError as exc:
                 log.info("refresh refused by connector %s: %s", token.connector_id, exc)
                 raise InvalidGrant("the user may no longer log in") from None
-        claims = issuance.claims_of(identity)
+        claims = issuance.claims_of(svc, token.connector_id, identity)
         new_secret = "" if rt_cfg.disable_rotation else secrets.token_urlsafe(32)
 
         def rotate(old: RefreshToken) -> RefreshToken:
@@ -277,7 +278,7 @@ class PasswordGrant(BaseGrant):
         grant = issuance.Grant(
             client_id=self.client.id,
             scopes=scopes,
-            claims=issuance.claims_of(identity),
+            claims=issuance.claims_of(svc, connector_id, identity),
             connector_id=connector_id,
             auth_time=now,
             connector_data=identity.connector_data,
@@ -289,6 +290,15 @@ class PasswordGrant(BaseGrant):
         return issuance.token_response(svc, grant, now, refresh_token=refresh)
 
 
+from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant  # noqa: E402
+
 GRANTS: dict[str, type[BaseGrant]] = {
-    g.grant_type: g for g in (AuthorizationCodeGrant, RefreshTokenGrant, PasswordGrant)
+    g.grant_type: g
+    for g in (
+        AuthorizationCodeGrant,
+        RefreshTokenGrant,
+        PasswordGrant,
+        ClientCredentialsGrant,
+        TokenExchangeGrant,
+    )
 }

@@ -38,9 +38,8 @@ def live_view() -> Response:
 
 def ready_view() -> Response:
     storage = _storage_ok()
-    connectors = {
-        e.id: ("ok" if e.available else "unavailable") for e in services().connectors.all()
-    }
+    manager = services().connectors
+    connectors = {e.id: ("ok" if manager.healthy(e) else "unavailable") for e in manager.all()}
     ready = storage == "ok" and all(v == "ok" for v in connectors.values())
     resp = jsonify({"ready": ready, "storage": storage, "connectors": connectors})
     resp.status_code = 200 if ready else 503

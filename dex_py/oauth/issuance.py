@@ -35,6 +35,7 @@ class Grant:
     nonce: str = ""
     auth_time: datetime | None = None
     connector_data: bytes | None = None
+    session_id: str = ""
 
 
 class _GrantSource(Protocol):
@@ -52,6 +53,8 @@ class _GrantSource(Protocol):
     def auth_time(self) -> datetime | None: ...
     @property
     def connector_data(self) -> bytes | None: ...
+    @property
+    def session_id(self) -> str: ...
 
 
 def grant_of(source: _GrantSource, **changes: Any) -> Grant:
@@ -65,20 +68,22 @@ def grant_of(source: _GrantSource, **changes: Any) -> Grant:
         "nonce": source.nonce,
         "auth_time": source.auth_time,
         "connector_data": source.connector_data,
+        "session_id": source.session_id,
     }
     fields.update(changes)
     return Grant(**fields)
 
 
-def claims_of(identity: Identity) -> Claims:
-    """What we store about the user a connector returned."""
+def claims_of(svc: Services, connector_id: str, identity: Identity) -> Claims:
+    """What we store about the user a connector returned: its upstream groups mapped to teams
+    by the one rule engine (``dex_py.teams``), so every grant sees the same teams."""
     return Claims(
         user_id=identity.user_id,
         username=identity.username,
         preferred_username=identity.preferred_username,
         email=identity.email,
         email_verified=identity.email_verified,
-        groups=tuple(identity.groups),
+        groups=svc.teams.map(connector_id, identity.groups),
     )
 
 
@@ -141,6 +146,8 @@ def id_token(
     }
     if azp:
         claims["azp"] = azp
+    if grant.session_id:
+        claims["sid"] = grant.session_id
     if include_nonce and grant.nonce:
         claims["nonce"] = grant.nonce
     alg = svc.keys.algorithm
@@ -208,6 +215,7 @@ def new_refresh_token(svc: Services, grant: Grant, now: datetime, token_id: str 
             nonce=grant.nonce,
             connector_data=grant.connector_data,
             auth_time=grant.auth_time,
+            session_id=grant.session_id,
             expiry=refresh_expiry(svc, now, now),
         )
     )

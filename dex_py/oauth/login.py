@@ -20,7 +20,7 @@ from dex_py import scopes as sc
 from dex_py.connector_manager import ConnectorEntry
 from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
 from dex_py.metrics import count_event
-from dex_py.oauth import authorize, browser, issuance
+from dex_py.oauth import authorize, browser, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.services import services
 from dex_py.storage.base import AuthRequest, NotFoundError
@@ -188,12 +188,16 @@ def _original_params(req: AuthRequest) -> dict[str, str]:
     return params
 
 
-def callback_view() -> Response:
-    """``/callback``: the upstream sends the browser back here; ``state`` is our request id."""
+def callback_view(connector_id: str = "") -> Response:
+    """``/callback`` (or ``/callback/<connector>``, for connectors such as ``authproxy`` whose
+    fronting proxy protects one path): the upstream sends the browser back here; ``state`` is
+    our auth request id."""
     params = request.values
     req = load_auth_request(params.get("state", ""))
     if req.logged_in:
         raise PageError(400, "Already logged in", "This login request has already been used.")
+    if connector_id and connector_id != req.connector_id:
+        raise PageError(400, "Bad Request", "This login was started with another connector.")
     entry = _connector_for(req, req.connector_id)
     cb = entry.callback()
     if cb is None:
@@ -216,10 +220,11 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
     """Record who logged in, enforce the client's group policy, and move on to approval."""
     svc = services()
     client = svc.clients.get(req.client_id)
+    claims = issuance.claims_of(svc, req.connector_id, identity)
     if (
         client is not None
         and client.allowed_groups
-        and not set(identity.groups) & set(client.allowed_groups)
+        and not set(claims.groups) & set(client.allowed_groups)
     ):
         raise RedirectError(
             AccessDenied("user is not in a group allowed to use this client"),
@@ -227,8 +232,16 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
             req.state,
             req.response_mode,
         )
-    claims = issuance.claims_of(identity)
     now = svc.clock.now()
+    started = sessions.start(
+        svc,
+        claims=claims,
+        connector_id=req.connector_id,
+        connector_data=identity.connector_data,
+        auth_time=now,
+        previous=sessions.current(svc),
+    )
+    session_id = started[0].id if started else ""
 
     def mark(r: AuthRequest) -> AuthRequest:
         if r.logged_in:
@@ -239,11 +252,16 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
             claims=claims,
             connector_data=identity.connector_data,
             auth_time=now,
+            session_id=session_id,
         )
 
     req = svc.storage.update_auth_request(req.id, mark)
     log.info("login succeeded: connector %s, client %s", req.connector_id, req.client_id)
     count_event("dexpy_logins_total", connector=req.connector_id, result="success")
     if svc.config.oauth2.skip_approval_screen and not req.force_approval_prompt:
-        return issue_authorization_response(req)
-    return redirect(svc.url("/approval?" + urlencode({"req": req.id})), code=303)
+        resp = issue_authorization_response(req)
+    else:
+        resp = redirect(svc.url("/approval?" + urlencode({"req": req.id})), code=303)
+    if started:
+        sessions.set_cookie(svc, resp, started[1])
+    return resp

@@ -4,7 +4,10 @@ GHSA-7qjx-gp9h-65qj, where a rule enforced in one grant was missing in another).
 - the client may use this grant (its ``grantTypes``; empty = every enabled grant);
 - tokens are only issued through connectors the client may use (``allowedConnectors``);
 - a client restricted to ``allowedGroups`` only gets tokens for members;
-- cross-client audiences need the peer to trust the client.
+- cross-client audiences need the peer to trust the client;
+- ``client_credentials`` (the client acting for itself, RFC 6749 §4.4) is opt-in: only for
+  confidential clients whose ``grantTypes`` list it explicitly (an empty list does not), and,
+  as no end user is involved, the end-user rules (connectors, groups) do not apply to it.
 
 ``check_grant_policy`` runs before a grant does anything; ``check_issue_policy`` runs on the
 identity a grant is about to issue tokens for, whichever grant it is.
@@ -23,22 +26,41 @@ if TYPE_CHECKING:
     from dex_py.oauth.issuance import Grant
 
 
+# Grants a client must list in its own grantTypes (an empty list means "the usual ones").
+OPT_IN_GRANTS = frozenset({"client_credentials"})
+# Grants a public client may never use: it cannot keep a secret to prove who it is.
+CONFIDENTIAL_GRANTS = frozenset({"password", "client_credentials"})
+# Grants with no end user: tokens describe the client itself.
+CLIENT_ONLY_GRANTS = frozenset({"client_credentials"})
+
+
 def check_grant_policy(svc: Services, treq: TokenRequest) -> None:
     client = treq.client
     if client.grant_types and treq.grant_type not in client.grant_types:
         raise UnauthorizedClient("client may not use this grant type")
-    if treq.grant_type == "password" and client.public:
-        raise UnauthorizedClient("public clients may not use the password grant")
+    if treq.grant_type in OPT_IN_GRANTS and treq.grant_type not in client.grant_types:
+        raise UnauthorizedClient(f"client must opt in to {treq.grant_type} in its grantTypes")
+    if treq.grant_type in CONFIDENTIAL_GRANTS and client.public:
+        raise UnauthorizedClient(f"public clients may not use the {treq.grant_type} grant")
+
+
+def check_connector_allowed(treq: TokenRequest, connector_id: str) -> None:
+    """The ``allowedConnectors`` rule; grants that pick a connector from the request (token
+    exchange) also call it before asking the connector anything."""
+    allowed = treq.client.allowed_connectors
+    if allowed and connector_id not in allowed:
+        raise InvalidGrant("connector not allowed for this client")
 
 
 def check_issue_policy(svc: Services, treq: TokenRequest, grant: Grant) -> None:
     client = treq.client
     if grant.client_id != client.id:
         raise InvalidGrant("grant was issued to another client")
-    if client.allowed_connectors and grant.connector_id not in client.allowed_connectors:
-        raise InvalidGrant("connector not allowed for this client")
-    if client.allowed_groups and not set(grant.claims.groups) & set(client.allowed_groups):
-        raise InvalidGrant("user is not in a group allowed to use this client")
+    if not (treq.grant_type in CLIENT_ONLY_GRANTS and not grant.connector_id):
+        # end-user rules: which connector vouched for the user, and their groups
+        check_connector_allowed(treq, grant.connector_id)
+        if client.allowed_groups and not set(grant.claims.groups) & set(client.allowed_groups):
+            raise InvalidGrant("user is not in a group allowed to use this client")
     for peer_id in sc.peers(grant.scopes):
         if peer_id == client.id:
             continue

@@ -20,7 +20,8 @@ from dex_py.oauth.policy import check_grant_policy
 from dex_py.services import services
 
 
-def _form() -> dict[str, str]:
+def strict_form() -> dict[str, str]:
+    """The form body of an API POST: form-encoded, no query string, no repeated parameter."""
     mimetype = request.mimetype
     if mimetype != "application/x-www-form-urlencoded":
         raise InvalidRequest("the token request must be application/x-www-form-urlencoded")
@@ -50,7 +51,7 @@ def json_response(body: dict, status: int = 200) -> Response:
 
 def token_view() -> Response:
     svc = services()
-    form = _form()
+    form = strict_form()
     grant_type = form.get("grant_type", "")
     if not grant_type:
         raise InvalidRequest("grant_type is required")

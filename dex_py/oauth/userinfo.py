@@ -57,6 +57,8 @@ def userinfo_view() -> Response:
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidToken("not an access token")
+    if claims.get("gty") == "client_credentials":
+        raise InvalidToken("the access token has no end user (client credentials)")
     if svc.storage.is_access_token_revoked(jti):
         raise InvalidToken("the access token has been revoked")
     return json_response({k: claims[k] for k in USERINFO_CLAIMS if k in claims})

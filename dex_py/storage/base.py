@@ -79,6 +79,7 @@ class AuthRequest:
     max_age: int | None = None
     login_hint: str = ""
     auth_time: datetime | None = None
+    session_id: str = ""  # the SSO session this login belongs to (``sid``)
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class AuthCode:
     issued_refresh_token_id: str = ""
     issued_access_token_id: str = ""
     issued_access_token_expiry: datetime | None = None
+    session_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class RefreshToken:
     obsolete_token_hash: str = ""
     connector_data: bytes | None = None
     auth_time: datetime | None = None
+    session_id: str = ""
     # When the chain stops being valid: min(created + absoluteLifetime, last_used +
     # validIfNotUsedFor), recomputed on every use; None = never. Garbage collection uses it.
     expiry: datetime | None = None
@@ -155,6 +158,11 @@ class Client:
     allowed_groups: tuple[str, ...] = ()  # empty: no group requirement
     grant_types: tuple[str, ...] = ()  # empty: every grant the server enables
     post_logout_redirect_uris: tuple[str, ...] = ()
+    # client_secret_basic | client_secret_post | private_key_jwt | none; "" = basic or post
+    token_endpoint_auth_method: str = ""
+    jwks: str = ""  # JSON JWK Set for private_key_jwt
+    jwks_uri: str = ""  # or where to fetch it
+    backchannel_logout_uri: str = ""  # OIDC Back-Channel Logout 1.0
 
 
 @dataclass(frozen=True)
@@ -187,6 +195,44 @@ class Keys:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A browser's single sign-on session (OIDC Core §3.1.2.1 ``prompt``/``max_age``, OIDC
+    Session Management ``sid``). The browser holds ``<id>.<secret>`` in an HttpOnly cookie;
+    only SHA-256 of the secret is stored, so a database leak yields no usable cookie."""
+
+    id: str  # also the ``sid`` claim
+    secret_hash: str
+    claims: Claims
+    connector_id: str
+    auth_time: datetime  # when the user last actually authenticated
+    created_at: datetime
+    last_active: datetime
+    # min(created_at + absolute lifetime, last_active + idle timeout), recomputed on each use
+    expiry: datetime
+    connector_data: bytes | None = None
+    clients: tuple[str, ...] = ()  # clients that received tokens in this session (logout)
+    # client ids that the user approved in this session (so approval is asked once)
+    approved_clients: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LogoutEvent:
+    """One back-channel logout delivery (OIDC Back-Channel Logout 1.0): its retry state and,
+    once finished, the audit record of what was sent where."""
+
+    id: str
+    client_id: str
+    uri: str
+    sid: str
+    sub: str
+    created_at: datetime
+    status: str = "pending"  # pending | delivered | failed
+    attempts: int = 0
+    next_attempt: datetime | None = None  # None once delivered or given up
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
 class GCResult:
     """How many expired objects garbage collection removed, per kind."""
 
@@ -194,10 +240,17 @@ class GCResult:
     auth_codes: int = 0
     refresh_tokens: int = 0
     revoked_tokens: int = 0
+    sessions: int = 0
 
     @property
     def total(self) -> int:
-        return self.auth_requests + self.auth_codes + self.refresh_tokens + self.revoked_tokens
+        return (
+            self.auth_requests
+            + self.auth_codes
+            + self.refresh_tokens
+            + self.revoked_tokens
+            + self.sessions
+        )
 
 
 T = TypeVar("T")
@@ -256,6 +309,21 @@ class Storage(Protocol):
     # update_keys(fn) calls fn(old or None) under a lock; returning ``old`` writes nothing.
     def get_keys(self) -> Keys: ...
     def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys: ...
+
+    # browser sessions (SSO)
+    def create_session(self, s: Session) -> None: ...
+    def get_session(self, id: str) -> Session: ...
+    def update_session(self, id: str, fn: Updater[Session]) -> Session: ...
+    def delete_session(self, id: str) -> None: ...
+    def list_sessions(self, *, user_id: str | None = None) -> list[Session]: ...
+
+    # back-channel logout deliveries (retry queue + audit trail; never garbage collected)
+    def create_logout_event(self, e: LogoutEvent) -> None: ...
+    def get_logout_event(self, id: str) -> LogoutEvent: ...
+    def update_logout_event(self, id: str, fn: Updater[LogoutEvent]) -> LogoutEvent: ...
+    def list_logout_events(
+        self, *, status: str | None = None, due_before: datetime | None = None
+    ) -> list[LogoutEvent]: ...
 
     # revoked access tokens (by jti), kept until the token would have expired anyway
     def revoke_access_token(self, jti: str, expiry: datetime) -> None: ...

@@ -23,9 +23,11 @@ from dex_py.storage.base import (
     Connector,
     GCResult,
     Keys,
+    LogoutEvent,
     NotFoundError,
     Password,
     RefreshToken,
+    Session,
     StorageError,
     Updater,
 )
@@ -92,6 +94,13 @@ def _utc(value: Any) -> Any:
     return value
 
 
+def _logout_event_order(e: LogoutEvent) -> tuple[bool, datetime, datetime, str]:
+    """As the SQL backends list them: soonest due first, finished events (no next attempt)
+    last; then oldest first."""
+    due = e.next_attempt
+    return (due is None, due or e.created_at, e.created_at, e.id)
+
+
 def _copy_connector(c: Connector) -> Connector:
     return replace(c, config=copy.deepcopy(c.config))
 
@@ -107,6 +116,8 @@ class MemoryStorage:
         self._passwords: _Table[Password] = _Table("password", lambda o: o.email.lower())
         self._clients: _Table[Client] = _Table("client", lambda o: o.id)
         self._connectors: _Table[Connector] = _Table("connector", lambda o: o.id)
+        self._sessions: _Table[Session] = _Table("session", lambda o: o.id)
+        self._logout_events: _Table[LogoutEvent] = _Table("logout event", lambda o: o.id)
         self._keys: Keys | None = None
         self._revoked: dict[str, datetime] = {}
 
@@ -255,6 +266,64 @@ class MemoryStorage:
         with self._lock:
             return [_copy_connector(c) for c in self._connectors.list()]
 
+    # browser sessions
+
+    def create_session(self, s: Session) -> None:
+        with self._lock:
+            self._sessions.create(s)
+
+    def get_session(self, id: str) -> Session:
+        with self._lock:
+            return self._sessions.get(id)
+
+    def update_session(self, id: str, fn: Updater[Session]) -> Session:
+        with self._lock:
+            return self._sessions.update(id, fn)
+
+    def delete_session(self, id: str) -> None:
+        with self._lock:
+            self._sessions.delete(id)
+
+    def list_sessions(self, *, user_id: str | None = None) -> list[Session]:
+        with self._lock:
+            return [
+                s for s in self._sessions.list() if user_id is None or s.claims.user_id == user_id
+            ]
+
+    # back-channel logout events (never garbage collected)
+
+    def create_logout_event(self, e: LogoutEvent) -> None:
+        with self._lock:
+            self._logout_events.create(e)
+
+    def get_logout_event(self, id: str) -> LogoutEvent:
+        with self._lock:
+            return self._logout_events.get(id)
+
+    def update_logout_event(self, id: str, fn: Updater[LogoutEvent]) -> LogoutEvent:
+        with self._lock:
+            return self._logout_events.update(id, fn)
+
+    def list_logout_events(
+        self, *, status: str | None = None, due_before: datetime | None = None
+    ) -> list[LogoutEvent]:
+        due = None if due_before is None else _utc(due_before)
+        with self._lock:
+            events = [
+                e
+                for e in self._logout_events.rows.values()
+                if (status is None or e.status == status)
+                and (
+                    due is None
+                    or (
+                        e.status == "pending"
+                        and e.next_attempt is not None
+                        and e.next_attempt <= due
+                    )
+                )
+            ]
+        return sorted(events, key=_logout_event_order)
+
     # signing keys
 
     def get_keys(self) -> Keys:
@@ -290,7 +359,14 @@ class MemoryStorage:
             ac = _drop(self._auth_codes.rows, lambda c: c.expiry < now)
             rt = _drop(self._refresh.rows, lambda t: t.expiry is not None and t.expiry < now)
             rv = _drop(self._revoked, lambda expiry: expiry < now)
-            return GCResult(auth_requests=ar, auth_codes=ac, refresh_tokens=rt, revoked_tokens=rv)
+            ss = _drop(self._sessions.rows, lambda s: s.expiry < now)
+            return GCResult(
+                auth_requests=ar,
+                auth_codes=ac,
+                refresh_tokens=rt,
+                revoked_tokens=rv,
+                sessions=ss,
+            )
 
     def ping(self) -> None:
         """Always reachable."""

@@ -99,6 +99,7 @@ auth_request = sa.Table(
     sa.Column("max_age", sa.BigInteger(), nullable=True),
     sa.Column("login_hint", LongText, nullable=False),
     sa.Column("auth_time", UTCDateTime(), nullable=True),
+    sa.Column("session_id", _key(), nullable=False),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -120,6 +121,7 @@ auth_code = sa.Table(
     sa.Column("issued_refresh_token_id", _key(), nullable=False),
     sa.Column("issued_access_token_id", _key(), nullable=False),
     sa.Column("issued_access_token_expiry", UTCDateTime(), nullable=True),
+    sa.Column("session_id", _key(), nullable=False),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -141,6 +143,7 @@ refresh_token = sa.Table(
     sa.Column("connector_data", Blob, nullable=True),
     sa.Column("auth_time", UTCDateTime(), nullable=True),
     sa.Column("expiry", UTCDateTime(), nullable=True, index=True),
+    sa.Column("session_id", _key(), nullable=False),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -169,6 +172,10 @@ client = sa.Table(
     sa.Column("allowed_groups", LongText, nullable=False),
     sa.Column("grant_types", LongText, nullable=False),
     sa.Column("post_logout_redirect_uris", LongText, nullable=False),
+    sa.Column("token_endpoint_auth_method", _key(), nullable=False),
+    sa.Column("jwks", LongText, nullable=False),
+    sa.Column("jwks_uri", LongText, nullable=False),
+    sa.Column("backchannel_logout_uri", LongText, nullable=False),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -202,6 +209,43 @@ revoked_access_token = sa.Table(
     **MYSQL_TABLE_ARGS,
 )
 
+session = sa.Table(
+    "session",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("secret_hash", _key(), nullable=False),
+    # Copy of claims.user_id, so sessions can be listed (and ended) per user.
+    sa.Column("user_id", _key(), nullable=False, index=True),
+    sa.Column("claims", LongText, nullable=False),
+    sa.Column("connector_id", _key(), nullable=False),
+    sa.Column("auth_time", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("last_active", UTCDateTime(), nullable=False),
+    sa.Column("expiry", UTCDateTime(), nullable=False, index=True),
+    sa.Column("connector_data", Blob, nullable=True),
+    sa.Column("clients", LongText, nullable=False),
+    sa.Column("approved_clients", LongText, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+logout_event = sa.Table(
+    "logout_event",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("client_id", _key(), nullable=False),
+    sa.Column("uri", LongText, nullable=False),
+    sa.Column("sid", _key(), nullable=False),
+    sa.Column("sub", LongText, nullable=False),  # Dex's encoded sub can outgrow 255 characters
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("status", _key(), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("next_attempt", UTCDateTime(), nullable=True),
+    sa.Column("last_error", LongText, nullable=False),
+    # The delivery queue's query: pending events due by now, oldest due first.
+    sa.Index("ix_logout_event_status_next_attempt", "status", "next_attempt"),
+    **MYSQL_TABLE_ARGS,
+)
+
 ALL_TABLES: tuple[sa.Table, ...] = (
     auth_request,
     auth_code,
@@ -211,4 +255,6 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     connector,
     keys,
     revoked_access_token,
+    session,
+    logout_event,
 )

@@ -1,9 +1,10 @@
 """SQL storage (SQLite, PostgreSQL, MySQL/MariaDB) with SQLAlchemy Core, no ORM.
 
-Statements are built once at import time; a lookup is one ``SELECT`` by primary key. Every
-``update_*`` is one transaction: ``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL, ``BEGIN
-IMMEDIATE`` on SQLite (see ``engine.install_sqlite_hooks``), then ``fn(old)``, then ``UPDATE``;
-so concurrent updaters, threads or processes, queue on the row lock and never lose a write.
+Statements are built once at import time (``storage.sql_entities``); a lookup is one ``SELECT``
+by primary key. Every ``update_*`` is one transaction: ``SELECT ... FOR UPDATE`` on PostgreSQL
+and MySQL, ``BEGIN IMMEDIATE`` on SQLite (see ``engine.install_sqlite_hooks``), then
+``fn(old)``, then ``UPDATE``; so concurrent updaters, threads or processes, queue on the row
+lock and never lose a write.
 
 Fork safety: an engine created before gunicorn forks is fine; the first call in a new process
 gives that process a fresh pool (``dispose_after_fork``), so connections are never shared.
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -34,14 +35,32 @@ from dex_py.storage.base import (
     Connector,
     GCResult,
     Keys,
+    LogoutEvent,
     NotFoundError,
     Password,
     RefreshToken,
+    Session,
     StorageError,
     Updater,
 )
-from dex_py.storage.codec import RowCodec
 from dex_py.storage.engine import SQLITE_LOCK_OPTION, describe_url, install_sqlite_hooks
+from dex_py.storage.sql_entities import (
+    AUTH_CODE,
+    AUTH_REQUEST,
+    CLIENT,
+    CONNECTOR,
+    KEYS_CODEC,
+    KEYS_SELECT,
+    KEYS_SELECT_LOCKED,
+    KEYS_UPDATE,
+    LOGOUT_EVENT,
+    PASSWORD,
+    REFRESH,
+    REVOKED_SELECT,
+    SESSION,
+    Entity,
+    logout_event_filters,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,71 +73,24 @@ _RETRY_PG_STATES = ("40001", "40P01")
 _KEYS_ATTEMPTS = 5
 
 
-class _Entity(Generic[D]):
-    """One table, how its rows map to a dataclass, and its prepared statements."""
-
-    def __init__(
-        self,
-        name: str,
-        table: sa.Table,
-        codec: RowCodec[D],
-        key: str,
-        *,
-        derived: Callable[[D], dict[str, Any]] | None = None,
-        normalize: Callable[[str], str] = str,
-    ) -> None:
-        self.name = name
-        self.table = table
-        self.codec = codec
-        self.key = key  # the key field and column
-        self.derived = derived  # extra columns computed from the object
-        self.normalize = normalize  # key normalisation (passwords: lower-case)
-        col = table.c[key]
-        self.select_one = sa.select(table).where(col == sa.bindparam("b_key"))
-        self.select_locked = self.select_one.with_for_update()
-        self.update_one = table.update().where(col == sa.bindparam("b_key"))
-        self.delete_one = table.delete().where(col == sa.bindparam("b_key"))
-        self.insert = table.insert()
-
-    def row(self, obj: D) -> dict[str, Any]:
-        values = self.codec.encode(obj)
-        if self.derived is not None:
-            values.update(self.derived(obj))
-        return values
-
-    def key_of(self, obj: D) -> str:
-        return str(getattr(obj, self.key))
-
-
-_AUTH_REQUEST = _Entity("auth request", m.auth_request, RowCodec(AuthRequest), "id")
-_AUTH_CODE = _Entity("auth code", m.auth_code, RowCodec(AuthCode), "id")
-_REFRESH = _Entity(
-    "refresh token",
-    m.refresh_token,
-    RowCodec(RefreshToken),
-    "id",
-    derived=lambda t: {"user_id": t.claims.user_id},
-)
-_PASSWORD = _Entity("password", m.password, RowCodec(Password), "email", normalize=str.lower)
-_CLIENT = _Entity("client", m.client, RowCodec(Client), "id")
-_CONNECTOR = _Entity("connector", m.connector, RowCodec(Connector), "id")
-
-_KEYS_CODEC = RowCodec(Keys)
-_KEYS_SELECT = sa.select(m.keys).where(m.keys.c.id == m.KEYS_ROW_ID)
-_KEYS_SELECT_LOCKED = _KEYS_SELECT.with_for_update()
-_KEYS_UPDATE = m.keys.update().where(m.keys.c.id == m.KEYS_ROW_ID)
-
-_REVOKED_SELECT = sa.select(sa.literal(1)).where(
-    m.revoked_access_token.c.jti == sa.bindparam("b_jti")
-)
-
-
 def _retryable(exc: DBAPIError) -> bool:
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in _RETRY_PG_STATES:
         return True
     args: Any = getattr(orig, "args", None) or (None,)
     return args[0] in _RETRY_MYSQL_CODES
+
+
+@contextlib.contextmanager
+def _refused_values() -> Iterator[None]:
+    """Re-raise a value our column types refuse (a naive datetime) as the plain ``ValueError``
+    it is: the caller's mistake, not a database failure."""
+    try:
+        yield
+    except sa.exc.StatementError as exc:
+        if isinstance(exc.orig, ValueError) and not isinstance(exc, DBAPIError):
+            raise exc.orig from None
+        raise
 
 
 class SQLStorage:
@@ -160,7 +132,7 @@ class SQLStorage:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self._serial, self._connect(self._read_engine) as conn:
+        with _refused_values(), self._serial, self._connect(self._read_engine) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -169,25 +141,19 @@ class SQLStorage:
         with self._serial, self._connect(self._engine) as conn:
             if self._sqlite:
                 conn.execution_options(**{SQLITE_LOCK_OPTION: True})
-            try:
-                with conn.begin():
-                    yield conn
-            except sa.exc.StatementError as exc:
-                # A value our column types refuse (a naive datetime): the caller's mistake.
-                if isinstance(exc.orig, ValueError) and not isinstance(exc, DBAPIError):
-                    raise exc.orig from None
-                raise
+            with _refused_values(), conn.begin():
+                yield conn
 
     # generic CRUD
 
-    def _create(self, ent: _Entity[D], obj: D) -> None:
+    def _create(self, ent: Entity[D], obj: D) -> None:
         try:
             with self._write() as conn:
                 conn.execute(ent.insert, ent.row(obj))
         except IntegrityError as exc:
             raise AlreadyExistsError(f"{ent.name} {ent.key_of(obj)!r} already exists") from exc
 
-    def _get(self, ent: _Entity[D], key: str) -> D:
+    def _get(self, ent: Entity[D], key: str) -> D:
         key = ent.normalize(key)
         with self._read() as conn:
             row = conn.execute(ent.select_one, {"b_key": key}).mappings().first()
@@ -195,7 +161,7 @@ class SQLStorage:
             raise NotFoundError(f"{ent.name} {key!r} not found")
         return ent.codec.decode(row)
 
-    def _update(self, ent: _Entity[D], key: str, fn: Updater[D]) -> D:
+    def _update(self, ent: Entity[D], key: str, fn: Updater[D]) -> D:
         key = ent.normalize(key)
         with self._write() as conn:
             row = conn.execute(ent.select_locked, {"b_key": key}).mappings().first()
@@ -210,15 +176,15 @@ class SQLStorage:
             conn.execute(ent.update_one, {**ent.row(new), "b_key": key})
             return new
 
-    def _delete(self, ent: _Entity[D], key: str) -> None:
+    def _delete(self, ent: Entity[D], key: str) -> None:
         key = ent.normalize(key)
         with self._write() as conn:
             deleted = conn.execute(ent.delete_one, {"b_key": key}).rowcount
         if not deleted:
             raise NotFoundError(f"{ent.name} {key!r} not found")
 
-    def _list(self, ent: _Entity[D], *where: sa.ColumnElement[bool]) -> list[D]:
-        stmt = sa.select(ent.table).where(*where).order_by(ent.table.c[ent.key])
+    def _list(self, ent: Entity[D], *where: sa.ColumnElement[bool]) -> list[D]:
+        stmt = sa.select(ent.table).where(*where).order_by(*ent.order_by)
         with self._read() as conn:
             rows = conn.execute(stmt).mappings().all()
         return [ent.codec.decode(row) for row in rows]
@@ -226,44 +192,44 @@ class SQLStorage:
     # auth requests
 
     def create_auth_request(self, req: AuthRequest) -> None:
-        self._create(_AUTH_REQUEST, req)
+        self._create(AUTH_REQUEST, req)
 
     def get_auth_request(self, id: str) -> AuthRequest:
-        return self._get(_AUTH_REQUEST, id)
+        return self._get(AUTH_REQUEST, id)
 
     def update_auth_request(self, id: str, fn: Updater[AuthRequest]) -> AuthRequest:
-        return self._update(_AUTH_REQUEST, id, fn)
+        return self._update(AUTH_REQUEST, id, fn)
 
     def delete_auth_request(self, id: str) -> None:
-        self._delete(_AUTH_REQUEST, id)
+        self._delete(AUTH_REQUEST, id)
 
     # auth codes
 
     def create_auth_code(self, code: AuthCode) -> None:
-        self._create(_AUTH_CODE, code)
+        self._create(AUTH_CODE, code)
 
     def get_auth_code(self, id: str) -> AuthCode:
-        return self._get(_AUTH_CODE, id)
+        return self._get(AUTH_CODE, id)
 
     def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
-        return self._update(_AUTH_CODE, id, fn)
+        return self._update(AUTH_CODE, id, fn)
 
     def delete_auth_code(self, id: str) -> None:
-        self._delete(_AUTH_CODE, id)
+        self._delete(AUTH_CODE, id)
 
     # refresh tokens
 
     def create_refresh_token(self, token: RefreshToken) -> None:
-        self._create(_REFRESH, token)
+        self._create(REFRESH, token)
 
     def get_refresh_token(self, id: str) -> RefreshToken:
-        return self._get(_REFRESH, id)
+        return self._get(REFRESH, id)
 
     def update_refresh_token(self, id: str, fn: Updater[RefreshToken]) -> RefreshToken:
-        return self._update(_REFRESH, id, fn)
+        return self._update(REFRESH, id, fn)
 
     def delete_refresh_token(self, id: str) -> None:
-        self._delete(_REFRESH, id)
+        self._delete(REFRESH, id)
 
     def list_refresh_tokens(
         self, *, client_id: str | None = None, user_id: str | None = None
@@ -273,71 +239,105 @@ class SQLStorage:
             where.append(m.refresh_token.c.client_id == client_id)
         if user_id is not None:
             where.append(m.refresh_token.c.user_id == user_id)
-        return self._list(_REFRESH, *where)
+        return self._list(REFRESH, *where)
 
     # passwords
 
     def create_password(self, p: Password) -> None:
-        self._create(_PASSWORD, replace(p, email=p.email.lower()))
+        self._create(PASSWORD, replace(p, email=p.email.lower()))
 
     def get_password(self, email: str) -> Password:
-        return self._get(_PASSWORD, email)
+        return self._get(PASSWORD, email)
 
     def update_password(self, email: str, fn: Updater[Password]) -> Password:
         def lowered(old: Password) -> Password:
             new = fn(old)
             return new if new is old else replace(new, email=new.email.lower())
 
-        return self._update(_PASSWORD, email, lowered)
+        return self._update(PASSWORD, email, lowered)
 
     def delete_password(self, email: str) -> None:
-        self._delete(_PASSWORD, email)
+        self._delete(PASSWORD, email)
 
     def list_passwords(self) -> list[Password]:
-        return self._list(_PASSWORD)
+        return self._list(PASSWORD)
 
     # clients
 
     def create_client(self, c: Client) -> None:
-        self._create(_CLIENT, c)
+        self._create(CLIENT, c)
 
     def get_client(self, id: str) -> Client:
-        return self._get(_CLIENT, id)
+        return self._get(CLIENT, id)
 
     def update_client(self, id: str, fn: Updater[Client]) -> Client:
-        return self._update(_CLIENT, id, fn)
+        return self._update(CLIENT, id, fn)
 
     def delete_client(self, id: str) -> None:
-        self._delete(_CLIENT, id)
+        self._delete(CLIENT, id)
 
     def list_clients(self) -> list[Client]:
-        return self._list(_CLIENT)
+        return self._list(CLIENT)
 
     # connectors
 
     def create_connector(self, c: Connector) -> None:
-        self._create(_CONNECTOR, c)
+        self._create(CONNECTOR, c)
 
     def get_connector(self, id: str) -> Connector:
-        return self._get(_CONNECTOR, id)
+        return self._get(CONNECTOR, id)
 
     def update_connector(self, id: str, fn: Updater[Connector]) -> Connector:
-        return self._update(_CONNECTOR, id, fn)
+        return self._update(CONNECTOR, id, fn)
 
     def delete_connector(self, id: str) -> None:
-        self._delete(_CONNECTOR, id)
+        self._delete(CONNECTOR, id)
 
     def list_connectors(self) -> list[Connector]:
-        return self._list(_CONNECTOR)
+        return self._list(CONNECTOR)
+
+    # browser sessions
+
+    def create_session(self, s: Session) -> None:
+        self._create(SESSION, s)
+
+    def get_session(self, id: str) -> Session:
+        return self._get(SESSION, id)
+
+    def update_session(self, id: str, fn: Updater[Session]) -> Session:
+        return self._update(SESSION, id, fn)
+
+    def delete_session(self, id: str) -> None:
+        self._delete(SESSION, id)
+
+    def list_sessions(self, *, user_id: str | None = None) -> list[Session]:
+        where = [] if user_id is None else [m.session.c.user_id == user_id]
+        return self._list(SESSION, *where)
+
+    # back-channel logout events (never garbage collected)
+
+    def create_logout_event(self, e: LogoutEvent) -> None:
+        self._create(LOGOUT_EVENT, e)
+
+    def get_logout_event(self, id: str) -> LogoutEvent:
+        return self._get(LOGOUT_EVENT, id)
+
+    def update_logout_event(self, id: str, fn: Updater[LogoutEvent]) -> LogoutEvent:
+        return self._update(LOGOUT_EVENT, id, fn)
+
+    def list_logout_events(
+        self, *, status: str | None = None, due_before: datetime | None = None
+    ) -> list[LogoutEvent]:
+        return self._list(LOGOUT_EVENT, *logout_event_filters(status, due_before))
 
     # signing keys
 
     def get_keys(self) -> Keys:
         with self._read() as conn:
-            row = conn.execute(_KEYS_SELECT).mappings().first()
+            row = conn.execute(KEYS_SELECT).mappings().first()
         if row is None:
             raise NotFoundError("signing keys not created yet")
-        return _KEYS_CODEC.decode(row)
+        return KEYS_CODEC.decode(row)
 
     def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys:
         """Compare-and-swap the key set. When two processes create the first row at once, the
@@ -355,13 +355,13 @@ class SQLStorage:
 
     def _update_keys_once(self, fn: Callable[[Keys | None], Keys]) -> Keys:
         with self._write() as conn:
-            row = conn.execute(_KEYS_SELECT_LOCKED).mappings().first()
-            old = None if row is None else _KEYS_CODEC.decode(row)
+            row = conn.execute(KEYS_SELECT_LOCKED).mappings().first()
+            old = None if row is None else KEYS_CODEC.decode(row)
             new = fn(old)
             if new is old:
                 return new
-            values = {**_KEYS_CODEC.encode(new), "id": m.KEYS_ROW_ID}
-            conn.execute(m.keys.insert() if row is None else _KEYS_UPDATE, values)
+            values = {**KEYS_CODEC.encode(new), "id": m.KEYS_ROW_ID}
+            conn.execute(m.keys.insert() if row is None else KEYS_UPDATE, values)
             return new
 
     # revoked access tokens
@@ -375,12 +375,13 @@ class SQLStorage:
 
     def is_access_token_revoked(self, jti: str) -> bool:
         with self._read() as conn:
-            return conn.execute(_REVOKED_SELECT, {"b_jti": jti}).first() is not None
+            return conn.execute(REVOKED_SELECT, {"b_jti": jti}).first() is not None
 
     # housekeeping
 
     def garbage_collect(self, now: datetime) -> GCResult:
         ar, ac, rt, rv = m.auth_request, m.auth_code, m.refresh_token, m.revoked_access_token
+        ss = m.session
         with self._write() as conn:
             return GCResult(
                 auth_requests=conn.execute(ar.delete().where(ar.c.expiry < now)).rowcount,
@@ -389,6 +390,7 @@ class SQLStorage:
                     rt.delete().where(rt.c.expiry.is_not(None), rt.c.expiry < now)
                 ).rowcount,
                 revoked_tokens=conn.execute(rv.delete().where(rv.c.expiry < now)).rowcount,
+                sessions=conn.execute(ss.delete().where(ss.c.expiry < now)).rowcount,
             )
 
     def ping(self) -> None:

@@ -21,9 +21,11 @@ from dex_py.storage.base import (
     Connector,
     GCResult,
     Keys,
+    LogoutEvent,
     Password,
     ReadOnlyError,
     RefreshToken,
+    Session,
     Storage,
     Updater,
 )
@@ -170,6 +172,35 @@ class StaticOverlay:
         self, *, client_id: str | None = None, user_id: str | None = None
     ) -> list[RefreshToken]:
         return self.storage.list_refresh_tokens(client_id=client_id, user_id=user_id)
+
+    def create_session(self, s: Session) -> None:
+        self.storage.create_session(s)
+
+    def get_session(self, id: str) -> Session:
+        return self.storage.get_session(id)
+
+    def update_session(self, id: str, fn: Updater[Session]) -> Session:
+        return self.storage.update_session(id, fn)
+
+    def delete_session(self, id: str) -> None:
+        self.storage.delete_session(id)
+
+    def list_sessions(self, *, user_id: str | None = None) -> list[Session]:
+        return self.storage.list_sessions(user_id=user_id)
+
+    def create_logout_event(self, e: LogoutEvent) -> None:
+        self.storage.create_logout_event(e)
+
+    def get_logout_event(self, id: str) -> LogoutEvent:
+        return self.storage.get_logout_event(id)
+
+    def update_logout_event(self, id: str, fn: Updater[LogoutEvent]) -> LogoutEvent:
+        return self.storage.update_logout_event(id, fn)
+
+    def list_logout_events(
+        self, *, status: str | None = None, due_before: datetime | None = None
+    ) -> list[LogoutEvent]:
+        return self.storage.list_logout_events(status=status, due_before=due_before)
 
     def get_keys(self) -> Keys:
         return self.storage.get_keys()

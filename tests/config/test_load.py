@@ -374,7 +374,7 @@ def test_missing_env_variable_is_one_error_naming_the_key(
 
 
 def test_reserved_sections_are_kept_raw(valid: dict[str, Any], load_data: Any) -> None:
-    valid["teams"] = {"rules": [{"match": "cn=admins,*", "team": "admins"}]}
+    valid["teams"] = {"rules": [{"glob": "cn=admins,*", "team": "admins"}]}
     valid["kube"] = None
     config = load_data(valid)
     assert config.extensions == {"teams": valid["teams"], "kube": {}}

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 from jwcrypto import jwk
 
-from dex_py.keys import KeyManager, KeyStoreError, generate_jwk, key_infos
+from dex_py.jwk import KeyStoreError, generate_jwk
+from dex_py.keys import KeyManager, key_infos
 from dex_py.storage.base import Keys, VerificationKey
 
 from .conftest import LIFETIME, PERIOD

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwcrypto import jwk, jws, jwt
 
-from dex_py.keys import generate_jwk
+from dex_py.jwk import generate_jwk
 from dex_py.tokens import (
     MAX_TOKEN_LENGTH,
     InvalidTokenError,

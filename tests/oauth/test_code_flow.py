@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+import pytest
+
 from dex_py import tokens
 from tests.oauth.conftest import (
     CLIENT_ID,
@@ -203,3 +205,37 @@ def test_health_endpoints(app: App) -> None:
     ready = browser.get("/dex/healthz/ready")
     assert ready.status_code == 200
     assert ready.json["connectors"] == {"local": "ok", "mock": "ok"}
+
+
+def test_rfc8414_metadata_locations(app: App) -> None:
+    browser = app.client()
+    oidc = browser.get("/dex/.well-known/openid-configuration").json
+    for path in (
+        "/.well-known/oauth-authorization-server/dex",
+        "/dex/.well-known/oauth-authorization-server",
+    ):
+        doc = browser.get(path)
+        assert doc.status_code == 200 and doc.json == oidc
+    assert oidc["revocation_endpoint"] == ISSUER + "/token/revoke"
+    assert oidc["introspection_endpoint"] == ISSUER + "/token/introspect"
+
+
+def test_unhealthy_connector_is_reported_without_taking_others_down(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.base import ConnectorError
+
+    mock = app.svc.connectors.get("mock")
+    assert mock is not None and mock.connector is not None
+
+    def down() -> None:
+        raise ConnectorError("upstream unreachable")
+
+    monkeypatch.setattr(mock.connector, "check", down)
+    ready = app.client().get("/dex/healthz/ready")
+    assert ready.status_code == 503
+    assert ready.json["connectors"] == {"local": "ok", "mock": "unavailable"}
+    page = app.client().get("/dex/auth?" + urlencode(auth_params()))
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "/auth/local?" in html and "/auth/mock?" not in html
+    assert "Example" in html  # shown as unavailable

@@ -16,8 +16,10 @@ from dex_py.storage.base import (
     Client,
     Connector,
     Keys,
+    LogoutEvent,
     Password,
     RefreshToken,
+    Session,
     VerificationKey,
 )
 
@@ -63,6 +65,7 @@ def auth_request(**over: Any) -> AuthRequest:
         max_age=300,
         login_hint="jdoe@example.com",
         auth_time=T0,
+        session_id="sess-ar",
     )
     return replace(base, **over)
 
@@ -84,6 +87,7 @@ def auth_code(**over: Any) -> AuthCode:
         issued_refresh_token_id="rt-1",
         issued_access_token_id="jti-1",
         issued_access_token_expiry=T0 + timedelta(hours=1),
+        session_id="sess-ac",
     )
     return replace(base, **over)
 
@@ -103,6 +107,7 @@ def refresh_token(**over: Any) -> RefreshToken:
         connector_data=b"refresh-data",
         auth_time=T0,
         expiry=T0 + timedelta(days=30),
+        session_id="sess-rt",
     )
     return replace(base, **over)
 
@@ -131,6 +136,10 @@ def client(**over: Any) -> Client:
         allowed_groups=("admins",),
         grant_types=("authorization_code", "refresh_token"),
         post_logout_redirect_uris=("https://a.example/bye",),
+        token_endpoint_auth_method="private_key_jwt",
+        jwks='{"keys":[{"kty":"EC","crv":"P-256","x":"ẋ","y":"y","kid":"c1"}]}',
+        jwks_uri="https://a.example/jwks.json",
+        backchannel_logout_uri="https://a.example/backchannel-logout?ä=1",
     )
     return replace(base, **over)
 
@@ -155,5 +164,38 @@ def keys(**over: Any) -> Keys:
             VerificationKey('{"kty":"EC","kid":"old2"}', T0 + timedelta(hours=12, microseconds=7)),
         ),
         next_rotation=T0 + timedelta(hours=6),
+    )
+    return replace(base, **over)
+
+
+def session(**over: Any) -> Session:
+    base = Session(
+        id=uid("sess-"),
+        secret_hash="d" * 64,
+        claims=claims(),
+        connector_id="ldap",
+        auth_time=T0 - timedelta(minutes=3),
+        created_at=T0 - timedelta(minutes=3, microseconds=1),
+        last_active=T0,
+        expiry=T0 + timedelta(hours=8),
+        connector_data=b"\x00session\xff",
+        clients=("client-a", "client-b"),
+        approved_clients=("client-a",),
+    )
+    return replace(base, **over)
+
+
+def logout_event(**over: Any) -> LogoutEvent:
+    base = LogoutEvent(
+        id=uid("le-"),
+        client_id="client-a",
+        uri="https://a.example/backchannel-logout?ä=1",
+        sid="sess-1",
+        sub="CgZ1c2VyLTESBGxkYXA",
+        created_at=T0,
+        status="failed",
+        attempts=5,
+        next_attempt=T0 + timedelta(minutes=2, microseconds=9),
+        last_error="HTTP 503 from https://a.example: Ünavailable",
     )
     return replace(base, **over)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -101,3 +102,29 @@ def test_static_client_lookup_does_not_touch_storage() -> None:
     static = f.client(id="hot")
     overlay = StaticOverlay(_NoClientLookups(), clients=[static])
     assert overlay.get_client("hot") is static
+
+
+def test_sessions_and_logout_events_are_delegated(overlay: StaticOverlay, storage: Storage) -> None:
+    s = f.session(claims=f.claims(user_id="u-static"))
+    overlay.create_session(s)
+    assert storage.get_session(s.id) == s == overlay.get_session(s.id)
+    assert overlay.list_sessions(user_id="u-static") == [s]
+    assert overlay.list_sessions(user_id="other") == []
+    touched = overlay.update_session(s.id, lambda o: replace(o, clients=("static-app",)))
+    assert storage.get_session(s.id) == touched
+    overlay.delete_session(s.id)
+    with pytest.raises(NotFoundError):
+        storage.get_session(s.id)
+
+    due = f.logout_event(status="pending", next_attempt=f.T0)
+    done = f.logout_event(status="delivered", next_attempt=None)
+    overlay.create_logout_event(due)
+    overlay.create_logout_event(done)
+    assert storage.get_logout_event(due.id) == due == overlay.get_logout_event(due.id)
+    assert overlay.list_logout_events(status="delivered") == [done]
+    assert overlay.list_logout_events(due_before=f.T0) == [due]
+    sent = overlay.update_logout_event(due.id, lambda e: replace(e, status="delivered"))
+    assert storage.get_logout_event(due.id) == sent
+    expired = f.session(expiry=f.T0)
+    storage.create_session(expired)
+    assert overlay.garbage_collect(f.T0 + timedelta(seconds=1)).sessions == 1

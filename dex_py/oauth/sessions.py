@@ -1,0 +1,203 @@
+"""Single sign-on sessions: the browser's login, remembered so the user is not asked again
+(OIDC Core §3.1.2.1 ``prompt``, ``max_age``, ``id_token_hint``; the ``sid`` claim of OIDC
+Back-Channel Logout 1.0 §2.1).
+
+The browser holds ``<id>.<secret>`` in an HttpOnly, SameSite=Lax cookie scoped to the issuer's
+path; storage keeps only SHA-256 of the secret. A session expires after ``session.idleTimeout``
+without use or ``session.absoluteLifetime`` after login, whichever comes first. Logging in again
+always starts a new session id (no session fixation).
+
+Config (dex-py addition, top-level ``session``)::
+
+    session:
+      enabled: true            # false: every authorization request asks the user to log in
+      idleTimeout: 8h
+      absoluteLifetime: 24h
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import request
+from werkzeug import Response
+
+from dex_py.config import ConfigError
+from dex_py.durations import parse_duration
+from dex_py.services import Services
+from dex_py.storage.base import Claims, NotFoundError, Session
+
+COOKIE = "dexpy_session"
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    enabled: bool = True
+    idle_timeout: timedelta = timedelta(hours=8)
+    absolute_lifetime: timedelta = timedelta(hours=24)
+
+    @classmethod
+    def from_config(cls, section: Any) -> SessionPolicy:
+        """Parse the ``session`` section; every problem is reported with its key path."""
+        if section is None:
+            return cls()
+        if not isinstance(section, dict):
+            raise ConfigError([("session", "must be a mapping")])
+        errors: list[tuple[str, str]] = []
+        values: dict[str, Any] = {}
+        for key, value in section.items():
+            path = f"session.{key}"
+            if key == "enabled":
+                if not isinstance(value, bool):
+                    errors.append((path, "must be true or false"))
+                values["enabled"] = bool(value)
+            elif key in ("idleTimeout", "absoluteLifetime"):
+                try:
+                    duration = parse_duration(str(value))
+                except ValueError as exc:
+                    errors.append((path, str(exc)))
+                    continue
+                if duration <= timedelta(0):
+                    errors.append((path, "must be a positive duration"))
+                field = "idle_timeout" if key == "idleTimeout" else "absolute_lifetime"
+                values[field] = duration
+            else:
+                errors.append((path, "unknown key"))
+        if errors:
+            raise ConfigError(errors)
+        return cls(**values)
+
+
+def _policy(svc: Services) -> SessionPolicy:
+    return svc.session_policy
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _expiry(policy: SessionPolicy, created: datetime, last_active: datetime) -> datetime:
+    return min(created + policy.absolute_lifetime, last_active + policy.idle_timeout)
+
+
+def current(svc: Services) -> Session | None:
+    """The browser's valid session, or ``None``."""
+    policy = _policy(svc)
+    if not policy.enabled:
+        return None
+    raw = request.cookies.get(COOKIE, "")
+    session_id, sep, secret = raw.partition(".")
+    if not sep or not session_id or not secret or len(raw) > 200:
+        return None
+    try:
+        session = svc.storage.get_session(session_id)
+    except NotFoundError:
+        return None
+    if not hmac.compare_digest(_digest(secret), session.secret_hash):
+        return None
+    if session.expiry <= svc.clock.now():
+        return None
+    return session
+
+
+def start(
+    svc: Services,
+    *,
+    claims: Claims,
+    connector_id: str,
+    connector_data: bytes | None,
+    auth_time: datetime,
+    previous: Session | None,
+) -> tuple[Session, str] | None:
+    """A new session for a fresh login (replacing ``previous``); returns it and the cookie."""
+    policy = _policy(svc)
+    if not policy.enabled:
+        return None
+    if previous is not None:
+        end(svc, previous.id)
+    now = svc.clock.now()
+    secret = secrets.token_urlsafe(32)
+    session = Session(
+        id=secrets.token_urlsafe(16),
+        secret_hash=_digest(secret),
+        claims=claims,
+        connector_id=connector_id,
+        auth_time=auth_time,
+        created_at=now,
+        last_active=now,
+        expiry=_expiry(policy, now, now),
+        connector_data=connector_data,
+    )
+    svc.storage.create_session(session)
+    return session, f"{session.id}.{secret}"
+
+
+def end(svc: Services, session_id: str) -> Session | None:
+    """Delete a session (logout); returns what it was, if it existed."""
+    try:
+        session = svc.storage.get_session(session_id)
+        svc.storage.delete_session(session_id)
+    except NotFoundError:
+        return None
+    return session
+
+
+def touch(svc: Services, session: Session, *, approved: str = "", client: str = "") -> None:
+    """Record use of the session (sliding idle timeout), an approval or a client that got
+    tokens. Writes at most once a minute unless something new is recorded."""
+    now = svc.clock.now()
+    if (
+        now - session.last_active < TOUCH_EVERY
+        and (not approved or approved in session.approved_clients)
+        and (not client or client in session.clients)
+    ):
+        return
+    policy = _policy(svc)
+
+    def update(s: Session) -> Session:
+        changes: dict[str, Any] = {
+            "last_active": now,
+            "expiry": _expiry(policy, s.created_at, now),
+        }
+        if approved and approved not in s.approved_clients:
+            changes["approved_clients"] = (*s.approved_clients, approved)
+        if client and client not in s.clients:
+            changes["clients"] = (*s.clients, client)
+        return replace(s, **changes)
+
+    with contextlib.suppress(NotFoundError):
+        svc.storage.update_session(session.id, update)
+
+
+def record(svc: Services, session_id: str, *, approved: str = "", client: str = "") -> None:
+    """``touch`` by id (no-op without a session)."""
+    if not session_id:
+        return
+    try:
+        session = svc.storage.get_session(session_id)
+    except NotFoundError:
+        return
+    touch(svc, session, approved=approved, client=client)
+
+
+def set_cookie(svc: Services, resp: Response, value: str) -> None:
+    resp.set_cookie(
+        COOKIE,
+        value,
+        max_age=int(_policy(svc).absolute_lifetime.total_seconds()),
+        httponly=True,
+        samesite="Lax",
+        secure=svc.secure_cookies,
+        path=svc.issuer_path or "/",
+    )
+
+
+def clear_cookie(svc: Services, resp: Response) -> None:
+    resp.delete_cookie(COOKIE, path=svc.issuer_path or "/", httponly=True, samesite="Lax")

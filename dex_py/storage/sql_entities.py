@@ -1,0 +1,125 @@
+"""The SQL backend's per-table plumbing: how each table maps to its ``storage.base`` dataclass,
+and the statements ``storage.sql`` runs, built once at import time.
+
+An ``Entity`` bundles a table, its ``RowCodec``, the key column, columns derived from the
+object (``user_id`` copied out of ``claims``, so lists can filter on it) and the prepared
+select/lock/update/delete statements of one row. Statements that do not fit the generic
+by-key CRUD (the single signing-keys row, revoked-token lookups, the logout delivery queue)
+live here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import sqlalchemy as sa
+
+from dex_py.storage import models as m
+from dex_py.storage.base import (
+    AuthCode,
+    AuthRequest,
+    Client,
+    Connector,
+    Keys,
+    LogoutEvent,
+    Password,
+    RefreshToken,
+    Session,
+)
+from dex_py.storage.codec import RowCodec
+
+D = TypeVar("D")
+
+
+class Entity(Generic[D]):
+    """One table, how its rows map to a dataclass, and its prepared statements."""
+
+    def __init__(
+        self,
+        name: str,
+        table: sa.Table,
+        codec: RowCodec[D],
+        key: str,
+        *,
+        derived: Callable[[D], dict[str, Any]] | None = None,
+        normalize: Callable[[str], str] = str,
+        order_by: tuple[sa.ColumnElement[Any], ...] = (),
+    ) -> None:
+        self.name = name
+        self.table = table
+        self.codec = codec
+        self.key = key  # the key field and column
+        self.derived = derived  # extra columns computed from the object
+        self.normalize = normalize  # key normalisation (passwords: lower-case)
+        col = table.c[key]
+        self.order_by = order_by or (col,)  # list order; the key by default
+        self.select_one = sa.select(table).where(col == sa.bindparam("b_key"))
+        self.select_locked = self.select_one.with_for_update()
+        self.update_one = table.update().where(col == sa.bindparam("b_key"))
+        self.delete_one = table.delete().where(col == sa.bindparam("b_key"))
+        self.insert = table.insert()
+
+    def row(self, obj: D) -> dict[str, Any]:
+        values = self.codec.encode(obj)
+        if self.derived is not None:
+            values.update(self.derived(obj))
+        return values
+
+    def key_of(self, obj: D) -> str:
+        return str(getattr(obj, self.key))
+
+
+AUTH_REQUEST = Entity("auth request", m.auth_request, RowCodec(AuthRequest), "id")
+AUTH_CODE = Entity("auth code", m.auth_code, RowCodec(AuthCode), "id")
+REFRESH = Entity(
+    "refresh token",
+    m.refresh_token,
+    RowCodec(RefreshToken),
+    "id",
+    derived=lambda t: {"user_id": t.claims.user_id},
+)
+PASSWORD = Entity("password", m.password, RowCodec(Password), "email", normalize=str.lower)
+CLIENT = Entity("client", m.client, RowCodec(Client), "id")
+CONNECTOR = Entity("connector", m.connector, RowCodec(Connector), "id")
+SESSION = Entity(
+    "session",
+    m.session,
+    RowCodec(Session),
+    "id",
+    derived=lambda s: {"user_id": s.claims.user_id},
+)
+_le = m.logout_event.c
+LOGOUT_EVENT = Entity(
+    "logout event",
+    m.logout_event,
+    RowCodec(LogoutEvent),
+    "id",
+    # Soonest due first; finished events (no next attempt) last, oldest first. ``IS NULL``
+    # first, because databases disagree on where NULLs sort.
+    order_by=(_le.next_attempt.is_(None), _le.next_attempt, _le.created_at, _le.id),
+)
+
+
+def logout_event_filters(
+    status: str | None, due_before: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses of ``list_logout_events``: ``due_before`` selects pending events whose
+    next attempt is at or before it."""
+    where: list[sa.ColumnElement[bool]] = []
+    if status is not None:
+        where.append(_le.status == status)
+    if due_before is not None:
+        where += [_le.status == "pending", _le.next_attempt <= due_before]
+    return where
+
+
+KEYS_CODEC = RowCodec(Keys)
+KEYS_SELECT = sa.select(m.keys).where(m.keys.c.id == m.KEYS_ROW_ID)
+KEYS_SELECT_LOCKED = KEYS_SELECT.with_for_update()
+KEYS_UPDATE = m.keys.update().where(m.keys.c.id == m.KEYS_ROW_ID)
+
+REVOKED_SELECT = sa.select(sa.literal(1)).where(
+    m.revoked_access_token.c.jti == sa.bindparam("b_jti")
+)

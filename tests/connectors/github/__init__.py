@@ -1,0 +1,1 @@
+"""Tests of the ``github`` connector against a fake GitHub Enterprise Server."""

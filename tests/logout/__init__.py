@@ -1,0 +1,1 @@
+"""Tests for logout: RP-Initiated Logout 1.0 and Back-Channel Logout 1.0."""

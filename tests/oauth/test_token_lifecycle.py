@@ -1,0 +1,108 @@
+"""Revocation (RFC 7009) and introspection (RFC 7662)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.oauth.conftest import App, auth_params, basic, code_from, login_password, redeem
+
+PEER = ("peer-app", "peer-secret-peer-secret")
+
+
+def tokens_for(app: App) -> dict[str, Any]:
+    browser = app.client()
+    return redeem(browser, code_from(login_password(browser, auth_params()))["code"]).json
+
+
+def post(app: App, path: str, data: dict[str, str], auth: tuple[str, str] | None = None) -> Any:
+    headers = basic(*auth) if auth else basic()
+    return app.client().post(path, data=data, headers=headers)
+
+
+def test_introspect_access_and_refresh_tokens(app: App) -> None:
+    t = tokens_for(app)
+    resp = post(app, "/dex/token/introspect", {"token": t["access_token"]})
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    body = resp.json
+    assert body["active"] is True and body["token_type"] == "access_token"
+    assert body["client_id"] == "example-app" and body["username"] == "admin"
+    refresh = post(
+        app,
+        "/dex/token/introspect",
+        {"token": t["refresh_token"], "token_type_hint": "refresh_token"},
+    ).json
+    assert refresh["active"] is True and refresh["token_type"] == "refresh_token"
+    assert refresh["sub"] == body["sub"]
+
+
+def test_introspection_requires_client_authentication(app: App) -> None:
+    t = tokens_for(app)
+    resp = app.client().post("/dex/token/introspect", data={"token": t["access_token"]})
+    assert resp.status_code == 401 and resp.json["error"] == "invalid_client"
+    resp = post(
+        app, "/dex/token/introspect", {"token": t["access_token"]}, auth=("example-app", "wrong")
+    )
+    assert resp.status_code == 401
+
+
+def test_introspection_hides_other_clients_tokens(app: App) -> None:
+    t = tokens_for(app)
+    for token in (t["access_token"], t["refresh_token"]):
+        assert post(app, "/dex/token/introspect", {"token": token}, auth=PEER).json == {
+            "active": False
+        }
+
+
+def test_introspection_of_garbage_is_inactive(app: App) -> None:
+    for token in ("x", "a.b.c", "a.b", "e" * 5000):
+        assert post(app, "/dex/token/introspect", {"token": token}).json == {"active": False}
+    resp = post(app, "/dex/token/introspect", {"token": "x", "token_type_hint": "weird"})
+    assert resp.json["error"] == "unsupported_token_type"
+
+
+def test_revoked_access_token_is_inactive_and_refused_by_userinfo(app: App) -> None:
+    t = tokens_for(app)
+    assert post(app, "/dex/token/revoke", {"token": t["access_token"]}).status_code == 200
+    assert post(app, "/dex/token/introspect", {"token": t["access_token"]}).json == {
+        "active": False
+    }
+    info = app.client().get(
+        "/dex/userinfo", headers={"Authorization": "Bearer " + t["access_token"]}
+    )
+    assert info.status_code == 401
+
+
+def test_revoked_refresh_token_cannot_be_used(app: App) -> None:
+    t = tokens_for(app)
+    resp = post(
+        app, "/dex/token/revoke", {"token": t["refresh_token"], "token_type_hint": "refresh_token"}
+    )
+    assert resp.status_code == 200
+    again = post(
+        app, "/dex/token", {"grant_type": "refresh_token", "refresh_token": t["refresh_token"]}
+    )
+    assert again.json["error"] == "invalid_grant"
+
+
+def test_another_client_cannot_revoke(app: App) -> None:
+    t = tokens_for(app)
+    assert (
+        post(app, "/dex/token/revoke", {"token": t["refresh_token"]}, auth=PEER).status_code == 200
+    )
+    assert (
+        post(app, "/dex/token/revoke", {"token": t["access_token"]}, auth=PEER).status_code == 200
+    )
+    ok = post(
+        app, "/dex/token", {"grant_type": "refresh_token", "refresh_token": t["refresh_token"]}
+    )
+    assert ok.status_code == 200
+    info = app.client().get(
+        "/dex/userinfo", headers={"Authorization": "Bearer " + t["access_token"]}
+    )
+    assert info.status_code == 200
+
+
+def test_revoking_unknown_tokens_is_a_quiet_success(app: App) -> None:
+    for token in ("x", "a.b", "zzz.yyy.xxx"):
+        assert post(app, "/dex/token/revoke", {"token": token}).status_code == 200
+    assert post(app, "/dex/token/revoke", {}).json["error"] == "invalid_request"
