@@ -319,12 +319,13 @@ def create_auth_request(
     return req
 
 
-def start(params: MultiDict[str, str]) -> tuple[AuthRequest, Response | None, str]:
-    """Validate and store a new auth request. Returns it, plus the browser secret to set if new."""
+def start(params: MultiDict[str, str]) -> tuple[AuthRequest, str]:
+    """Validate and store a new auth request (no SSO: the caller chose a connector). Returns it,
+    plus the browser secret to set when the browser had none."""
     ctx = validate(params)
     secret, is_new = browser.ensure_browser_secret()
     req = create_auth_request(ctx, secret)
-    return req, None, secret if is_new else ""
+    return req, secret if is_new else ""
 
 
 def connector_url(connector_id: str, req_id: str) -> str:

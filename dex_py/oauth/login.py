@@ -84,7 +84,7 @@ def connector_view(connector_id: str) -> Response:
     new_secret = ""
     if not req_id:
         # Dex links here with the full authorization request: accept that too.
-        req, _, new_secret = authorize.start(authorize.request_params())
+        req, new_secret = authorize.start(authorize.request_params())
         if req.connector_id and req.connector_id != connector_id:
             raise PageError(400, "Bad Request", "connector_id does not match the URL.")
     else:

@@ -239,3 +239,15 @@ def test_unhealthy_connector_is_reported_without_taking_others_down(
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "/auth/local?" in html and "/auth/mock?" not in html
     assert "Example" in html  # shown as unavailable
+
+
+def test_dex_style_connector_link_with_full_request(app: App) -> None:
+    """Dex links /auth/<connector>?<authorization request>; that must work too."""
+    browser = app.client()
+    resp = browser.get("/dex/auth/local?" + urlencode(auth_params()))
+    assert resp.status_code == 302 and "/dex/auth/local/login?state=" in resp.headers["Location"]
+    assert "dexpy_browser=" in resp.headers["Set-Cookie"]
+    form = browser.get(resp.headers["Location"].replace("http://127.0.0.1:5556", ""))
+    assert form.status_code == 200 and b'name="password"' in form.data
+    bad = app.client().get("/dex/auth/local?" + urlencode(auth_params(redirect_uri="http://x/")))
+    assert bad.status_code == 400 and "Location" not in bad.headers
