@@ -175,12 +175,22 @@ def _authenticate_assertion(clients: ClientStore, form: Mapping[str, str]) -> Cl
 
 
 def _is_loopback_redirect(uri: str) -> bool:
+    """``http://`` to a loopback host with, at most, a valid numeric port. The netloc must be
+    exactly host[:port], so ``127.0.0.1:5555.evil.example`` or ``127.0.0.1:0x50`` never pass."""
     try:
         parts = urlsplit(uri)
+        port = parts.port  # raises ValueError for a non-numeric or out-of-range port
     except ValueError:
         return False
     host = (parts.hostname or "").lower()
-    return parts.scheme == "http" and (host in _LOOPBACK_HOSTS or f"[{host}]" in _LOOPBACK_HOSTS)
+    if parts.scheme != "http" or parts.username is not None or parts.password is not None:
+        return False
+    if not (host in _LOOPBACK_HOSTS or f"[{host}]" in _LOOPBACK_HOSTS):
+        return False
+    if port is not None and not 1 <= port <= 65535:
+        return False
+    expected = f"[{host}]" if ":" in host else host
+    return parts.netloc.lower() in (expected, f"{expected}:{port}")
 
 
 def _without_port(uri: str) -> str:

@@ -1,0 +1,1 @@
+"""The security matrix: one test per attack, each against a live dex-py."""
