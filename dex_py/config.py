@@ -188,7 +188,7 @@ class SigningConfig:
 class ServerConfig:
     """dex-py addition (top-level ``server``): how ``dex-py serve`` runs gunicorn."""
 
-    workers: int = 0  # 0 = 2 * cores + 1, capped at 8
+    workers: int = 0  # 0 = cores + 1, capped at 8
     timeout: int = 30  # seconds
     gc_interval: timedelta = timedelta(minutes=5)  # gcInterval
 

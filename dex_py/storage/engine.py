@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import re
 import ssl
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -307,7 +308,8 @@ def _pool_settings(max_open: int | None, max_idle: int | None, lifetime: int | N
     return {
         "pool_size": size,
         "max_overflow": max(total - size, 0),
-        "pool_pre_ping": True,
+        # Liveness is checked only for connections that sat idle (see ``_ping_when_idle``).
+        "pool_pre_ping": False,
         "pool_recycle": lifetime if lifetime else 1800,
         "pool_timeout": 30,
     }
@@ -342,7 +344,46 @@ def make_engine(cfg: StorageConfig) -> Engine:
     if url.get_backend_name() == "sqlite":
         return make_sqlite_engine(url.database or "")
     # hide_parameters: error messages must never carry values (the keys table holds private keys).
-    return sa.create_engine(url, connect_args=connect_args, hide_parameters=True, **engine_kw)
+    engine = sa.create_engine(url, connect_args=connect_args, hide_parameters=True, **engine_kw)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_PING_AFTER = 10.0  # seconds
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only when it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` costs a round trip on every checkout (two per refresh grant);
+    under load connections are reused within milliseconds, so a ping then buys nothing. A
+    connection idle for ``IDLE_PING_AFTER`` seconds (the database may have restarted meanwhile)
+    is pinged, and a dead one is replaced transparently: raising ``DisconnectionError`` in the
+    checkout event makes the pool reconnect."""
+
+    @event.listens_for(engine, "checkin")
+    def _mark_used(dbapi_conn: Any, record: Any) -> None:
+        record.info["dexpy_last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        last = record.info.get("dexpy_last_used")
+        if last is not None and time.monotonic() - last < IDLE_PING_AFTER:
+            return
+        try:
+            ping_connection(dbapi_conn)
+        except Exception as exc:
+            raise sa.exc.DisconnectionError("stale pooled connection") from exc
+
+
+def ping_connection(dbapi_conn: Any) -> None:
+    """One round trip on a raw DB-API connection; raises if it is dead."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    dbapi_conn.rollback()
 
 
 def make_sqlite_engine(file: str) -> Engine:

@@ -35,7 +35,7 @@ def cfg(**kw: object) -> Config:
 
 
 def test_default_workers_is_bounded() -> None:
-    assert 3 <= default_workers() <= 8
+    assert 2 <= default_workers() <= 8
 
 
 def test_options_for_http(no_migrations: list[Config]) -> None:
