@@ -19,18 +19,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from connectors.base import (
     CallbackConnector,
     CallbackRequest,
+    ConfiguredConnector,
     ConnectorError,
     Identity,
     Scopes,
     get_logger,
     key,
-    parse_config,
+    with_query_param,
 )
 
 __all__ = ["DEFAULT_HEADERS", "AuthProxyConnector", "header_names"]
@@ -56,7 +57,7 @@ def header_names(config: Mapping[str, Any] | None) -> frozenset[str]:
     return frozenset(names)
 
 
-class AuthProxyConnector(CallbackConnector):
+class AuthProxyConnector(ConfiguredConnector, CallbackConnector):
     """Logs in whoever the fronting proxy names in its headers."""
 
     @dataclass(frozen=True)
@@ -109,24 +110,11 @@ class AuthProxyConnector(CallbackConnector):
         self._config = config
         self._log = logger or get_logger(connector_id)
 
-    @classmethod
-    def open(
-        cls,
-        config: Mapping[str, Any] | None,
-        *,
-        connector_id: str,
-        logger: logging.Logger | None = None,
-        **services: Any,
-    ) -> Self:
-        return cls(parse_config(cls.Config, config), connector_id=connector_id, logger=logger)
-
     def login_url(self, scopes: Scopes, callback_url: str, state: str) -> tuple[str, bytes | None]:
         """``<callback_url>/<connector id>?state=<state>``: the one path the proxy protects."""
         parts = urlsplit(callback_url)
-        query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "state"]
-        query.append(("state", state))
         path = parts.path.rstrip("/") + "/" + self.connector_id
-        return urlunsplit(parts._replace(path=path, query=urlencode(query))), None
+        return with_query_param(urlunsplit(parts._replace(path=path)), "state", state), None
 
     def handle_callback(
         self, scopes: Scopes, request: CallbackRequest, login_state: bytes | None

@@ -26,7 +26,8 @@ import typing
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 
 class ConnectorError(Exception):
@@ -100,6 +101,29 @@ class Connector(ABC):  # noqa: B024 - a marker base; capabilities add the abstra
         """Raise ``ConnectorError`` if the upstream cannot be reached right now (used by
         ``/healthz/ready`` and the login page). Must be cheap and time-bounded; the default
         assumes a connector without a network upstream is always healthy."""
+
+
+class ConfiguredConnector(Connector):
+    """A connector whose ``open`` is ``cls(parse_config(cls.Config, config), connector_id=...,
+    logger=...)``: subclasses define ``Config`` and an ``__init__`` taking those arguments."""
+
+    if TYPE_CHECKING:
+        Config: ClassVar[type[Any]]
+
+        def __init__(
+            self, config: Any, *, connector_id: str, logger: logging.Logger | None = None
+        ) -> None: ...
+
+    @classmethod
+    def open(
+        cls,
+        config: Mapping[str, Any] | None,
+        *,
+        connector_id: str,
+        logger: logging.Logger | None = None,
+        **services: Any,
+    ) -> Self:
+        return cls(parse_config(cls.Config, config), connector_id=connector_id, logger=logger)
 
 
 class PasswordConnector(Connector):
@@ -241,6 +265,15 @@ def parse_config(cls: type[C], data: Mapping[str, Any] | None, path: str = "conf
     if errors:
         raise ConnectorConfigError(errors)
     return typing.cast(C, obj)
+
+
+def with_query_param(url: str, name: str, value: str) -> str:
+    """``url`` with query parameter ``name`` set to ``value`` (replacing any earlier one); other
+    parameters are kept. Used to build a callback URL carrying ``state``."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    query.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def get_logger(name: str) -> logging.Logger:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 
 import requests
 
@@ -35,9 +35,14 @@ from connectors.base import (
     Scopes,
     get_logger,
     key,
-    parse_config,
 )
-from connectors.oauth import OAuth2Client, Tokens, check_http_url, http_session
+from connectors.oauth_client import (
+    OAuth2Client,
+    OAuth2ClientConnector,
+    Tokens,
+    check_http_url,
+    http_session,
+)
 
 __all__ = ["GitLabConnector"]
 
@@ -68,7 +73,7 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-class GitLabConnector(CallbackConnector, RefreshConnector):
+class GitLabConnector(OAuth2ClientConnector, CallbackConnector, RefreshConnector):
     """Log in with GitLab; groups from GitLab's OpenID Connect user info."""
 
     @dataclass(frozen=True)
@@ -131,23 +136,6 @@ class GitLabConnector(CallbackConnector, RefreshConnector):
             session=session or http_session(),
             logger=self._log,
         )
-
-    @classmethod
-    def open(
-        cls,
-        config: Mapping[str, Any] | None,
-        *,
-        connector_id: str,
-        logger: logging.Logger | None = None,
-        **services: Any,
-    ) -> Self:
-        return cls(parse_config(cls.Config, config), connector_id=connector_id, logger=logger)
-
-    def close(self) -> None:
-        self._client.session.close()
-
-    def check(self) -> None:
-        self._client.check()
 
     def _groups_needed(self, scopes: Scopes) -> bool:
         return scopes.groups or bool(self._config.groups)

@@ -13,11 +13,11 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from connectors.base import (
     CallbackConnector,
     CallbackRequest,
+    ConfiguredConnector,
     ConnectorError,
     Identity,
     PasswordConnector,
@@ -27,6 +27,7 @@ from connectors.base import (
     get_logger,
     key,
     parse_config,
+    with_query_param,
 )
 
 __all__ = ["KILGORE_TROUT", "MOCK_SUBJECT_TOKEN", "MockCallbackConnector", "MockPasswordConnector"]
@@ -44,14 +45,6 @@ KILGORE_TROUT = Identity(
     groups=("authors",),
 )
 """The identity of Dex's mock callback connector."""
-
-
-def _with_query_param(url: str, name: str, value: str) -> str:
-    """``url`` with query parameter ``name`` set to ``value``; other parameters are kept."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
-    query.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 class MockCallbackConnector(CallbackConnector, RefreshConnector, TokenIdentityConnector):
@@ -87,7 +80,7 @@ class MockCallbackConnector(CallbackConnector, RefreshConnector, TokenIdentityCo
         return cls(connector_id=connector_id, logger=logger)
 
     def login_url(self, scopes: Scopes, callback_url: str, state: str) -> tuple[str, bytes | None]:
-        return _with_query_param(callback_url, "state", state), None
+        return with_query_param(callback_url, "state", state), None
 
     def handle_callback(
         self, scopes: Scopes, request: CallbackRequest, login_state: bytes | None
@@ -103,7 +96,7 @@ class MockCallbackConnector(CallbackConnector, RefreshConnector, TokenIdentityCo
         return KILGORE_TROUT
 
 
-class MockPasswordConnector(PasswordConnector, RefreshConnector):
+class MockPasswordConnector(ConfiguredConnector, PasswordConnector, RefreshConnector):
     """Accepts exactly one configured username and password and logs in as Kilgore Trout."""
 
     IDENTITY = Identity(
@@ -150,17 +143,6 @@ class MockPasswordConnector(PasswordConnector, RefreshConnector):
         self._password = config.password.encode("utf-8")
         self.connector_id = connector_id
         self._log = logger or get_logger(connector_id)
-
-    @classmethod
-    def open(
-        cls,
-        config: Mapping[str, Any] | None,
-        *,
-        connector_id: str,
-        logger: logging.Logger | None = None,
-        **services: Any,
-    ) -> Self:
-        return cls(parse_config(cls.Config, config), connector_id=connector_id, logger=logger)
 
     def prompt(self) -> str:
         return "Username"

@@ -229,7 +229,7 @@ def _check_extension_sections(config: Config, result: Validation) -> None:
     them, so a bad rule stops ``serve`` and ``check-config`` with the others."""
     from dex_py.config import ConfigError
     from dex_py.oauth.sessions import SessionPolicy
-    from dex_py.teams import validate_teams_section
+    from dex_py.teams_config import validate_teams_section
 
     for key, message in validate_teams_section(config):
         result.error(key, message)

@@ -9,6 +9,7 @@ The first process migrates; the others wait, then find the schema at head and do
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -79,26 +80,45 @@ def upgrade_engine(engine: Engine) -> str:
     """Migrate ``engine``'s database to head under a cross-process lock; returns the head."""
     install_sqlite_hooks(engine)
     where = describe_url(engine.url)
-    try:
-        with engine.connect() as conn, _migration_lock(conn):
-            before = MigrationContext.configure(conn).get_current_revision()
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-            conn.commit()
-            after = MigrationContext.configure(conn).get_current_revision()
-            conn.commit()
-    except MigrationError:
-        raise
-    except sa.exc.OperationalError as exc:
-        raise MigrationError(
-            f"cannot migrate {where}: database unreachable or locked: {_reason(exc)}"
-        ) from exc
-    except sa.exc.SQLAlchemyError as exc:
-        raise MigrationError(f"cannot migrate {where}: {_reason(exc)}") from exc
+    for attempt in range(SQLITE_LOCK_RETRIES + 1):
+        try:
+            before, after = _upgrade_locked(engine)
+            break
+        except MigrationError:
+            raise
+        except sa.exc.OperationalError as exc:
+            # SQLite answers "database is locked" at once, without waiting on the busy timeout,
+            # when processes opening a brand-new file race to switch it to WAL; try again.
+            if (
+                engine.dialect.name == "sqlite"
+                and "locked" in str(exc)
+                and (attempt < SQLITE_LOCK_RETRIES)
+            ):
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise MigrationError(
+                f"cannot migrate {where}: database unreachable or locked: {_reason(exc)}"
+            ) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise MigrationError(f"cannot migrate {where}: {_reason(exc)}") from exc
     if before != after:
         log.info("migrated %s from %s to %s", where, before or "empty", after)
     return after or head_revision()
+
+
+SQLITE_LOCK_RETRIES = 5
+
+
+def _upgrade_locked(engine: Engine) -> tuple[str | None, str | None]:
+    with engine.connect() as conn, _migration_lock(conn):
+        before = MigrationContext.configure(conn).get_current_revision()
+        cfg = alembic_config()
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        conn.commit()
+        after = MigrationContext.configure(conn).get_current_revision()
+        conn.commit()
+    return before, after
 
 
 def _reason(exc: sa.exc.SQLAlchemyError) -> str:
