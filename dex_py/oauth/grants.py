@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, Identity
 from dex_py import scopes as sc
 from dex_py.errors import InvalidGrant, InvalidRequest, InvalidScope, ServerError
 from dex_py.metrics import count_event
@@ -152,7 +152,16 @@ class _Reuse(Exception):
     pass
 
 
+class _Expired(Exception):
+    pass
+
+
 class RefreshTokenGrant(BaseGrant):
+    """One locked read-modify-write per refresh: every check runs inside the storage update that
+    rotates the token, so a refresh costs a single transaction. The connector is asked after
+    that (never while the row is locked); if it refuses, the rotation is undone, so an
+    upstream outage does not cost the user their login."""
+
     grant_type = "refresh_token"
 
     def respond(self) -> dict[str, Any]:
@@ -163,50 +172,22 @@ class RefreshTokenGrant(BaseGrant):
         token_id, secret = parts
         presented = issuance.hash_secret(secret)
         now = svc.clock.now()
-        rt_cfg = svc.config.expiry.refresh_tokens
-        try:
-            token = svc.storage.get_refresh_token(token_id)
-        except NotFoundError:
-            raise InvalidGrant("invalid refresh token") from None
-        if token.client_id != client.id:
-            raise InvalidGrant("refresh token was issued to another client")
-        try:
-            self._check_secret(token, presented, now)
-        except _Reuse:
-            self._revoke(token_id)
-            raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
-        if token.expiry is not None and token.expiry <= now:
-            self._revoke(token_id)
-            raise InvalidGrant("refresh token expired")
-
-        scopes = token.scopes
         requested = self.form.get("scope")
-        if requested:
-            asked = sc.parse(requested)
-            if not set(asked) <= set(token.scopes):
-                raise InvalidScope("requested scope exceeds the original grant")
-            scopes = asked
-
-        # Ask the connector who the user is now (identity and groups stay current).
-        identity = issuance.identity_of(token.claims, token.connector_data)
-        entry = svc.connectors.get(token.connector_id)
-        if entry is None or not entry.available:
-            raise InvalidGrant("the connector of this refresh token is no longer available")
-        refresher = entry.refresher()
-        if refresher is not None:
-            try:
-                identity = refresher.refresh(sc.for_connector(token.scopes), identity)
-            except ConnectorError as exc:
-                log.info("refresh refused by connector %s: %s", token.connector_id, exc)
-                raise InvalidGrant("the user may no longer log in") from None
-        claims = issuance.claims_of(svc, token.connector_id, identity)
-        new_secret = "" if rt_cfg.disable_rotation else secrets.token_urlsafe(32)
+        new_secret = (
+            "" if svc.config.expiry.refresh_tokens.disable_rotation else secrets.token_urlsafe(32)
+        )
+        before: list[RefreshToken] = []
 
         def rotate(old: RefreshToken) -> RefreshToken:
+            if old.client_id != client.id:
+                raise InvalidGrant("refresh token was issued to another client")
             self._check_secret(old, presented, now)
+            if old.expiry is not None and old.expiry <= now:
+                raise _Expired()
+            if requested and not set(sc.parse(requested)) <= set(old.scopes):
+                raise InvalidScope("requested scope exceeds the original grant")
+            before[:] = [old]
             changes: dict[str, Any] = {
-                "claims": claims,
-                "connector_data": identity.connector_data,
                 "last_used": now,
                 "expiry": issuance.refresh_expiry(svc, old.created_at, now),
             }
@@ -223,7 +204,28 @@ class RefreshTokenGrant(BaseGrant):
         except _Reuse:
             self._revoke(token_id)
             raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
+        except _Expired:
+            self._revoke(token_id)
+            raise InvalidGrant("refresh token expired") from None
 
+        try:
+            identity = self._current_identity(token)
+        except InvalidGrant:
+            self._undo(token, before[0])
+            raise
+        claims = issuance.claims_of(svc, token.connector_id, identity)
+        if claims != token.claims or identity.connector_data != token.connector_data:
+            rotated = token.token_hash
+            token = svc.storage.update_refresh_token(
+                token_id,
+                lambda t: (
+                    replace(t, claims=claims, connector_data=identity.connector_data)
+                    if t.token_hash == rotated
+                    else t
+                ),
+            )
+
+        scopes = sc.parse(requested) if requested else token.scopes
         grant = issuance.grant_of(token, scopes=scopes, claims=claims, connector_data=None)
         check_issue_policy(svc, self.treq, grant)
         return issuance.token_response(
@@ -234,6 +236,31 @@ class RefreshTokenGrant(BaseGrant):
             requested_scopes=token.scopes,
             include_nonce=False,
         )
+
+    def _current_identity(self, token: RefreshToken) -> Identity:
+        """Ask the connector who the user is now (identity and groups stay current)."""
+        svc = self.svc
+        identity = issuance.identity_of(token.claims, token.connector_data)
+        entry = svc.connectors.get(token.connector_id)
+        if entry is None or not entry.available:
+            raise InvalidGrant("the connector of this refresh token is no longer available")
+        refresher = entry.refresher()
+        if refresher is None:
+            return identity
+        try:
+            return refresher.refresh(sc.for_connector(token.scopes), identity)
+        except ConnectorError as exc:
+            log.info("refresh refused by connector %s: %s", token.connector_id, exc)
+            raise InvalidGrant("the user may no longer log in") from None
+
+    def _undo(self, rotated: RefreshToken, previous: RefreshToken) -> None:
+        """Put back the token as it was before this request rotated it (unless another
+        request has moved it on since)."""
+        with contextlib.suppress(NotFoundError):
+            self.svc.storage.update_refresh_token(
+                rotated.id,
+                lambda t: previous if t.token_hash == rotated.token_hash else t,
+            )
 
     def _check_secret(self, token: RefreshToken, presented: str, now: Any) -> None:
         if hmac.compare_digest(presented, token.token_hash):

@@ -190,3 +190,23 @@ def test_malformed_refresh_tokens(app: App) -> None:
         resp = refresh(app, bad)
         assert resp.status_code == 400
         assert resp.json["error"] in ("invalid_grant", "invalid_request")
+
+
+def test_upstream_outage_does_not_cost_the_login(app: App, monkeypatch: Any) -> None:
+    """A refused connector refresh undoes the rotation: the same token works once the upstream
+    is back, even after the reuse interval (it must not count as a replay)."""
+    from connectors.base import ConnectorError
+
+    first = login(app)
+    entry = app.svc.connectors.get("local")
+    assert entry is not None and entry.connector is not None
+    real = entry.connector.refresh
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectorError("directory unreachable")
+
+    monkeypatch.setattr(entry.connector, "refresh", down)
+    assert refresh(app, first["refresh_token"]).json["error"] == "invalid_grant"
+    app.clock.advance(seconds=30)
+    monkeypatch.setattr(entry.connector, "refresh", real)
+    assert refresh(app, first["refresh_token"]).status_code == 200
