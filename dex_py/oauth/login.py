@@ -9,6 +9,7 @@ to the approval page (or straight to the client when approval is skipped).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -95,7 +96,7 @@ def connector_view(connector_id: str) -> Response:
     svc = services()
     if req.connector_id != connector_id:
         req = svc.storage.update_auth_request(
-            req.id, lambda r: _replace(r, connector_id=connector_id)
+            req.id, lambda r: replace(r, connector_id=connector_id)
         )
     if entry.kind == "password":
         resp = redirect(
@@ -110,17 +111,11 @@ def connector_view(connector_id: str) -> Response:
             )
         except ConnectorError as exc:
             raise PageError(502, "Login method unavailable", str(exc)) from None
-        svc.storage.update_auth_request(req.id, lambda r: _replace(r, connector_data=login_state))
+        svc.storage.update_auth_request(req.id, lambda r: replace(r, connector_data=login_state))
         resp = redirect(url, code=302)
     if new_secret:
         browser.set_browser_cookie(resp, new_secret)
     return resp
-
-
-def _replace(req: AuthRequest, **changes: object) -> AuthRequest:
-    from dataclasses import replace
-
-    return replace(req, **changes)  # type: ignore[arg-type]
 
 
 def password_view(connector_id: str) -> Response:
@@ -246,7 +241,7 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
     def mark(r: AuthRequest) -> AuthRequest:
         if r.logged_in:
             raise PageError(400, "Already logged in", "This login request has already been used.")
-        return _replace(
+        return replace(
             r,
             logged_in=True,
             claims=claims,
