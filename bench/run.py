@@ -33,7 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import Any
 import click
 import requests
 import yaml
+from profile_summary import summarize_profile
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -423,49 +423,6 @@ def start_profile(server: Server, backend: str, endpoint: str, c: int,
     cmd = [opts.py_spy, "record", "--pid", str(server.proc.pid), "--subprocesses", "--format",
            "raw", "--rate", "250", "--duration", str(opts.duration), "-o", str(out)]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-PROFILE_MARKER = "DexSyncWorker.handle (dex_py/server.py"
-CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
-    (
-        "JOSE (sign/verify)",
-        ("dex_py/jwk.py", "dex_py/keys.py", "dex_py/tokens.py", "jwcrypto/", "cryptography/"),
-    ),
-    (
-        "SQL (SQLAlchemy + driver + DB wait)",
-        ("sqlalchemy/", "psycopg", "sqlite3", "dex_py/storage"),
-    ),
-    ("socket I/O + gunicorn", ("gunicorn/", "socket.py", "selectors.py")),
-    ("Flask/werkzeug", ("flask/", "werkzeug/", "click/")),
-    ("JSON", ("json/",)),
-)
-
-
-def summarize_profile(raw_file: Path, top: int = 20) -> str:
-    """Shares of the time workers spend inside ``DexSyncWorker.handle`` (one request each), from
-    a py-spy raw (collapsed stacks) file: by category of the leaf frame, by leaf frame (self)
-    and by frame (inclusive)."""
-    self_, incl, cats, total = Counter[str](), Counter[str](), Counter[str](), 0
-    for line in raw_file.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        frames = stack.split(";")
-        marks = [i for i, f in enumerate(frames) if f.startswith(PROFILE_MARKER)]
-        if not marks:
-            continue  # idle: waiting for a connection, or the housekeeping thread
-        frames, n = frames[marks[0] + 1 :] or [PROFILE_MARKER], int(count)
-        total += n
-        self_[frames[-1]] += n
-        incl.update(dict.fromkeys(frames, n))
-        leaf = frames[-1]
-        cats[next((c for c, keys in CATEGORIES if any(k in leaf for k in keys)), "other")] += n
-    if not total:
-        return f"{raw_file.name}: no samples inside request handling"
-    pct = lambda n: f"{100 * n / total:5.1f}"  # noqa: E731
-    rows = [f"{raw_file.name}: {total} samples inside request handling", "share  category"]
-    rows += [f"{pct(n)}  {c}" for c, n in cats.most_common()]
-    rows += ["self%  frame"] + [f"{pct(n)}  {f}" for f, n in self_.most_common(top)]
-    rows += ["incl%  frame"] + [f"{pct(n)}  {f}" for f, n in incl.most_common(top)]
-    return "\n".join(rows)
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -6,8 +6,6 @@ client, a client with a query in its redirect URI and post-logout redirect URIs,
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -18,10 +16,6 @@ from typing import Any
 
 import pytest
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from jwcrypto.jwk import JWK
 
 from tests.conformance.rp import Browser, ClientInfo, RelyingParty
@@ -36,6 +30,7 @@ from tests.live import (
     live_server,
 )
 from tests.services import free_port
+from tests.tls import self_signed_cert
 
 RESPONSE_TYPES = [
     "code",
@@ -204,34 +199,7 @@ def op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OP]:
 
 def write_self_signed(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 (its own CA); returns (cert, key) paths."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "tls.crt", directory / "tls.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    return self_signed_cert(directory)
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@ refresh with and without an upstream refresh token, upstream failures, TLS setti
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import json
 import ssl
 from collections.abc import Iterator
@@ -14,16 +12,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from connectors.base import CallbackRequest, ConnectorError, Identity, Scopes
 from connectors.oauth import OAuth2Connector
 from tests.connectors.oauth2.fake_upstream import FakeUpstream, Grant, serve
 from tests.connectors.oauth2.flow import CALLBACK_URL, connector_login
 from tests.services import free_port
+from tests.tls import self_signed_cert
 
 ALL = Scopes(offline_access=True, groups=True)
 
@@ -323,33 +318,7 @@ def test_refresh_with_corrupt_connector_data(jane: FakeUpstream):
 
 @pytest.fixture
 def tls_upstream(tmp_path: Path) -> Iterator[tuple[FakeUpstream, Path]]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake upstream CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "ca.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_path, key_path = self_signed_cert(tmp_path, common_name="fake upstream CA")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     fake = FakeUpstream()
