@@ -163,6 +163,8 @@ class Client:
     jwks: str = ""  # JSON JWK Set for private_key_jwt
     jwks_uri: str = ""  # or where to fetch it
     backchannel_logout_uri: str = ""  # OIDC Back-Channel Logout 1.0
+    # dex-py: approval page skipped for this client (public clients need it, RFC 8252 §8.6)
+    skip_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,14 @@ class Keys:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """The scopes a user approved for one client in one session (OIDC Core §11, §3.1.2.4)."""
+
+    client_id: str
+    scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Session:
     """A browser's single sign-on session (OIDC Core §3.1.2.1 ``prompt``/``max_age``, OIDC
     Session Management ``sid``). The browser holds ``<id>.<secret>`` in an HttpOnly cookie;
@@ -211,8 +221,13 @@ class Session:
     expiry: datetime
     connector_data: bytes | None = None
     clients: tuple[str, ...] = ()  # clients that received tokens in this session (logout)
-    # client ids that the user approved in this session (so approval is asked once)
+    # client ids that the user approved in this session; kept up to date for the previous
+    # release (rolling upgrades), read by nothing now: ``approvals`` holds the scopes
     approved_clients: tuple[str, ...] = ()
+    # the scopes the user approved, per client (a request for any other scope asks again)
+    approvals: tuple[Approval, ...] = ()
+    # the connector scopes (``groups``, ``offline_access``) the identity was fetched with
+    connector_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

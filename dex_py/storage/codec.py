@@ -5,7 +5,8 @@ A ``RowCodec`` is built once per dataclass from its type hints. Scalar fields (`
 nested (tuples, ``dict``, nested dataclasses such as ``Claims`` and ``PKCE``) becomes compact JSON
 text. Inside JSON, datetimes are ISO 8601 strings and bytes are base64. Decoding ignores unknown
 JSON keys and falls back to field defaults for missing ones, so a newer optional field does not
-break old rows.
+break old rows; a NULL in a nullable JSON column added later (written by the previous release
+during a rolling upgrade) reads back as the field's default.
 """
 
 from __future__ import annotations
@@ -91,6 +92,13 @@ def _is_scalar(hint: Any) -> bool:
     return inner in _SCALARS
 
 
+def _default_of(f: dataclasses.Field[Any]) -> Any:
+    """A field's default value (immutable ones only are shared), or ``None`` without one."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    return None
+
+
 class RowCodec(Generic[D]):
     """Encode a dataclass instance to a column dict and decode a row back."""
 
@@ -104,15 +112,16 @@ class RowCodec(Generic[D]):
                 self._fields.append((f.name, _identity, _identity))
             else:
                 enc, dec = _json_pair(hint)
-                self._fields.append((f.name, self._dumps(enc), self._loads(dec)))
+                loads = self._loads(dec, _default_of(f) if not _split_optional(hint)[1] else None)
+                self._fields.append((f.name, self._dumps(enc), loads))
 
     @staticmethod
     def _dumps(enc: Conv) -> Conv:
         return lambda v: None if v is None else json.dumps(enc(v), separators=(",", ":"))
 
     @staticmethod
-    def _loads(dec: Conv) -> Conv:
-        return lambda v: None if v is None else dec(json.loads(v))
+    def _loads(dec: Conv, default: Any = None) -> Conv:
+        return lambda v: default if v is None else dec(json.loads(v))
 
     @property
     def field_names(self) -> list[str]:

@@ -176,6 +176,7 @@ client = sa.Table(
     sa.Column("jwks", LongText, nullable=False),
     sa.Column("jwks_uri", LongText, nullable=False),
     sa.Column("backchannel_logout_uri", LongText, nullable=False),
+    sa.Column("skip_approval", sa.Boolean(), nullable=False, server_default=sa.false()),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -225,6 +226,9 @@ session = sa.Table(
     sa.Column("connector_data", Blob, nullable=True),
     sa.Column("clients", LongText, nullable=False),
     sa.Column("approved_clients", LongText, nullable=False),
+    # Nullable: rows written by the release before 0004 have none (read back as empty).
+    sa.Column("approvals", LongText, nullable=True),
+    sa.Column("connector_scopes", LongText, nullable=True),
     **MYSQL_TABLE_ARGS,
 )
 

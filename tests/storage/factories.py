@@ -10,6 +10,7 @@ from typing import Any
 
 from dex_py.storage.base import (
     PKCE,
+    Approval,
     AuthCode,
     AuthRequest,
     Claims,
@@ -140,6 +141,7 @@ def client(**over: Any) -> Client:
         jwks='{"keys":[{"kty":"EC","crv":"P-256","x":"ẋ","y":"y","kid":"c1"}]}',
         jwks_uri="https://a.example/jwks.json",
         backchannel_logout_uri="https://a.example/backchannel-logout?ä=1",
+        skip_approval=True,
     )
     return replace(base, **over)
 
@@ -181,6 +183,11 @@ def session(**over: Any) -> Session:
         connector_data=b"\x00session\xff",
         clients=("client-a", "client-b"),
         approved_clients=("client-a",),
+        approvals=(
+            Approval("client-a", ("openid", "email", "offline_access")),
+            Approval("client-b", ("openid",)),
+        ),
+        connector_scopes=("groups",),
     )
     return replace(base, **over)
 

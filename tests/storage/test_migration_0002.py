@@ -24,6 +24,7 @@ from tests.storage import factories as f
 from tests.storage.conftest import SQL_BACKENDS
 
 NEW_CLIENT_FIELDS = ("token_endpoint_auth_method", "jwks", "jwks_uri", "backchannel_logout_uri")
+LATER_FIELDS = ("skip_approval",)  # added after 0002: unknown to revision-0001 code too
 
 
 @contextmanager
@@ -48,7 +49,8 @@ def insert_as_0001(
 ) -> None:
     """Insert ``obj`` the way revision-0001 code did: without the columns added by 0002."""
     row = RowCodec(cls).encode(obj) | derived
-    old_columns = {k: v for k, v in row.items() if k != "session_id" and k not in NEW_CLIENT_FIELDS}
+    added = ("session_id", *NEW_CLIENT_FIELDS, *LATER_FIELDS)
+    old_columns = {k: v for k, v in row.items() if k not in added}
     conn.execute(table.insert(), old_columns)
 
 
@@ -65,7 +67,8 @@ def test_upgrade_from_0001_keeps_existing_rows(
         assert "session" not in sa.inspect(engine).get_table_names()
 
         old_client = f.client(id="old-app")
-        legacy = {name: "" for name in NEW_CLIENT_FIELDS}
+        legacy: dict[str, Any] = {name: "" for name in NEW_CLIENT_FIELDS}
+        legacy["skip_approval"] = False
         req, code = f.auth_request(), f.auth_code()
         token = f.refresh_token(claims=f.claims(user_id="u-old"))
         with engine.begin() as conn:
@@ -135,7 +138,8 @@ def test_downgrade_to_0001_and_back(
         engine.dispose()
     storage = open_storage(cfg, migrate=False)
     try:
-        assert storage.get_client("app") == replace(c, **{name: "" for name in NEW_CLIENT_FIELDS})
+        legacy: dict[str, Any] = {name: "" for name in NEW_CLIENT_FIELDS}
+        assert storage.get_client("app") == replace(c, skip_approval=False, **legacy)
         assert storage.list_sessions() == []
     finally:
         storage.close()
