@@ -35,7 +35,7 @@ from dex_py.errors import (
 )
 from dex_py.oauth import browser
 from dex_py.oauth.approval import issue_authorization_response
-from dex_py.oauth.responses import default_mode
+from dex_py.oauth.responses import default_mode, redirect_to
 from dex_py.oauth.sso import already_approved, check_id_token_hint, reusable_session
 from dex_py.services import Services, services
 from dex_py.storage.base import PKCE, AuthRequest, Client, Session
@@ -369,7 +369,7 @@ def _route_to_connector(req: AuthRequest) -> Response:
     available = [e for e in entries if svc.connectors.healthy(e)]
     target = req.connector_id or (available[0].id if len(entries) == 1 and available else "")
     if (target and not svc.config.oauth2.always_show_login_screen) or req.connector_id:
-        return redirect(connector_url(target, req.id), code=302)
+        return redirect_to(connector_url(target, req.id))
     return render_page(
         "login.html",
         connectors=[

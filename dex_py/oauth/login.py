@@ -23,6 +23,7 @@ from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedCl
 from dex_py.metrics import count_event
 from dex_py.oauth import authorize, browser, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
+from dex_py.oauth.responses import redirect_to
 from dex_py.services import services
 from dex_py.storage.base import AuthRequest, NotFoundError
 from dex_py.web import render_page
@@ -99,9 +100,7 @@ def connector_view(connector_id: str) -> Response:
             req.id, lambda r: replace(r, connector_id=connector_id)
         )
     if entry.kind == "password":
-        resp = redirect(
-            svc.url(f"/auth/{connector_id}/login?" + urlencode({"state": req.id})), code=302
-        )
+        resp = redirect_to(svc.url(f"/auth/{connector_id}/login?" + urlencode({"state": req.id})))
     else:
         cb = entry.callback()
         assert cb is not None
@@ -112,7 +111,7 @@ def connector_view(connector_id: str) -> Response:
         except ConnectorError as exc:
             raise PageError(502, "Login method unavailable", str(exc)) from None
         svc.storage.update_auth_request(req.id, lambda r: replace(r, connector_data=login_state))
-        resp = redirect(url, code=302)
+        resp = redirect_to(url)
     if new_secret:
         browser.set_browser_cookie(resp, new_secret)
     return resp

@@ -34,13 +34,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import redirect, request
+from flask import request
 from werkzeug import Response
 from werkzeug.datastructures import MultiDict
 
 from dex_py import backchannel, tokens
 from dex_py.errors import PageError
 from dex_py.oauth import browser, sessions
+from dex_py.oauth.responses import redirect_to
 from dex_py.services import Services, services
 from dex_py.storage.base import Client, NotFoundError, Session
 from dex_py.web import render_page
@@ -260,7 +261,7 @@ def _log_out(req: LogoutRequest, session: Session | None) -> Response:
         )
     if req.redirect_uri:
         params = [("state", req.get("state"))] if req.get("state") else []
-        resp: Response = redirect(_append_query(req.redirect_uri, params), code=302)
+        resp: Response = redirect_to(_append_query(req.redirect_uri, params))
         resp.headers["Cache-Control"] = "no-store"
     else:
         resp = render_page("logged_out.html", client_name=_client_name(req.client))

@@ -4,6 +4,10 @@ Response Type Encoding Practices, OAuth 2.0 Form Post Response Mode).
 Modes: ``query`` (default for ``code``), ``fragment`` (default when tokens are returned), and
 ``form_post`` (an auto-submitting HTML form). The out-of-band redirect URI shows the code on a
 page instead. Errors use the same channel once the redirect URI has been validated.
+
+A redirect that answers a POST (password form, approval, ``/auth`` by POST, a callback by POST,
+logout confirmation) is ``303 See Other`` (RFC 9700 §4.12.2): a browser may repeat a POST,
+credentials included, on a 307 and some do on a 302. Redirects answering a GET stay 302.
 """
 
 from __future__ import annotations
@@ -12,12 +16,17 @@ import secrets
 from collections.abc import Sequence
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from flask import redirect
+from flask import redirect, request
 from werkzeug import Response
 
 from dex_py.clients import OOB_URI
 from dex_py.errors import RedirectError
 from dex_py.web import render_page
+
+
+def redirect_to(url: str) -> Response:
+    """Redirect the browser: 303 when answering a POST, else 302."""
+    return redirect(url, code=303 if request.method == "POST" else 302)
 
 
 def default_mode(response_types: Sequence[str]) -> str:
@@ -56,7 +65,7 @@ def deliver(redirect_uri: str, params: list[tuple[str, str]], mode: str) -> Resp
             "frame-ancestors 'none'; base-uri 'none'"
         )
         return page
-    resp = redirect(_append(redirect_uri, params, fragment=(mode == "fragment")), code=302)
+    resp = redirect_to(_append(redirect_uri, params, fragment=(mode == "fragment")))
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -164,7 +164,7 @@ def test_confirmation_yes_with_csrf_logs_out_and_redirects(logout_app: App) -> N
             "logout": "yes",
         },
     )
-    assert resp.status_code == 302
+    assert resp.status_code == 303
     assert resp.headers["Location"] == f"{LOGOUT_REDIRECT}?state=st"
     assert cookie_cleared(resp)
     assert not session_alive(logout_app, sid)
@@ -241,7 +241,7 @@ def test_cookieless_request_with_hint_ends_the_hinted_session(logout_app: App) -
         "/dex/logout",
         data={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT_REDIRECT},
     )
-    assert resp.status_code == 302
+    assert resp.status_code == 303
     assert resp.headers["Location"] == LOGOUT_REDIRECT
     assert not session_alive(logout_app, sid)
 

@@ -180,13 +180,18 @@ def login_password(
     """Drive /auth -> /auth/local -> password form -> approval; return the final response."""
     form_url, html = open_password_form(browser, params)
     resp = submit_password(browser, form_url, html, email, password)
-    if resp.status_code != 303:
+    if resp.status_code != 303 or "/approval?" not in resp.headers["Location"]:
         return resp
     return approve_page(browser, resp.headers["Location"], approve)
 
 
+def redirect_status(resp: Any) -> int:
+    """The status a redirect must have: 303 See Other answering a POST (RFC 9700 §4.12.2)."""
+    return 303 if resp.request.method == "POST" else 302
+
+
 def code_from(resp: Any) -> dict[str, str]:
-    assert resp.status_code == 302, resp.get_data(as_text=True)
+    assert resp.status_code == redirect_status(resp), resp.get_data(as_text=True)
     location = resp.headers["Location"]
     assert location.startswith(REDIRECT) or location.startswith("http://127.0.0.1"), location
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}

@@ -132,7 +132,7 @@ def test_mock_callback_connector_flow(app: App) -> None:
 
 def test_denied_approval_redirects_access_denied(app: App) -> None:
     resp = login_password(app.client(), auth_params(), approve=False)
-    assert resp.status_code == 302
+    assert resp.status_code == 303
     assert "error=access_denied" in resp.headers["Location"]
 
 
@@ -141,7 +141,7 @@ def test_skip_approval_screen(make_app: Callable[..., App]) -> None:
     browser = app.client()
     form_url, html = open_password_form(browser, auth_params())
     resp = submit_password(browser, form_url, html, "admin@example.com", "password")
-    assert resp.status_code == 302
+    assert resp.status_code == 303
     assert resp.headers["Location"].startswith(REDIRECT + "?code=")
 
 

@@ -216,7 +216,7 @@ def test_approval_cannot_be_finished_from_another_browser(app: App) -> None:
         },
     )
     assert resp.status_code == 400
-    assert approve_page(owner, approval_url).status_code == 302
+    assert approve_page(owner, approval_url).status_code == 303
 
 
 def test_password_form_requires_csrf_token(app: App) -> None:
@@ -387,7 +387,7 @@ def test_allowed_groups_enforced_at_login(make_app: Callable[..., App]) -> None:
     clients[0]["allowedGroups"] = ["platform"]
     app = make_app(staticClients=clients)
     resp = login_password(app.client(), auth_params())
-    assert resp.status_code == 302 and "error=access_denied" in resp.headers["Location"]
+    assert resp.status_code == 303 and "error=access_denied" in resp.headers["Location"]
 
 
 # --- authorization endpoint errors ---------------------------------------------------------------

@@ -187,7 +187,7 @@ def test_forged_session_cookie_is_ignored(app: App) -> None:
 def test_session_cookie_attributes(app: App) -> None:
     browser = app.client()
     resp = login_password(browser, auth_params())
-    assert resp.status_code == 302
+    assert resp.status_code == 303
     cookies = [c for c in browser._cookies.values() if c.key == COOKIE]
     assert cookies and cookies[0].path == "/dex" and cookies[0].http_only
     assert cookies[0].same_site == "Lax"

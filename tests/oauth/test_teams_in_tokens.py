@@ -62,7 +62,7 @@ def test_allowed_groups_are_checked_against_teams(make_app: Callable[..., App]) 
     clients[0]["allowedGroups"] = ["platform"]
     app = make_app(teams=TEAMS, staticClients=clients)
     resp = login_password(app.client(), auth_params())
-    assert resp.status_code == 302 and "code=" in resp.headers["Location"]
+    assert resp.status_code == 303 and "code=" in resp.headers["Location"]
     clients[0]["allowedGroups"] = ["admins"]  # the upstream name no longer counts
     app = make_app(teams=TEAMS, staticClients=clients)
     resp = login_password(app.client(), auth_params())
