@@ -57,6 +57,7 @@ def client_from_config(c: StaticClient) -> Client:
         token_endpoint_auth_method=c.token_endpoint_auth_method,
         jwks=json.dumps(c.jwks, separators=(",", ":")) if c.jwks else "",
         jwks_uri=c.jwks_uri,
+        skip_approval=c.skip_approval,
     )
 
 

@@ -143,6 +143,9 @@ class StaticClient:
     token_endpoint_auth_method: str = ""  # tokenEndpointAuthMethod
     jwks: dict[str, Any] = field(default_factory=dict)  # jwks: inline JWK Set (private_key_jwt)
     jwks_uri: str = ""  # jwksURI: where the client publishes its JWK Set (private_key_jwt)
+    # skipApproval: no approval page for this client (oauth2.skipApprovalScreen does not cover
+    # public clients, RFC 8252 §8.6; this does)
+    skip_approval: bool = False
 
 
 @dataclass

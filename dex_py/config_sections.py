@@ -160,7 +160,7 @@ class SectionReader(Reader):
     def client(self, item: dict[Any, Any], path: str) -> StaticClient:
         known = ["id", "idEnv", "secret", "secretEnv", "name", "redirectURIs", "trustedPeers"]
         known += ["public", "logoURL", "allowedConnectors", "allowedGroups", "grantTypes"]
-        known += ["tokenEndpointAuthMethod", "jwks", "jwksURI"]
+        known += ["tokenEndpointAuthMethod", "jwks", "jwksURI", "skipApproval"]
         self.keys(item, path, (*known, "postLogoutRedirectURIs", "backchannelLogoutURI"))
         public = self.boolean(item, "public", path)
         if f"{path}.public" in self.suppressed:
@@ -183,6 +183,7 @@ class SectionReader(Reader):
             token_endpoint_auth_method=self.string(item, "tokenEndpointAuthMethod", path),
             jwks=self.mapping(item.get("jwks"), f"{path}.jwks"),
             jwks_uri=self.string(item, "jwksURI", path),
+            skip_approval=self.boolean(item, "skipApproval", path),
         )
 
     def connector(self, item: dict[Any, Any], path: str) -> ConnectorConfig:

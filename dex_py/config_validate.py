@@ -359,6 +359,12 @@ def _check_clients(config: Config, connector_ids: set[str], result: Validation, 
             if conn not in connector_ids:
                 result.warn(f"{path}.allowedConnectors[{j}]", f"{conn!r} is not a connector here")
         _check_grant_types(f"{path}.grantTypes", client.grant_types, result)
+        if client.public and config.oauth2.skip_approval_screen and not client.skip_approval:
+            result.warn(
+                f"{path}.public",
+                "oauth2.skipApprovalScreen does not apply to public clients: they see the "
+                "approval page unless the client sets skipApproval: true",
+            )
 
 
 def _check_passwords(config: Config, result: Validation, at: _At) -> None:

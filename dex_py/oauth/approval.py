@@ -51,7 +51,7 @@ def approval_view() -> Response:
             req.state,
             req.response_mode,
         )
-    sessions.record(svc, req.session_id, approved=req.client_id)
+    sessions.record(svc, req.session_id, approved=req.client_id, scopes=req.scopes)
     return issue_authorization_response(req)
 
 

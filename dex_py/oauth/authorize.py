@@ -57,6 +57,7 @@ SINGLE_VALUED = (
     "login_hint",
     "id_token_hint",
     "connector_id",
+    "approval_prompt",
 )
 RESPONSE_TYPES = {"code", "token", "id_token"}
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -77,6 +78,8 @@ class AuthorizeContext:
     prompt: tuple[str, ...] = ()
     max_age: int | None = None
     connector_id: str = ""
+    # prompt=consent, or approval_prompt=force (Dex's spelling, sent by oauth2-proxy)
+    force_approval: bool = False
     notes: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> str:
@@ -204,6 +207,7 @@ def check_prompt(ctx: AuthorizeContext) -> None:
     if "none" in values and len(values) > 1:
         raise InvalidRequest("prompt=none cannot be combined with other values")
     ctx.prompt = values
+    ctx.force_approval = "consent" in values or ctx.get("approval_prompt") == "force"
 
 
 def check_max_age(ctx: AuthorizeContext) -> None:
@@ -306,7 +310,7 @@ def create_auth_request(
         state=ctx.get("state"),
         nonce=ctx.get("nonce"),
         expiry=now + svc.config.expiry.auth_requests,
-        force_approval_prompt="consent" in ctx.prompt,
+        force_approval_prompt=ctx.force_approval,
         pkce=PKCE(challenge, ctx.notes.get("code_challenge_method", "")) if challenge else PKCE(),
         browser_binding=browser.binding_of(browser_secret),
         response_mode=ctx.response_mode,

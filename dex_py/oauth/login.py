@@ -21,7 +21,7 @@ from dex_py import scopes as sc
 from dex_py.connector_manager import ConnectorEntry
 from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
 from dex_py.metrics import count_event
-from dex_py.oauth import authorize, browser, issuance, sessions
+from dex_py.oauth import authorize, browser, consent, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import redirect_to
 from dex_py.services import services
@@ -252,7 +252,9 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
     req = svc.storage.update_auth_request(req.id, mark)
     log.info("login succeeded: connector %s, client %s", req.connector_id, req.client_id)
     count_event("dexpy_logins_total", connector=req.connector_id, result="success")
-    if svc.config.oauth2.skip_approval_screen and not req.force_approval_prompt:
+    if client is not None and not consent.needs_approval(
+        svc, client, req.scopes, forced=req.force_approval_prompt, session=None
+    ):
         resp = issue_authorization_response(req)
     else:
         resp = redirect(svc.url("/approval?" + urlencode({"req": req.id})), code=303)

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ from werkzeug import Response
 
 from dex_py.config import ConfigError
 from dex_py.durations import parse_duration
+from dex_py.oauth import consent
 from dex_py.services import Services
 from dex_py.storage.base import Claims, NotFoundError, Session
 
@@ -149,13 +151,27 @@ def end(svc: Services, session_id: str) -> Session | None:
     return session
 
 
-def touch(svc: Services, session: Session, *, approved: str = "", client: str = "") -> None:
-    """Record use of the session (sliding idle timeout), an approval or a client that got
-    tokens. Writes at most once a minute unless something new is recorded."""
+def record(
+    svc: Services,
+    session_id: str,
+    *,
+    approved: str = "",
+    scopes: Sequence[str] = (),
+    client: str = "",
+) -> None:
+    """Record use of the session (sliding idle timeout), the ``scopes`` the user approved for
+    client ``approved``, or a client that got tokens (no-op without a session). Writes at most
+    once a minute unless something new is recorded."""
+    if not session_id:
+        return
+    try:
+        session = svc.storage.get_session(session_id)
+    except NotFoundError:
+        return
     now = svc.clock.now()
     if (
         now - session.last_active < TOUCH_EVERY
-        and (not approved or approved in session.approved_clients)
+        and (not approved or set(scopes) <= consent.approved_scopes(session, approved))
         and (not client or client in session.clients)
     ):
         return
@@ -166,25 +182,16 @@ def touch(svc: Services, session: Session, *, approved: str = "", client: str = 
             "last_active": now,
             "expiry": _expiry(policy, s.created_at, now),
         }
-        if approved and approved not in s.approved_clients:
-            changes["approved_clients"] = (*s.approved_clients, approved)
+        if approved:
+            changes["approvals"] = consent.with_approval(s.approvals, approved, scopes)
+            if approved not in s.approved_clients:  # read by the previous release
+                changes["approved_clients"] = (*s.approved_clients, approved)
         if client and client not in s.clients:
             changes["clients"] = (*s.clients, client)
         return replace(s, **changes)
 
     with contextlib.suppress(NotFoundError):
         svc.storage.update_session(session.id, update)
-
-
-def record(svc: Services, session_id: str, *, approved: str = "", client: str = "") -> None:
-    """``touch`` by id (no-op without a session)."""
-    if not session_id:
-        return
-    try:
-        session = svc.storage.get_session(session_id)
-    except NotFoundError:
-        return
-    touch(svc, session, approved=approved, client=client)
 
 
 def set_cookie(svc: Services, resp: Response, value: str) -> None:

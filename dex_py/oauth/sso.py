@@ -5,7 +5,8 @@ A session is reused only when nothing asks for a fresh login: not ``prompt=login
 authentication is younger than ``max_age``, the ``id_token_hint`` names the same user, and the
 session's connector is one this client may use (and the one requested by ``connector_id``).
 ``prompt=none`` never shows a page: without a reusable session it answers ``login_required``;
-when the client was not yet approved in this session, ``consent_required``.
+when the session does not cover the request's scopes for this client (``dex_py.oauth.consent``),
+``consent_required``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from dex_py import tokens
 from dex_py.errors import ConsentRequired, InvalidRequest, LoginRequired
-from dex_py.oauth import sessions
+from dex_py.oauth import consent, sessions
 from dex_py.storage.base import Session
 
 if TYPE_CHECKING:
@@ -53,15 +54,16 @@ def reusable_session(ctx: AuthorizeContext) -> Session | None:
         if session is None:
             raise LoginRequired("the user is not logged in")
         if not already_approved(ctx, session):
-            raise ConsentRequired("the user has not approved this client")
+            raise ConsentRequired("the user has not approved this client for these scopes")
     return session
 
 
 def already_approved(ctx: AuthorizeContext, session: Session) -> bool:
+    """May the request be answered without the approval page?"""
     assert ctx.client is not None
-    if "consent" in ctx.prompt:
-        return False
-    return ctx.svc.config.oauth2.skip_approval_screen or ctx.client.id in session.approved_clients
+    return not consent.needs_approval(
+        ctx.svc, ctx.client, ctx.scopes, forced=ctx.force_approval, session=session
+    )
 
 
 def _usable(ctx: AuthorizeContext, session: Session) -> bool:

@@ -67,7 +67,7 @@ staticClients:
   allowedGroups: [admins]
   grantTypes: [authorization_code]
   postLogoutRedirectURIs: ['https://app.example.com/']
-- {id: cli, name: CLI, public: true}
+- {id: cli, name: CLI, public: true, skipApproval: true}
 connectors:
 - type: ldap
   id: ldap
@@ -144,7 +144,9 @@ def test_every_key_maps_to_its_field(write_yaml: Any) -> None:
         grant_types=["authorization_code"],
         post_logout_redirect_uris=["https://app.example.com/"],
     )
-    assert config.static_clients[1] == StaticClient(id="cli", name="CLI", public=True)
+    assert config.static_clients[1] == StaticClient(
+        id="cli", name="CLI", public=True, skip_approval=True
+    )
     assert config.connectors == [
         ConnectorConfig(
             type="ldap",
@@ -209,7 +211,11 @@ def test_dex_config_dev_loads_unchanged() -> None:
     assert config.static_clients[0].secret == "ZXhhbXBsZS1hcHAtc2VjcmV0"
     assert config.connectors[0].type == "mockCallback"
     assert config.oauth2.password_connector == "local"
-    assert config.warnings == []
+    # the one difference from Dex worth a warning: public clients still see the approval page
+    assert config.warnings == [
+        "staticClients[1].public: oauth2.skipApprovalScreen does not apply to public clients: "
+        "they see the approval page unless the client sets skipApproval: true"
+    ]
 
 
 def test_example_config_loads_without_warnings() -> None:
