@@ -47,6 +47,15 @@ def peers(scopes: Iterable[str]) -> list[str]:
     return [s[len(CROSS_CLIENT_PREFIX) :] for s in scopes if s.startswith(CROSS_CLIENT_PREFIX)]
 
 
+CONNECTOR_SCOPES = (GROUPS, OFFLINE_ACCESS)  # the scopes that change what a connector fetches
+
+
+def connector_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The connector scopes among ``scopes``, in a fixed order."""
+    wanted = set(scopes)
+    return tuple(s for s in CONNECTOR_SCOPES if s in wanted)
+
+
 def for_connector(scopes: Sequence[str]) -> ConnectorScopes:
     return ConnectorScopes(offline_access=OFFLINE_ACCESS in scopes, groups=GROUPS in scopes)
 

@@ -234,6 +234,7 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
         connector_data=identity.connector_data,
         auth_time=now,
         previous=sessions.current(svc),
+        connector_scopes=sc.connector_scopes(req.scopes),
     )
     session_id = started[0].id if started else ""
 

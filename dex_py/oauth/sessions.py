@@ -117,8 +117,10 @@ def start(
     connector_data: bytes | None,
     auth_time: datetime,
     previous: Session | None,
+    connector_scopes: tuple[str, ...] = (),
 ) -> tuple[Session, str] | None:
-    """A new session for a fresh login (replacing ``previous``); returns it and the cookie."""
+    """A new session for a fresh login (replacing ``previous``); returns it and the cookie.
+    ``connector_scopes`` are those the identity was fetched with."""
     policy = _policy(svc)
     if not policy.enabled:
         return None
@@ -136,6 +138,7 @@ def start(
         last_active=now,
         expiry=_expiry(policy, now, now),
         connector_data=connector_data,
+        connector_scopes=connector_scopes,
     )
     svc.storage.create_session(session)
     return session, f"{session.id}.{secret}"

@@ -4,6 +4,11 @@
 A session is reused only when nothing asks for a fresh login: not ``prompt=login``, the
 authentication is younger than ``max_age``, the ``id_token_hint`` names the same user, and the
 session's connector is one this client may use (and the one requested by ``connector_id``).
+A session whose identity was fetched without a connector scope the request asks for
+(``groups``, ``offline_access``) is re-read from its connector with the wider scopes first; if
+the connector cannot do that, the user logs in again. A token never silently lacks a requested
+claim because the session's login did not ask for it.
+
 ``prompt=none`` never shows a page: without a reusable session it answers ``login_required``;
 when the session does not cover the request's scopes for this client (``dex_py.oauth.consent``),
 ``consent_required``.
@@ -11,16 +16,22 @@ when the session does not cover the request's scopes for this client (``dex_py.o
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from connectors.base import ConnectorError
+from dex_py import scopes as sc
 from dex_py import tokens
 from dex_py.errors import ConsentRequired, InvalidRequest, LoginRequired
-from dex_py.oauth import consent, sessions
-from dex_py.storage.base import Session
+from dex_py.oauth import consent, issuance, sessions
+from dex_py.storage.base import NotFoundError, Session
 
 if TYPE_CHECKING:
     from dex_py.oauth.authorize import AuthorizeContext
+
+log = logging.getLogger(__name__)
 
 
 def check_id_token_hint(ctx: AuthorizeContext) -> None:
@@ -50,6 +61,8 @@ def reusable_session(ctx: AuthorizeContext) -> Session | None:
     session = sessions.current(svc)
     if session is not None and not _usable(ctx, session):
         session = None
+    if session is not None:
+        session = _with_connector_scopes(ctx, session)
     if "none" in ctx.prompt:
         if session is None:
             raise LoginRequired("the user is not logged in")
@@ -64,6 +77,40 @@ def already_approved(ctx: AuthorizeContext, session: Session) -> bool:
     return not consent.needs_approval(
         ctx.svc, ctx.client, ctx.scopes, forced=ctx.force_approval, session=session
     )
+
+
+def _with_connector_scopes(ctx: AuthorizeContext, session: Session) -> Session | None:
+    """The session with an identity fetched for the request's connector scopes: as it is when
+    it already was, else re-read from the connector (and stored); ``None`` when the connector
+    cannot re-read it, so the user must log in again."""
+    wanted = sc.connector_scopes(ctx.scopes)
+    if set(wanted) <= set(session.connector_scopes):
+        return session
+    svc = ctx.svc
+    entry = svc.connectors.get(session.connector_id)
+    refresher = entry.refresher() if entry is not None else None
+    if refresher is None:
+        return None
+    scopes = sc.connector_scopes((*wanted, *session.connector_scopes))
+    before = issuance.identity_of(session.claims, session.connector_data)
+    try:
+        identity = refresher.refresh(sc.for_connector(scopes), before)
+    except ConnectorError as exc:
+        log.info("session identity not refreshed by %s: %s", session.connector_id, exc)
+        return None
+    if identity is before or identity.user_id != session.claims.user_id:
+        return None  # the connector kept what it had (nothing to re-read with), or another user
+    claims = issuance.claims_of(svc, session.connector_id, identity)
+    data = session.connector_data if identity.connector_data is None else identity.connector_data
+
+    def widen(s: Session) -> Session:
+        return replace(s, claims=claims, connector_data=data, connector_scopes=scopes)
+
+    try:
+        session = svc.storage.update_session(session.id, widen)
+    except NotFoundError:
+        return None
+    return session if _usable(ctx, session) else None
 
 
 def _usable(ctx: AuthorizeContext, session: Session) -> bool:

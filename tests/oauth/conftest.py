@@ -132,6 +132,11 @@ def auth_params(**overrides: str) -> dict[str, str]:
     return {k: v for k, v in params.items() if v is not None}
 
 
+def authorize(browser: FlaskClient, **params: str) -> Any:
+    """GET /auth with ``auth_params(**params)``."""
+    return browser.get("/dex/auth?" + urlencode(auth_params(**params)))
+
+
 def open_password_form(browser: FlaskClient, params: dict[str, str]) -> tuple[str, str]:
     """GET /auth, pick the password connector, follow redirects to the form: (url, html)."""
     resp = browser.get("/dex/auth?" + urlencode(params))

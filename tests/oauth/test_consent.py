@@ -19,6 +19,7 @@ from tests.oauth.conftest import (
     App,
     approve_page,
     auth_params,
+    authorize,
     code_from,
     login_password,
     merge,
@@ -26,10 +27,6 @@ from tests.oauth.conftest import (
     pkce_pair,
     submit_password,
 )
-
-
-def authorize(browser: FlaskClient, **params: str) -> Any:
-    return browser.get("/dex/auth?" + urlencode(auth_params(**params)))
 
 
 def asks_approval(resp: Any) -> bool:

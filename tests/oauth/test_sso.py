@@ -19,6 +19,7 @@ from tests.oauth.conftest import (
     REDIRECT,
     App,
     auth_params,
+    authorize,
     code_from,
     login_password,
     redeem,
@@ -29,10 +30,6 @@ def first_login(app: App, **params: str) -> tuple[FlaskClient, dict[str, Any]]:
     browser = app.client()
     code = code_from(login_password(browser, auth_params(**params)))["code"]
     return browser, redeem(browser, code).json
-
-
-def authorize(browser: FlaskClient, **params: str) -> Any:
-    return browser.get("/dex/auth?" + urlencode(auth_params(**params)))
 
 
 def redirect_params(resp: Any) -> dict[str, str]:
