@@ -352,14 +352,15 @@ def authorize_view() -> Response:
         session = reusable_session(ctx)
     except OAuth2Error as err:
         raise RedirectError(err, ctx.redirect_uri, ctx.get("state"), ctx.response_mode) from None
-    req = create_auth_request(ctx, secret, session)
-    if session is not None:
-        if already_approved(ctx, session):
-            resp = issue_authorization_response(req)
-        else:
-            resp = redirect(ctx.svc.url("/approval?" + urlencode({"req": req.id})), code=303)
+    if session is not None and already_approved(ctx, session):
+        resp = issue_authorization_response(create_auth_request(ctx, secret, session))
+    elif session is not None:
+        # authenticated by the session: bind to a fresh secret only this browser gets
+        secret, is_new = browser.renew()[0], True
+        req = create_auth_request(ctx, secret, session)
+        resp = redirect(ctx.svc.url("/approval?" + urlencode({"req": req.id})), code=303)
     else:
-        resp = _route_to_connector(req)
+        resp = _route_to_connector(create_auth_request(ctx, secret))
     if is_new:
         browser.set_browser_cookie(resp, secret)
     return resp

@@ -6,6 +6,15 @@ upstream callback, approval) must come from a browser presenting the same secret
 cannot finish or hijack a login started elsewhere by sending its link to a victim (the class of
 Dex advisory GHSA-vh7g-p26c-j2cw; RFC 9700 §4.2.4 / §4.7).
 
+The secret present at ``/auth`` is adopted if well formed (so several tabs can log in at once),
+which means it may have been planted: a sibling subdomain can set a cookie for us, and an
+attacker who planted its own secret in the victim's browser could otherwise approve, from its
+own browser, the login the victim finished for the attacker's request (and redeem the code with
+its PKCE verifier). So when the user authenticates (a finished login, or an SSO session that
+answers a request needing approval), the auth request is re-bound to a fresh secret sent only
+in the response to that browser (``renew``); the approval page and the code's issuance then
+need that one, which no other browser has.
+
 CSRF tokens on our forms are an HMAC of the auth request id under that browser secret: stateless,
 and useless to anyone who cannot read the victim's cookie.
 """
@@ -41,6 +50,12 @@ def ensure_browser_secret() -> tuple[str, bool]:
     if 32 <= len(current) <= 64:
         return current, False
     return secrets.token_urlsafe(32), True
+
+
+def renew() -> tuple[str, str]:
+    """A fresh browser secret and its binding, for the browser that just authenticated."""
+    secret = secrets.token_urlsafe(32)
+    return secret, binding_of(secret)
 
 
 def set_browser_cookie(resp: Response, secret: str) -> None:

@@ -237,6 +237,7 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
         connector_scopes=sc.connector_scopes(req.scopes),
     )
     session_id = started[0].id if started else ""
+    secret, binding = browser.renew()  # only this browser finishes what it logged in to
 
     def mark(r: AuthRequest) -> AuthRequest:
         if r.logged_in:
@@ -248,6 +249,7 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
             connector_data=identity.connector_data,
             auth_time=now,
             session_id=session_id,
+            browser_binding=binding,
         )
 
     req = svc.storage.update_auth_request(req.id, mark)
@@ -261,4 +263,5 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
         resp = redirect(svc.url("/approval?" + urlencode({"req": req.id})), code=303)
     if started:
         sessions.set_cookie(svc, resp, started[1])
+    browser.set_browser_cookie(resp, secret)
     return resp

@@ -219,6 +219,32 @@ def test_approval_cannot_be_finished_from_another_browser(app: App) -> None:
     assert approve_page(owner, approval_url).status_code == 303
 
 
+def test_session_answer_needing_approval_is_bound_to_a_fresh_browser_secret(app: App) -> None:
+    """A browser secret planted in the victim's browser (its value known to the attacker) is
+    replaced when the SSO session answers a request that needs approval, so the attacker's
+    browser cannot open or post that approval (the class of GHSA-vh7g-p26c-j2cw)."""
+    victim, attacker = app.client(), app.client()
+    login_password(victim, auth_params())
+    planted = victim.get_cookie("dexpy_browser", path="/dex")
+    assert planted is not None
+    attacker.set_cookie("dexpy_browser", planted.value, path="/dex")
+    _, challenge = pkce_pair()
+    resp = victim.get(
+        "/dex/auth?"
+        + urlencode(
+            auth_params(
+                client_id="public-cli",
+                redirect_uri="http://127.0.0.1:41000/cb",
+                code_challenge=challenge,
+                code_challenge_method="S256",
+            )
+        )
+    )
+    assert resp.status_code == 303 and "/dex/approval?" in resp.headers["Location"]
+    assert attacker.get(path_of(resp.headers["Location"])).status_code == 400
+    assert approve_page(victim, resp.headers["Location"]).status_code == 303
+
+
 def test_password_form_requires_csrf_token(app: App) -> None:
     browser = app.client()
     form_url, _ = open_password_form(browser, auth_params())

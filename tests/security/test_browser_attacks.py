@@ -5,6 +5,10 @@ clickjacking. Each test names the protection it relies on.
 
 from __future__ import annotations
 
+import base64
+import copy
+import hashlib
+import hmac
 from urllib.parse import urljoin, urlsplit
 
 import pytest
@@ -13,7 +17,7 @@ import requests
 from tests.conformance.conftest import OP, POST_LOGOUT_URI
 from tests.conformance.rp import Browser, RelyingParty
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, parse_page
-from tests.security.conftest import CLIENT, connector_of
+from tests.security.conftest import CLIENT, PUBLIC, connector_of
 
 pytestmark = pytest.mark.live
 
@@ -113,6 +117,55 @@ def test_login_cannot_be_finished_from_another_browser(op: OP) -> None:
     victim = op.browser()
     assert_refused(victim.open(action))
     assert_refused(victim.open(action, {**hidden, "login": ADMIN_EMAIL, "password": "password"}))
+
+
+def test_planted_browser_cookie_does_not_hand_the_victims_login_to_the_attacker(op: OP) -> None:
+    """Protection: when the user authenticates, the auth request is re-bound to a fresh
+    browser secret sent only to the browser that logged in (the class of
+    GHSA-vh7g-p26c-j2cw). The attack: start a public client's flow (attacker's PKCE verifier),
+    plant the attacker's ``dexpy_browser`` cookie in the victim's browser (a sibling subdomain
+    can), lure the victim to the login; once the victim has logged in, approve the request from
+    the attacker's browser and redeem the victim's code."""
+    rp = op.rp(PUBLIC)
+    attacker = op.browser()
+    request = rp.request(pkce=True)
+    chooser = attacker.open(request.url)
+    link = next(
+        urljoin(chooser.url, h)
+        for h in parse_page(chooser.text).links
+        if urlsplit(h).path.endswith("/auth/local")
+    )
+    req_id = dict(p.split("=", 1) for p in urlsplit(link).query.split("&"))["req"]
+    victim = op.browser()
+    for cookie in attacker.session.cookies:
+        if cookie.name == "dexpy_browser":
+            victim.session.cookies.set_cookie(copy.copy(cookie))  # planted
+    action, hidden = password_form(victim, victim.open(link))
+    done = victim.open(action, {**hidden, "login": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert done.is_redirect and "/approval" in done.headers["Location"]
+    approval_url = urljoin(done.url, done.headers["Location"])
+
+    page = attacker.open(approval_url)
+    assert_refused(page)
+    csrf = _csrf_for(attacker, req_id)
+    assert_refused(
+        attacker.open(
+            f"{op.issuer}/approval", {"req": req_id, "csrf_token": csrf, "approval": "approve"}
+        )
+    )
+    # control: the victim, who logged in, can still approve (the code goes to its browser)
+    form = next(f for f in parse_page(victim.open(approval_url).text).forms)
+    fields = {i["name"]: i.get("value", "") for i in form["inputs"] if i.get("type") == "hidden"}
+    approved = victim.open(urljoin(approval_url, form["action"]), {**fields, "approval": "approve"})
+    assert approved.is_redirect and "code=" in approved.headers["Location"]
+
+
+def _csrf_for(browser: Browser, req_id: str) -> str:
+    """The approval CSRF token the attacker can compute from the secret it planted."""
+    secret = next(c.value for c in browser.session.cookies if c.name == "dexpy_browser")
+    assert secret is not None
+    mac = hmac.new(secret.encode(), b"csrf:" + req_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def _approval_page(op: OP, browser: Browser) -> tuple[str, dict[str, str]]:
