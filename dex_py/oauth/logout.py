@@ -11,11 +11,14 @@ error page, never a redirect:
   exactly (§3); without a way to identify the client it is refused.
 
 When the hint is valid and its ``sid`` is this browser's SSO session, the user is logged out at
-once. So is a browser without any session (nothing to confirm); when a valid hint then names a
-session by ``sid`` and the same ``sub`` (an RP's cross-site POST carries no SameSite=Lax
-cookie), that session is ended. Otherwise (no hint, or a hint for another session or user) the
-user confirms on a page whose POST form carries a CSRF token bound to the browser's cookie (§2,
-§6). Answering "no" leaves the session alone and says so on ``logged_out.html``
+once. A browser without any session is logged out at once too (nothing to end) unless a valid
+hint names a live session by ``sid`` and the same ``sub``: the hint alone never ends a session
+(an old ID token, even expired, is no proof that its holder is the user), so that browser is
+asked to confirm; an RP's cross-site POST carries no SameSite=Lax cookie, but the confirmation
+form is same-site, so a user's own browser sends its session cookie with the answer and only that
+session ends. Otherwise (no hint, or a hint for another session or user) the user confirms as
+well, on a page whose POST form carries a CSRF token bound to the browser's cookie (§2, §6).
+Answering "no" leaves the session alone and says so on ``logged_out.html``
 (``still_logged_in``); the client is not told, as nothing happened.
 
 Logging out ends the SSO session, clears its cookie, starts back-channel logout for the
@@ -197,20 +200,24 @@ def logout_view() -> Response:
     session = sessions.current(svc)
     sid = req.hint.get("sid") if req.hint is not None else None
     if session is None:
-        return _log_out(req, _hinted_session(req))
+        if _hinted_session(req) is None:
+            return _log_out(req, None)
+        return _confirmation_page(req)
     if req.hint is not None and sid == session.id:
         return _log_out(req, session)
     return _confirmation_page(req)
 
 
 def _hinted_session(req: LogoutRequest) -> Session | None:
-    """The session a valid hint names by ``sid``, if it belongs to the hint's ``sub``."""
+    """The live session a valid hint names by ``sid``, if it belongs to the hint's ``sub``."""
     sid = req.hint.get("sid") if req.hint is not None else None
     if not isinstance(sid, str) or not sid or req.hint is None:
         return None
     try:
         session = req.svc.storage.get_session(sid)
     except NotFoundError:
+        return None
+    if session.expiry <= req.svc.clock.now():
         return None
     if tokens.encode_sub(session.claims.user_id, session.connector_id) != req.hint["sub"]:
         return None

@@ -27,6 +27,12 @@ def prompt_none(browser: FlaskClient) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(resp.headers["Location"]).query).items()}
 
 
+def confirm(browser: FlaskClient, html: str, *fields: str) -> Any:
+    """Answer "yes" on a confirmation page, sending its CSRF token and hidden ``fields``."""
+    data = {name: hidden(html, name) for name in ("csrf_token", *fields)}
+    return browser.post("/dex/logout", data={**data, "logout": "yes"})
+
+
 def cookie_cleared(resp: Any) -> bool:
     return any(
         h.startswith(f"{COOKIE}=;") and "Max-Age=0" in h for h in resp.headers.getlist("Set-Cookie")
@@ -154,16 +160,7 @@ def test_confirmation_yes_with_csrf_logs_out_and_redirects(logout_app: App) -> N
     )
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Example App" in html
-    resp = browser.post(
-        "/dex/logout",
-        data={
-            "csrf_token": hidden(html, "csrf_token"),
-            "client_id": hidden(html, "client_id"),
-            "post_logout_redirect_uri": hidden(html, "post_logout_redirect_uri"),
-            "state": hidden(html, "state"),
-            "logout": "yes",
-        },
-    )
+    resp = confirm(browser, html, "client_id", "post_logout_redirect_uri", "state")
     assert resp.status_code == 303
     assert resp.headers["Location"] == f"{LOGOUT_REDIRECT}?state=st"
     assert cookie_cleared(resp)
@@ -233,16 +230,40 @@ def test_hint_of_another_session_asks_for_confirmation(logout_app: App) -> None:
     assert session_alive(logout_app, sid_a) and session_alive(logout_app, sid_b)
 
 
-def test_cookieless_request_with_hint_ends_the_hinted_session(logout_app: App) -> None:
-    """An RP's cross-site POST carries no SameSite=Lax cookie; the hint names the session."""
-    _, tokens = log_in(logout_app)
+def test_hint_alone_never_ends_a_session(logout_app: App) -> None:
+    """Anyone holding an old (even expired) ID token, from a browser without the session's
+    cookie, is asked to confirm; confirming there ends nothing (no session cookie)."""
+    browser, tokens = log_in(logout_app)
     sid = sid_of(logout_app, tokens["id_token"])
-    resp = logout_app.client().post(
+    logout_app.clock.advance(hours=2)  # the hint has expired; the session has not
+    stranger = logout_app.client()
+    resp = stranger.post(
         "/dex/logout",
         data={"id_token_hint": tokens["id_token"], "post_logout_redirect_uri": LOGOUT_REDIRECT},
     )
-    assert resp.status_code == 303
-    assert resp.headers["Location"] == LOGOUT_REDIRECT
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    assert 'name="logout" value="yes"' in html
+    assert session_alive(logout_app, sid)
+    done = confirm(stranger, html, "client_id", "post_logout_redirect_uri")
+    assert done.status_code == 303 and done.headers["Location"] == LOGOUT_REDIRECT
+    assert session_alive(logout_app, sid)
+    assert prompt_none(browser).get("code")
+
+
+def test_cookieless_request_with_hint_is_confirmed_by_the_users_browser(logout_app: App) -> None:
+    """An RP's cross-site POST carries no SameSite=Lax cookie: the user's browser gets the
+    confirmation page, and its same-site answer carries the session cookie."""
+    browser, tokens = log_in(logout_app)
+    sid = sid_of(logout_app, tokens["id_token"])
+    session_cookie = browser.get_cookie(COOKIE, path="/dex")
+    assert session_cookie is not None
+    browser.delete_cookie(COOKIE, path="/dex")  # not sent with the cross-site POST
+    page = browser.post("/dex/logout", data={"id_token_hint": tokens["id_token"]})
+    assert page.status_code == 200 and session_alive(logout_app, sid)
+    browser.set_cookie(COOKIE, session_cookie.value, path="/dex")  # sent with the same-site one
+    html = page.get_data(as_text=True)
+    assert confirm(browser, html).status_code == 200
     assert not session_alive(logout_app, sid)
 
 
