@@ -63,7 +63,7 @@ def create_app(
         clock,
         algorithm=config.signing.algorithm,
         rotation_period=config.expiry.signing_keys,
-        id_token_lifetime=config.expiry.id_tokens,
+        id_token_lifetime=config.expiry.token_lifetime,
     )
     keys.ensure()
     passwords = PasswordService(storage, config.static_passwords)

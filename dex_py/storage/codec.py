@@ -5,7 +5,8 @@ A ``RowCodec`` is built once per dataclass from its type hints. Scalar fields (`
 nested (tuples, ``dict``, nested dataclasses such as ``Claims`` and ``PKCE``) becomes compact JSON
 text. Inside JSON, datetimes are ISO 8601 strings and bytes are base64. Decoding ignores unknown
 JSON keys and falls back to field defaults for missing ones, so a newer optional field does not
-break old rows.
+break old rows. A NULL in a non-optional nested column (one added nullable, so a previous
+release can still insert rows during a rolling upgrade) reads as the field's default.
 """
 
 from __future__ import annotations
@@ -104,15 +105,17 @@ class RowCodec(Generic[D]):
                 self._fields.append((f.name, _identity, _identity))
             else:
                 enc, dec = _json_pair(hint)
-                self._fields.append((f.name, self._dumps(enc), self._loads(dec)))
+                optional = _split_optional(hint)[1]
+                null = None if optional or f.default is dataclasses.MISSING else f.default
+                self._fields.append((f.name, self._dumps(enc), self._loads(dec, null)))
 
     @staticmethod
     def _dumps(enc: Conv) -> Conv:
         return lambda v: None if v is None else json.dumps(enc(v), separators=(",", ":"))
 
     @staticmethod
-    def _loads(dec: Conv) -> Conv:
-        return lambda v: None if v is None else dec(json.loads(v))
+    def _loads(dec: Conv, null: Any = None) -> Conv:
+        return lambda v: null if v is None else dec(json.loads(v))
 
     @property
     def field_names(self) -> list[str]:
