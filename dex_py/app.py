@@ -75,7 +75,10 @@ def create_app(
         clients=ClientStore(
             storage, ClientAssertionVerifier(storage, clock, (issuer, issuer + "/token"))
         ),
-        connectors=ConnectorManager(config, {"password_lookup": passwords.lookup}),
+        connectors=ConnectorManager(
+            config,
+            {"password_lookup": passwords.lookup, "password_cost": passwords.typical_cost},
+        ),
         issuer=issuer,
         issuer_path=issuer_path,
         secure_cookies=issuer.startswith("https://"),
