@@ -190,3 +190,22 @@ def test_access_token_lifetime_is_its_own_setting(make_app: Callable[..., App]) 
 def test_access_tokens_live_as_long_as_id_tokens_by_default(make_app: Callable[..., App]) -> None:
     body = tokens_for(make_app(expiry={"idTokens": "2h"}))
     assert body["expires_in"] == 7200
+
+
+def published_kids(app: App) -> set[str]:
+    return {k["kid"] for k in app.client().get("/dex/keys").json["keys"]}
+
+
+def test_signing_keys_stay_published_as_long_as_access_tokens_live(
+    make_app: Callable[..., App],
+) -> None:
+    """With ``accessTokens`` longer than ``idTokens``, a retired signing key is kept for the
+    access tokens it signed, not just for ID token lifetime."""
+    app = make_app(expiry={"accessTokens": "48h", "idTokens": "1h", "signingKeys": "6h"})
+    body = tokens_for(app)
+    (first_kid,) = published_kids(app)
+    app.clock.advance(hours=7)
+    assert app.svc.keys.rotate_if_due()  # what the background job does
+    app.clock.advance(hours=3)  # the retired key would be gone after idTokens (1h)
+    assert len(published_kids(app)) == 2 and first_kid in published_kids(app)
+    assert is_alive(app, body["access_token"])
