@@ -209,3 +209,16 @@ def test_signing_keys_stay_published_as_long_as_access_tokens_live(
     app.clock.advance(hours=3)  # the retired key would be gone after idTokens (1h)
     assert len(published_kids(app)) == 2 and first_kid in published_kids(app)
     assert is_alive(app, body["access_token"])
+
+
+def test_password_grant_access_tokens_die_with_their_refresh_token(app: App) -> None:
+    form = {
+        "grant_type": "password",
+        "username": "admin@example.com",
+        "password": "password",
+        "scope": "openid offline_access",
+    }
+    body = post(app, "/dex/token", form).json
+    assert is_alive(app, body["access_token"])
+    assert post(app, "/dex/token/revoke", {"token": body["refresh_token"]}).status_code == 200
+    assert not is_alive(app, body["access_token"])
