@@ -261,3 +261,17 @@ def test_upstream_outage_does_not_cost_the_login(app: App, monkeypatch: Any) -> 
     app.clock.advance(seconds=30)
     monkeypatch.setattr(entry.connector, "refresh", real)
     assert refresh(app, first["refresh_token"]).status_code == 200
+
+
+def test_retry_of_a_chain_rotated_without_a_sealed_successor_still_works(app: App) -> None:
+    """A chain rotated by the previous release (rolling upgrade) has no sealed successor: a
+    retry within reuseInterval is answered with a fresh rotation, as that release did, and the
+    answer works."""
+    first = login(app)
+    assert refresh(app, first["refresh_token"]).status_code == 200
+    (stored,) = app.storage.list_refresh_tokens()
+    app.storage.update_refresh_token(stored.id, lambda t: replace(t, successor_sealed=""))
+    retry = refresh(app, first["refresh_token"])
+    assert retry.status_code == 200
+    app.clock.advance(seconds=10)
+    assert refresh(app, retry.json["refresh_token"]).status_code == 200
