@@ -201,12 +201,22 @@ def grant_id_of(refresh_token_id: str) -> str:
     return hashlib.sha256(b"dex-py grant\0" + refresh_token_id.encode()).hexdigest()[:32]
 
 
+# Kept past the last access token's expiry by this much: a refresh that rotated the chain just
+# before it was deleted signs its token a moment later, maybe on a replica whose clock is ahead.
+GRANT_REVOCATION_MARGIN = timedelta(minutes=5)
+
+
 def revoke_grant(svc: Services, refresh_token_id: str) -> None:
-    """End a refresh token chain and every access token issued under it (RFC 7009 §2.1)."""
+    """End a refresh token chain and every access token issued under it (RFC 7009 §2.1).
+
+    The chain goes first: if recording the revocation then fails, what is left is the old
+    behaviour (access tokens live out their lifetime), never a live chain whose new access
+    tokens are all refused."""
     with contextlib.suppress(NotFoundError):
         svc.storage.delete_refresh_token(refresh_token_id)
-    expiry = svc.clock.now() + svc.config.expiry.access_token_lifetime
-    svc.storage.revoke_access_token(grant_marker(grant_id_of(refresh_token_id)), expiry)
+    lifetime = svc.config.expiry.access_token_lifetime + GRANT_REVOCATION_MARGIN
+    marker = grant_marker(grant_id_of(refresh_token_id))
+    svc.storage.revoke_access_token(marker, svc.clock.now() + lifetime)
 
 
 def refresh_expiry(svc: Services, created: datetime, last_used: datetime) -> datetime | None:
