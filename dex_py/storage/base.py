@@ -7,7 +7,7 @@ PostgreSQL, MySQL) passes the same conformance suite in ``tests/storage``.
 
 All datetimes are timezone-aware UTC; backends must return them aware, whatever the database
 stores. Secrets are never stored in the clear: refresh tokens and client secrets are kept as
-SHA-256 hex digests.
+SHA-256 hex digests (and a refresh chain's current secret, also, sealed under its previous one).
 """
 
 from __future__ import annotations
