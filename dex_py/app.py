@@ -63,7 +63,7 @@ def create_app(
         clock,
         algorithm=config.signing.algorithm,
         rotation_period=config.expiry.signing_keys,
-        id_token_lifetime=config.expiry.id_tokens,
+        id_token_lifetime=config.expiry.token_lifetime,
     )
     keys.ensure()
     passwords = PasswordService(storage, config.static_passwords)
@@ -75,7 +75,10 @@ def create_app(
         clients=ClientStore(
             storage, ClientAssertionVerifier(storage, clock, (issuer, issuer + "/token"))
         ),
-        connectors=ConnectorManager(config, {"password_lookup": passwords.lookup}),
+        connectors=ConnectorManager(
+            config,
+            {"password_lookup": passwords.lookup, "password_cost": passwords.typical_cost},
+        ),
         issuer=issuer,
         issuer_path=issuer_path,
         secure_cookies=issuer.startswith("https://"),

@@ -15,10 +15,9 @@ and ``client_assertion``, a JWT it signed with a private key whose public half w
   in the future beyond ``LEEWAY`` (RFC 7523 §3 items 4-6);
 - ``jti`` is present and has not been seen for this client before (OIDC Core §9, RFC 7523 §3
   item 7). Seen ``jti``s are recorded in storage's revoked-token list under
-  ``assertion:<sha256(client id, jti)>`` until the assertion's ``exp``, so a replay is refused by
-  every replica. The check-then-record is serialized within a process; two replicas receiving
-  the same assertion in the same millisecond could both accept it (storage offers no atomic
-  insert-if-absent for that list).
+  ``assertion:<sha256(client id, jti)>`` until the assertion's ``exp`` (then garbage
+  collected). Recording is one insert on that list's unique key, and whoever inserts first
+  wins: of processes or replicas receiving the same assertion at once, exactly one accepts it.
 
 A ``jwks_uri`` is fetched with a timeout and a size limit, cached for ``JWKSCache.ttl`` and
 re-fetched once when an assertion names an unknown ``kid`` (key rotation), at most once per
@@ -239,7 +238,6 @@ class ClientAssertionVerifier:
         self.clock = clock
         self.audiences = frozenset(audiences)
         self.jwks_cache = jwks_cache or JWKSCache(clock)
-        self._replay_lock = threading.Lock()
 
     def verify(self, client: Client, assertion: str) -> None:
         """Accept ``assertion`` as proof the caller is ``client``, or raise ``InvalidClient``."""
@@ -304,12 +302,9 @@ class ClientAssertionVerifier:
 
     def _consume_jti(self, client: Client, jti: str, exp: datetime) -> None:
         digest = hashlib.sha256(f"{client.id}\0{jti}".encode()).hexdigest()
-        marker = REPLAY_PREFIX + digest
-        with self._replay_lock:
-            if self.storage.is_access_token_revoked(marker):
-                log.warning("replayed client assertion for client %s", client.id)
-                raise InvalidClient("client assertion already used")
-            self.storage.revoke_access_token(marker, exp)
+        if not self.storage.revoke_access_token(REPLAY_PREFIX + digest, exp):
+            log.warning("replayed client assertion for client %s", client.id)
+            raise InvalidClient("client assertion already used")
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:

@@ -100,11 +100,23 @@ class RefreshTokenExpiry:
 @dataclass
 class ExpiryConfig:
     signing_keys: timedelta = timedelta(hours=6)  # signingKeys
-    id_tokens: timedelta = timedelta(hours=24)  # idTokens (also access tokens)
+    id_tokens: timedelta = timedelta(hours=24)  # idTokens
+    # accessTokens: a dex-py addition (Dex uses idTokens for both); None = same as idTokens
+    access_tokens: timedelta | None = None
     auth_requests: timedelta = timedelta(hours=24)  # authRequests
     device_requests: timedelta = timedelta(minutes=5)  # deviceRequests
     auth_codes: timedelta = timedelta(minutes=5)  # authCodes: a dex-py addition (Dex fixes it)
     refresh_tokens: RefreshTokenExpiry = field(default_factory=RefreshTokenExpiry)
+
+    @property
+    def access_token_lifetime(self) -> timedelta:
+        """How long an access token lives: ``accessTokens``, else ``idTokens``."""
+        return self.access_tokens if self.access_tokens is not None else self.id_tokens
+
+    @property
+    def token_lifetime(self) -> timedelta:
+        """The longest-lived signed token (how long a retired signing key must be published)."""
+        return max(self.id_tokens, self.access_token_lifetime)
 
 
 @dataclass

@@ -118,7 +118,14 @@ class SectionReader(Reader):
         )
 
     def expiry(self, data: Mapping[Any, Any]) -> ExpiryConfig:
-        known = ("signingKeys", "idTokens", "authRequests", "deviceRequests", "authCodes")
+        known = (
+            "signingKeys",
+            "idTokens",
+            "accessTokens",
+            "authRequests",
+            "deviceRequests",
+            "authCodes",
+        )
         expiry = self.section(data, "expiry", "", (*known, "refreshTokens"))
         d = ExpiryConfig()
         path = "expiry.refreshTokens"
@@ -132,6 +139,7 @@ class SectionReader(Reader):
         return ExpiryConfig(
             signing_keys=self.duration(expiry, "signingKeys", "expiry", d.signing_keys),
             id_tokens=self.duration(expiry, "idTokens", "expiry", d.id_tokens),
+            access_tokens=self.optional_duration(expiry, "accessTokens", "expiry"),
             auth_requests=self.duration(expiry, "authRequests", "expiry", d.auth_requests),
             device_requests=self.duration(expiry, "deviceRequests", "expiry", d.device_requests),
             auth_codes=self.duration(expiry, "authCodes", "expiry", d.auth_codes),

@@ -173,6 +173,8 @@ def _check_expiry(expiry: ExpiryConfig, result: Validation) -> None:
     ):
         if value <= timedelta(0):
             result.error(f"expiry.{key}", "must be a positive duration")
+    if expiry.access_tokens is not None and expiry.access_tokens <= timedelta(0):
+        result.error("expiry.accessTokens", "must be a positive duration")
     refresh = expiry.refresh_tokens
     for key, optional in (
         ("validIfNotUsedFor", refresh.valid_if_not_used_for),

@@ -312,5 +312,5 @@ def manager_from_config(storage: Storage, clock: Clock, config: Any) -> KeyManag
         clock,
         algorithm=config.signing.algorithm,
         rotation_period=config.expiry.signing_keys,
-        id_token_lifetime=config.expiry.id_tokens,
+        id_token_lifetime=config.expiry.token_lifetime,
     )

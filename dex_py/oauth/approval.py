@@ -100,7 +100,7 @@ def issue_authorization_response(req: AuthRequest) -> Response:
         params += [
             ("access_token", access.value),
             ("token_type", "bearer"),
-            ("expires_in", str(int(svc.config.expiry.id_tokens.total_seconds()))),
+            ("expires_in", str(int(svc.config.expiry.access_token_lifetime.total_seconds()))),
         ]
     if "id_token" in req.response_types:
         params.append(

@@ -1,6 +1,6 @@
-"""Token-endpoint grants: authorization code + PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6), refresh
-token (RFC 6749 §6, RFC 9700 §4.14) and resource owner password (RFC 6749 §4.3); client
-credentials and token exchange live in ``machine_grants`` and are registered here.
+"""Token-endpoint grants: authorization code + PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6) and
+resource owner password (RFC 6749 §4.3); the refresh token grant lives in ``refresh``, client
+credentials and token exchange in ``machine_grants``, and all are registered here.
 
 Each grant is a small class that reads its parameters, loads and checks its credential, and
 asks ``issuance`` for tokens. Rules shared by all grants live in ``policy``; ``GRANTS`` is the one
@@ -10,7 +10,6 @@ registry, filtered by ``oauth2.grantTypes`` at the endpoint.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -19,14 +18,13 @@ import secrets
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from connectors.base import ConnectorError, Identity
+from connectors.base import ConnectorError
 from dex_py import scopes as sc
-from dex_py.errors import InvalidGrant, InvalidRequest, InvalidScope, ServerError
-from dex_py.metrics import count_event
+from dex_py.errors import InvalidGrant, InvalidRequest, ServerError
 from dex_py.oauth import issuance
 from dex_py.oauth.policy import check_issue_policy
 from dex_py.services import Services
-from dex_py.storage.base import AuthCode, NotFoundError, RefreshToken
+from dex_py.storage.base import AuthCode, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +110,7 @@ class AuthorizationCodeGrant(BaseGrant):
                 used_at=now,
                 issued_refresh_token_id=refresh_id if sc.OFFLINE_ACCESS in code.scopes else "",
                 issued_access_token_id=jti,
-                issued_access_token_expiry=now + svc.config.expiry.id_tokens,
+                issued_access_token_expiry=now + svc.config.expiry.access_token_lifetime,
             )
 
         if len(code_value) > 256:
@@ -126,6 +124,8 @@ class AuthorizationCodeGrant(BaseGrant):
             raise InvalidGrant("code already used") from None
 
         grant = issuance.grant_of(code)
+        if code.issued_refresh_token_id:
+            grant = replace(grant, grant_id=issuance.grant_id_of(code.issued_refresh_token_id))
         check_issue_policy(svc, self.treq, grant)
         refresh = ""
         if code.issued_refresh_token_id:
@@ -136,149 +136,16 @@ class AuthorizationCodeGrant(BaseGrant):
         )
 
     def _revoke_issued(self, code: AuthCode) -> None:
-        """RFC 6749 §4.1.2: a replayed code revokes the tokens its first use issued."""
+        """RFC 6749 §4.1.2: a replayed code revokes the tokens its first use issued: the
+        refresh token chain with every access token issued under it, and the first one."""
         storage = self.svc.storage
         log.warning("authorization code replay for client %s: revoking its tokens", code.client_id)
         if code.issued_refresh_token_id:
-            with contextlib.suppress(NotFoundError):
-                storage.delete_refresh_token(code.issued_refresh_token_id)
+            issuance.revoke_grant(self.svc, code.issued_refresh_token_id)
         if code.issued_access_token_id and code.issued_access_token_expiry:
             storage.revoke_access_token(
                 code.issued_access_token_id, code.issued_access_token_expiry
             )
-
-
-class _Reuse(Exception):
-    pass
-
-
-class _Expired(Exception):
-    pass
-
-
-class RefreshTokenGrant(BaseGrant):
-    """One locked read-modify-write per refresh: every check runs inside the storage update that
-    rotates the token, so a refresh costs a single transaction. The connector is asked after
-    that (never while the row is locked); if it refuses, the rotation is undone, so an
-    upstream outage does not cost the user their login."""
-
-    grant_type = "refresh_token"
-
-    def respond(self) -> dict[str, Any]:
-        svc, client = self.svc, self.client
-        parts = issuance.split_refresh_token(self.require("refresh_token"))
-        if parts is None:
-            raise InvalidGrant("invalid refresh token")
-        token_id, secret = parts
-        presented = issuance.hash_secret(secret)
-        now = svc.clock.now()
-        requested = self.form.get("scope")
-        new_secret = (
-            "" if svc.config.expiry.refresh_tokens.disable_rotation else secrets.token_urlsafe(32)
-        )
-        before: list[RefreshToken] = []
-
-        def rotate(old: RefreshToken) -> RefreshToken:
-            if old.client_id != client.id:
-                raise InvalidGrant("refresh token was issued to another client")
-            self._check_secret(old, presented, now)
-            if old.expiry is not None and old.expiry <= now:
-                raise _Expired()
-            if requested and not set(sc.parse(requested)) <= set(old.scopes):
-                raise InvalidScope("requested scope exceeds the original grant")
-            before[:] = [old]
-            changes: dict[str, Any] = {
-                "last_used": now,
-                "expiry": issuance.refresh_expiry(svc, old.created_at, now),
-            }
-            if new_secret:
-                changes["token_hash"] = issuance.hash_secret(new_secret)
-                if hmac.compare_digest(presented, old.token_hash):
-                    changes["obsolete_token_hash"] = old.token_hash
-            return replace(old, **changes)
-
-        try:
-            token = svc.storage.update_refresh_token(token_id, rotate)
-        except NotFoundError:
-            raise InvalidGrant("invalid refresh token") from None
-        except _Reuse:
-            self._revoke(token_id)
-            raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
-        except _Expired:
-            self._revoke(token_id)
-            raise InvalidGrant("refresh token expired") from None
-
-        try:
-            identity = self._current_identity(token)
-        except InvalidGrant:
-            self._undo(token, before[0])
-            raise
-        claims = issuance.claims_of(svc, token.connector_id, identity)
-        if claims != token.claims or identity.connector_data != token.connector_data:
-            rotated = token.token_hash
-            token = svc.storage.update_refresh_token(
-                token_id,
-                lambda t: (
-                    replace(t, claims=claims, connector_data=identity.connector_data)
-                    if t.token_hash == rotated
-                    else t
-                ),
-            )
-
-        scopes = sc.parse(requested) if requested else token.scopes
-        grant = issuance.grant_of(token, scopes=scopes, claims=claims, connector_data=None)
-        check_issue_policy(svc, self.treq, grant)
-        return issuance.token_response(
-            svc,
-            grant,
-            now,
-            refresh_token=f"{token_id}.{new_secret or secret}",
-            requested_scopes=token.scopes,
-            include_nonce=False,
-        )
-
-    def _current_identity(self, token: RefreshToken) -> Identity:
-        """Ask the connector who the user is now (identity and groups stay current)."""
-        svc = self.svc
-        identity = issuance.identity_of(token.claims, token.connector_data)
-        entry = svc.connectors.get(token.connector_id)
-        if entry is None or not entry.available:
-            raise InvalidGrant("the connector of this refresh token is no longer available")
-        refresher = entry.refresher()
-        if refresher is None:
-            return identity
-        try:
-            return refresher.refresh(sc.for_connector(token.scopes), identity)
-        except ConnectorError as exc:
-            log.info("refresh refused by connector %s: %s", token.connector_id, exc)
-            raise InvalidGrant("the user may no longer log in") from None
-
-    def _undo(self, rotated: RefreshToken, previous: RefreshToken) -> None:
-        """Put back the token as it was before this request rotated it (unless another
-        request has moved it on since)."""
-        with contextlib.suppress(NotFoundError):
-            self.svc.storage.update_refresh_token(
-                rotated.id,
-                lambda t: previous if t.token_hash == rotated.token_hash else t,
-            )
-
-    def _check_secret(self, token: RefreshToken, presented: str, now: Any) -> None:
-        if hmac.compare_digest(presented, token.token_hash):
-            return
-        reuse = self.svc.config.expiry.refresh_tokens.reuse_interval
-        if (
-            token.obsolete_token_hash
-            and hmac.compare_digest(presented, token.obsolete_token_hash)
-            and now - token.last_used <= reuse
-        ):
-            return  # a retry of a request whose answer was lost
-        log.warning("refresh token reuse for client %s: revoking the chain", token.client_id)
-        count_event("dexpy_refresh_reuse_detected_total")
-        raise _Reuse()
-
-    def _revoke(self, token_id: str) -> None:
-        with contextlib.suppress(NotFoundError):
-            self.svc.storage.delete_refresh_token(token_id)
 
 
 class PasswordGrant(BaseGrant):
@@ -310,14 +177,18 @@ class PasswordGrant(BaseGrant):
             auth_time=now,
             connector_data=identity.connector_data,
         )
+        refresh_id = secrets.token_urlsafe(16) if sc.OFFLINE_ACCESS in scopes else ""
+        if refresh_id:
+            grant = replace(grant, grant_id=issuance.grant_id_of(refresh_id))
         check_issue_policy(svc, self.treq, grant)
         refresh = ""
-        if sc.OFFLINE_ACCESS in scopes:
-            refresh = issuance.new_refresh_token(svc, grant, now)
+        if refresh_id:
+            refresh = issuance.new_refresh_token(svc, grant, now, refresh_id)
         return issuance.token_response(svc, grant, now, refresh_token=refresh)
 
 
 from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant  # noqa: E402
+from dex_py.oauth.refresh import RefreshTokenGrant  # noqa: E402
 
 GRANTS: dict[str, type[BaseGrant]] = {
     g.grant_type: g

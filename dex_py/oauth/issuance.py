@@ -7,10 +7,14 @@ the username, ``email``/``email_verified`` with scope ``email``, ``preferred_use
 scopes put the peer clients in ``aud`` and the requester in ``azp``.
 
 Refresh tokens handed to clients are ``<id>.<secret>``; storage keeps only SHA-256 of the secret.
+Access tokens of a login that has a refresh token carry a ``grant_id`` claim derived from the
+chain's id (RFC 7009 §2.1: revoking the chain revokes them all; see ``revoke_grant``); it
+cannot be turned back into the id.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -21,7 +25,7 @@ from connectors.base import Identity
 from dex_py import scopes as sc
 from dex_py import tokens
 from dex_py.services import Services
-from dex_py.storage.base import Claims, RefreshToken
+from dex_py.storage.base import Claims, NotFoundError, RefreshToken, grant_marker
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class Grant:
     auth_time: datetime | None = None
     connector_data: bytes | None = None
     session_id: str = ""
+    grant_id: str = ""  # links access tokens to their refresh token chain
 
 
 class _GrantSource(Protocol):
@@ -168,8 +173,9 @@ class AccessToken:
 
 
 def access_token(svc: Services, grant: Grant, now: datetime, jti: str = "") -> AccessToken:
-    """A JWT bearer token (as Dex issues), with a ``jti`` so it can be revoked."""
-    expiry = now + svc.config.expiry.id_tokens
+    """A JWT bearer token (as Dex issues), with a ``jti`` so it can be revoked (alone, or with
+    its whole grant through ``grant_id``)."""
+    expiry = now + svc.config.expiry.access_token_lifetime
     jti = jti or secrets.token_urlsafe(16)
     claims: dict[str, Any] = {
         "iss": svc.issuer,
@@ -181,11 +187,36 @@ def access_token(svc: Services, grant: Grant, now: datetime, jti: str = "") -> A
         "client_id": grant.client_id,
         "scope": " ".join(grant.scopes),
     }
+    if grant.grant_id:
+        claims["grant_id"] = grant.grant_id
     return AccessToken(tokens.sign(svc.keys, claims, typ="at+jwt"), jti, expiry)
 
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def grant_id_of(refresh_token_id: str) -> str:
+    """The ``grant_id`` of the access tokens issued under a refresh token chain."""
+    return hashlib.sha256(b"dex-py grant\0" + refresh_token_id.encode()).hexdigest()[:32]
+
+
+# Kept past the last access token's expiry by this much: a refresh that rotated the chain just
+# before it was deleted signs its token a moment later, maybe on a replica whose clock is ahead.
+GRANT_REVOCATION_MARGIN = timedelta(minutes=5)
+
+
+def revoke_grant(svc: Services, refresh_token_id: str) -> None:
+    """End a refresh token chain and every access token issued under it (RFC 7009 §2.1).
+
+    The chain goes first: if recording the revocation then fails, what is left is the old
+    behaviour (access tokens live out their lifetime), never a live chain whose new access
+    tokens are all refused."""
+    with contextlib.suppress(NotFoundError):
+        svc.storage.delete_refresh_token(refresh_token_id)
+    lifetime = svc.config.expiry.access_token_lifetime + GRANT_REVOCATION_MARGIN
+    marker = grant_marker(grant_id_of(refresh_token_id))
+    svc.storage.revoke_access_token(marker, svc.clock.now() + lifetime)
 
 
 def refresh_expiry(svc: Services, created: datetime, last_used: datetime) -> datetime | None:
@@ -245,7 +276,7 @@ def token_response(
     body: dict[str, Any] = {
         "access_token": access.value,
         "token_type": "bearer",
-        "expires_in": int(svc.config.expiry.id_tokens / timedelta(seconds=1)),
+        "expires_in": int((access.expiry - now) / timedelta(seconds=1)),
     }
     if sc.OPENID in grant.scopes:
         body["id_token"] = id_token(

@@ -95,7 +95,7 @@ class ClientCredentialsGrant(BaseGrant):
         return {
             "access_token": self._access_token(grant, now),
             "token_type": "bearer",
-            "expires_in": _expires_in(svc.config.expiry.id_tokens),
+            "expires_in": _expires_in(svc.config.expiry.access_token_lifetime),
             **_granted_scope_field(requested, scopes),
         }
 
@@ -106,7 +106,7 @@ class ClientCredentialsGrant(BaseGrant):
             "iss": svc.issuer,
             "sub": grant.client_id,
             "aud": aud,
-            "exp": int((now + svc.config.expiry.id_tokens).timestamp()),
+            "exp": int((now + svc.config.expiry.access_token_lifetime).timestamp()),
             "iat": int(now.timestamp()),
             "jti": secrets.token_urlsafe(16),
             "client_id": grant.client_id,
@@ -160,15 +160,17 @@ class TokenExchangeGrant(BaseGrant):
             connector_id=connector_id,
         )
         check_issue_policy(svc, self.treq, grant)
+        lifetime = svc.config.expiry.access_token_lifetime
         if requested_type == ID_TOKEN_TYPE:
             token, token_type = issuance.id_token(svc, grant, now), "N_A"
+            lifetime = svc.config.expiry.id_tokens
         else:
             token, token_type = issuance.access_token(svc, grant, now).value, "Bearer"
         return {
             "access_token": token,
             "issued_token_type": requested_type,
             "token_type": token_type,
-            "expires_in": _expires_in(svc.config.expiry.id_tokens),
+            "expires_in": _expires_in(lifetime),
             **_granted_scope_field(requested_scope, scopes),
         }
 

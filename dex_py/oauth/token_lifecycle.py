@@ -6,13 +6,12 @@ to another client is left alone. Introspection only describes tokens the caller 
 issued to it, or whose audience names it; anything else is reported ``{"active": false}``.
 
 Access tokens are JWTs: revoking one records its ``jti`` until it would have expired, and
-``/userinfo`` and introspection refuse it from then on. Refresh tokens are deleted (the whole
-chain).
+``/userinfo`` and introspection refuse it from then on. Revoking a refresh token deletes the
+whole chain and revokes every access token issued under it (their ``grant_id``; RFC 7009 §2.1).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 from datetime import UTC, datetime
 from typing import Any
@@ -72,6 +71,11 @@ def _access_claims(svc: Services, value: str, *, allow_expired: bool) -> dict[st
     return claims if isinstance(claims.get("jti"), str) else None
 
 
+def _grant_id(claims: dict[str, Any]) -> str:
+    value = claims.get("grant_id")
+    return value if isinstance(value, str) else ""
+
+
 def _audiences(claims: dict[str, Any]) -> list[str]:
     aud = claims.get("aud")
     return [aud] if isinstance(aud, str) else [a for a in aud or [] if isinstance(a, str)]
@@ -105,8 +109,7 @@ def revoke_view() -> Response:
     if found is not None:
         kind, value = found
         if kind == "refresh_token" and value.client_id == client.id:
-            with contextlib.suppress(NotFoundError):
-                svc.storage.delete_refresh_token(value.id)
+            issuance.revoke_grant(svc, value.id)
         elif kind == "access_token" and value.get("client_id") == client.id:
             exp = datetime.fromtimestamp(float(value.get("exp", 0)), UTC)
             if exp > svc.clock.now():
@@ -140,7 +143,7 @@ def introspect_view() -> Response:
     if found is not None and found[0] == "access_token":
         claims = found[1]
         owner = str(claims.get("client_id", ""))
-        if not svc.storage.is_access_token_revoked(str(claims["jti"])) and (
+        if not svc.storage.is_access_token_revoked(str(claims["jti"]), _grant_id(claims)) and (
             client.id == owner or client.id in _audiences(claims)
         ):
             body = {"active": True, "token_type": "access_token", "client_id": owner}

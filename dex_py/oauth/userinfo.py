@@ -59,6 +59,7 @@ def userinfo_view() -> Response:
         raise InvalidToken("not an access token")
     if claims.get("gty") == "client_credentials":
         raise InvalidToken("the access token has no end user (client credentials)")
-    if svc.storage.is_access_token_revoked(jti):
+    grant_id = claims.get("grant_id")
+    if svc.storage.is_access_token_revoked(jti, grant_id if isinstance(grant_id, str) else ""):
         raise InvalidToken("the access token has been revoked")
     return json_response({k: claims[k] for k in USERINFO_CLAIMS if k in claims})

@@ -7,7 +7,7 @@ PostgreSQL, MySQL) passes the same conformance suite in ``tests/storage``.
 
 All datetimes are timezone-aware UTC; backends must return them aware, whatever the database
 stores. Secrets are never stored in the clear: refresh tokens and client secrets are kept as
-SHA-256 hex digests.
+SHA-256 hex digests (and a refresh chain's current secret, also, sealed under its previous one).
 """
 
 from __future__ import annotations
@@ -110,8 +110,13 @@ class RefreshToken:
     """One refresh token chain: one per login (Dex keeps only one per user and client).
 
     The client holds ``id`` plus a secret; only ``token_hash`` (SHA-256 hex) is stored. On
-    rotation the previous digest moves to ``obsolete_token_hash`` so a retry within
-    ``reuseInterval`` still works; anything else presenting a stale secret revokes the chain.
+    rotation the previous digest moves to ``obsolete_token_hash`` and the new secret is kept
+    sealed (AES-GCM) under a key derived from the previous secret (``successor_sealed``): a
+    retry presenting the previous secret within ``reuseInterval`` can recover the same current
+    secret, and nobody else can, not even with the database. ``retired_token_hashes`` keeps
+    the digests of the last rotated-out secrets, so presenting one of them is recognised as
+    reuse (RFC 9700 §4.14.2) and revokes the chain; a secret that never belonged to the chain
+    is merely invalid.
     """
 
     id: str
@@ -130,6 +135,8 @@ class RefreshToken:
     # When the chain stops being valid: min(created + absoluteLifetime, last_used +
     # validIfNotUsedFor), recomputed on every use; None = never. Garbage collection uses it.
     expiry: datetime | None = None
+    successor_sealed: str = ""  # the current secret, sealed under the previous one
+    retired_token_hashes: tuple[str, ...] = ()  # most recent first, bounded
 
 
 @dataclass(frozen=True)
@@ -268,6 +275,15 @@ class GCResult:
         )
 
 
+GRANT_PREFIX = "grant:"
+
+
+def grant_marker(grant_id: str) -> str:
+    """The key under which revoking a whole grant (every access token carrying ``grant_id``)
+    is recorded among the revoked access tokens."""
+    return GRANT_PREFIX + grant_id
+
+
 T = TypeVar("T")
 Updater = Callable[[T], T]
 
@@ -340,9 +356,12 @@ class Storage(Protocol):
         self, *, status: str | None = None, due_before: datetime | None = None
     ) -> list[LogoutEvent]: ...
 
-    # revoked access tokens (by jti), kept until the token would have expired anyway
-    def revoke_access_token(self, jti: str, expiry: datetime) -> None: ...
-    def is_access_token_revoked(self, jti: str) -> bool: ...
+    # revoked access tokens (by jti, or a whole grant by ``grant_marker(grant_id)``), kept
+    # until the tokens would have expired anyway. ``revoke_access_token`` is an atomic
+    # insert-if-absent on a unique key: it returns False if the key was recorded already (the
+    # replay cache of client assertions relies on it across processes).
+    def revoke_access_token(self, jti: str, expiry: datetime) -> bool: ...
+    def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool: ...
 
     # housekeeping
     def garbage_collect(self, now: datetime) -> GCResult: ...

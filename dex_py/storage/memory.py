@@ -30,6 +30,7 @@ from dex_py.storage.base import (
     Session,
     StorageError,
     Updater,
+    grant_marker,
 )
 
 D = TypeVar("D")
@@ -342,13 +343,19 @@ class MemoryStorage:
 
     # revoked access tokens
 
-    def revoke_access_token(self, jti: str, expiry: datetime) -> None:
+    def revoke_access_token(self, jti: str, expiry: datetime) -> bool:
+        expiry = _utc(expiry)
         with self._lock:
-            self._revoked.setdefault(jti, _utc(expiry))
+            if jti in self._revoked:
+                return False
+            self._revoked[jti] = expiry
+            return True
 
-    def is_access_token_revoked(self, jti: str) -> bool:
+    def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool:
         with self._lock:
-            return jti in self._revoked
+            return jti in self._revoked or bool(
+                grant_id and grant_marker(grant_id) in self._revoked
+            )
 
     # housekeeping
 

@@ -144,6 +144,9 @@ refresh_token = sa.Table(
     sa.Column("auth_time", UTCDateTime(), nullable=True),
     sa.Column("expiry", UTCDateTime(), nullable=True, index=True),
     sa.Column("session_id", _key(), nullable=False),
+    # 0005; server default and NULL so the previous release can still insert rows
+    sa.Column("successor_sealed", _key(), nullable=False, server_default=""),
+    sa.Column("retired_token_hashes", LongText, nullable=True),
     **MYSQL_TABLE_ARGS,
 )
 

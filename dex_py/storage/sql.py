@@ -42,6 +42,7 @@ from dex_py.storage.base import (
     Session,
     StorageError,
     Updater,
+    grant_marker,
 )
 from dex_py.storage.engine import SQLITE_LOCK_OPTION, describe_url, install_sqlite_hooks
 from dex_py.storage.sql_entities import (
@@ -366,16 +367,20 @@ class SQLStorage:
 
     # revoked access tokens
 
-    def revoke_access_token(self, jti: str, expiry: datetime) -> None:
+    def revoke_access_token(self, jti: str, expiry: datetime) -> bool:
         try:
             with self._write() as conn:
                 conn.execute(m.revoked_access_token.insert(), {"jti": jti, "expiry": expiry})
         except IntegrityError:
             log.debug("access token %s was already revoked", jti)
+            return False
+        return True
 
-    def is_access_token_revoked(self, jti: str) -> bool:
+    def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool:
+        grant = grant_marker(grant_id) if grant_id else jti
         with self._read() as conn:
-            return conn.execute(REVOKED_SELECT, {"b_jti": jti}).first() is not None
+            found = conn.execute(REVOKED_SELECT, {"b_jti": jti, "b_grant": grant}).first()
+        return found is not None
 
     # housekeeping
 

@@ -120,6 +120,7 @@ KEYS_SELECT = sa.select(m.keys).where(m.keys.c.id == m.KEYS_ROW_ID)
 KEYS_SELECT_LOCKED = KEYS_SELECT.with_for_update()
 KEYS_UPDATE = m.keys.update().where(m.keys.c.id == m.KEYS_ROW_ID)
 
+# A token is revoked if its jti or its grant's marker is recorded (one indexed lookup).
 REVOKED_SELECT = sa.select(sa.literal(1)).where(
-    m.revoked_access_token.c.jti == sa.bindparam("b_jti")
+    m.revoked_access_token.c.jti.in_([sa.bindparam("b_jti"), sa.bindparam("b_grant")])
 )

@@ -208,11 +208,11 @@ class StaticOverlay:
     def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys:
         return self.storage.update_keys(fn)
 
-    def revoke_access_token(self, jti: str, expiry: datetime) -> None:
-        self.storage.revoke_access_token(jti, expiry)
+    def revoke_access_token(self, jti: str, expiry: datetime) -> bool:
+        return self.storage.revoke_access_token(jti, expiry)
 
-    def is_access_token_revoked(self, jti: str) -> bool:
-        return self.storage.is_access_token_revoked(jti)
+    def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool:
+        return self.storage.is_access_token_revoked(jti, grant_id)
 
     def garbage_collect(self, now: datetime) -> GCResult:
         return self.storage.garbage_collect(now)

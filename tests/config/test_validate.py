@@ -118,6 +118,13 @@ ERROR_CASES: list[tuple[str, Mutate, str, str]] = [
         "positive",
     ),
     ("expiry-auth-codes", setter("expiry", {"authCodes": "1d"}), "expiry.authCodes", "'1d'"),
+    ("access-tokens-bad", setter("expiry", {"accessTokens": "1d"}), "expiry.accessTokens", "'1d'"),
+    (
+        "access-tokens-zero",
+        setter("expiry", {"accessTokens": "0s"}),
+        "expiry.accessTokens",
+        "positive",
+    ),
     (
         "refresh-idle",
         setter("expiry", {"refreshTokens": {"validIfNotUsedFor": "90 days"}}),

@@ -8,7 +8,7 @@ import pytest
 import connectors.local as local_module
 from connectors import open_connector
 from connectors.base import ConnectorError, Identity, Scopes
-from connectors.local import LocalConnector, PasswordRecord
+from connectors.local import LocalConnector, PasswordRecord, bcrypt_cost
 
 # Dex's documented example user: the hash is bcrypt("password"), cost 10, "$2a$".
 DEX_HASH = b"$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"
@@ -99,6 +99,62 @@ def test_unknown_user_still_spends_a_bcrypt_check(conn, checkpw_calls):
     assert conn.login(Scopes(), "nobody@example.com", "password") is None
     assert len(checkpw_calls) == 1
     assert checkpw_calls[0].startswith(b"$2b$10$")  # same cost as Dex's hashes
+
+
+@pytest.fixture
+def bcrypt_work(monkeypatch) -> list[int]:
+    """The cost of every bcrypt operation (check or hash) run from here on."""
+    costs: list[int] = []
+    real_check, real_hash = bcrypt.checkpw, bcrypt.hashpw
+
+    def check(password: bytes, hashed: bytes) -> bool:
+        costs.append(bcrypt_cost(hashed) or -1)
+        return real_check(password, hashed)
+
+    def hashpw(password: bytes, salt: bytes) -> bytes:
+        costs.append(bcrypt_cost(salt) or -1)
+        return real_hash(password, salt)
+
+    monkeypatch.setattr(local_module.bcrypt, "checkpw", check)
+    monkeypatch.setattr(local_module.bcrypt, "hashpw", hashpw)
+    return costs
+
+
+@pytest.mark.parametrize("cost", [4, 5, 10])
+def test_unknown_user_costs_one_bcrypt_operation_at_the_configured_cost(users, bcrypt_work, cost):
+    """Issue 7 item 12: a miss costs what checking a typical stored hash costs, whatever that
+    cost is; the first miss at a new cost makes the dummy hash (the same work) instead."""
+    c = LocalConnector(users.get, password_cost=lambda: cost)
+    for _ in range(3):
+        bcrypt_work.clear()
+        assert c.login(Scopes(), "nobody@example.com", "password") is None
+        assert bcrypt_work == [cost]
+
+
+def test_unusable_configured_cost_falls_back_to_dex_cost(users, bcrypt_work):
+    def broken() -> int:
+        raise RuntimeError("storage down")
+
+    for password_cost in (lambda: 99, broken):
+        c = LocalConnector(users.get, password_cost=password_cost)
+        bcrypt_work.clear()
+        assert c.login(Scopes(), "nobody@example.com", "password") is None
+        assert bcrypt_work == [10]
+
+
+def test_open_passes_the_cost_service(users, bcrypt_work):
+    c = open_connector(
+        "local", {}, connector_id="local", password_lookup=users.get, password_cost=lambda: 4
+    )
+    c.login(Scopes(), "nobody@example.com", "password")
+    assert bcrypt_work == [4]
+
+
+def test_bcrypt_cost_of_a_hash():
+    assert bcrypt_cost(DEX_HASH) == 10
+    assert bcrypt_cost(_hash("x")) == 4
+    assert bcrypt_cost(b"$2y$12$" + b"x" * 53) == 12
+    assert bcrypt_cost(b"not-bcrypt") is None
 
 
 def test_empty_password_never_reaches_bcrypt(conn, checkpw_calls, lookups):

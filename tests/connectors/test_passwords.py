@@ -10,8 +10,15 @@ import pytest
 from connectors.base import Scopes
 from connectors.local import LocalConnector, PasswordRecord
 from dex_py.config import StaticPassword
-from dex_py.passwords import PasswordService, check_password_policy, hash_password
+from dex_py.passwords import (
+    DEFAULT_COST,
+    PasswordService,
+    check_password_policy,
+    hash_password,
+    most_common_cost,
+)
 from dex_py.storage.base import NotFoundError, Password
+from dex_py.storage.memory import MemoryStorage
 
 DEX_HASH = b"$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"
 
@@ -103,3 +110,34 @@ def test_service_drives_the_local_connector():
     assert identity is not None and identity.groups == ("devs",)
     storage.passwords["jane@example.com"] = dataclasses.replace(jane, username="Jane D.")
     assert conn.refresh(Scopes(), identity).username == "Jane D."
+
+
+def _stored(email: str, cost: int) -> Password:
+    return Password(email=email, hash=hash_password("pw", cost=cost), username=email, user_id=email)
+
+
+def test_most_common_cost():
+    h4, h5 = hash_password("pw", cost=4), hash_password("pw", cost=5)
+    assert most_common_cost([h4, h5, h5]) == 5
+    assert most_common_cost([h4, h4, h5, b"not-bcrypt", b"junk"]) == 4
+    assert most_common_cost([h4, h5]) == 5  # a tie: the costlier
+    assert most_common_cost([]) == DEFAULT_COST
+
+
+def test_typical_cost_counts_static_and_stored_hashes():
+    """Issue 7 item 12: the dummy check of an unknown address uses the cost most users have."""
+    storage = MemoryStorage()
+    for i in range(3):
+        storage.create_password(_stored(f"u{i}@example.com", 5))
+    static = [
+        StaticPassword(
+            email=f"s{i}@example.com",
+            hash=hash_password("pw", cost=4),
+            username="s",
+            user_id=f"s{i}",
+        )
+        for i in range(2)
+    ]
+    assert PasswordService(storage, static).typical_cost() == 5
+    assert PasswordService(MemoryStorage(), static).typical_cost() == 4
+    assert PasswordService(MemoryStorage(), []).typical_cost() == DEFAULT_COST

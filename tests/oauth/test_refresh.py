@@ -77,11 +77,62 @@ def test_reuse_after_interval_revokes_the_whole_chain(app: App) -> None:
     assert refresh(app, second["refresh_token"]).json["error"] == "invalid_grant"
 
 
-def test_forged_secret_revokes_the_chain(app: App) -> None:
+def test_retry_within_reuse_interval_gets_the_same_successor(app: App) -> None:
+    """Issue 7 item 7: every request presenting the previous secret within reuseInterval gets
+    the one current secret, so none of the answers is dead (or revokes the chain) later."""
+    first = login(app)
+    answers = [refresh(app, first["refresh_token"]) for _ in range(4)]
+    assert [r.status_code for r in answers] == [200] * 4
+    successors = {r.json["refresh_token"] for r in answers}
+    assert len(successors) == 1 and first["refresh_token"] not in successors
+    app.clock.advance(seconds=10)
+    (successor,) = successors
+    assert refresh(app, successor).status_code == 200
+
+
+def test_zero_reuse_interval_never_accepts_the_previous_secret(
+    make_app: Callable[..., App],
+) -> None:
+    """Issue 7 item 7: at reuseInterval 0s a second use of a secret, even at the same instant
+    (frozen clock), is reuse."""
+    app = make_app(expiry={"refreshTokens": {"reuseInterval": "0s"}})
+    first = login(app)
+    second = refresh(app, first["refresh_token"])
+    assert second.status_code == 200
+    replay = refresh(app, first["refresh_token"])
+    assert replay.status_code == 400 and replay.json["error"] == "invalid_grant"
+    assert refresh(app, second.json["refresh_token"]).json["error"] == "invalid_grant"
+
+
+def test_forged_secret_is_invalid_but_keeps_the_chain(app: App) -> None:
+    """Issue 7 item 8: a secret that never belonged to the chain is not reuse (RFC 9700
+    §4.14.2), so knowing a token id does not let anyone end the login."""
     first = login(app)
     token_id = first["refresh_token"].split(".")[0]
-    assert refresh(app, token_id + ".forged").json["error"] == "invalid_grant"
-    assert refresh(app, first["refresh_token"]).json["error"] == "invalid_grant"
+    for forged in ("forged", "x" * 43):
+        resp = refresh(app, f"{token_id}.{forged}")
+        assert resp.status_code == 400 and resp.json["error"] == "invalid_grant"
+    app.clock.advance(seconds=10)
+    assert refresh(app, first["refresh_token"]).status_code == 200
+
+
+def test_an_older_rotated_secret_revokes_the_chain(app: App) -> None:
+    token = first = login(app)["refresh_token"]
+    for _ in range(3):
+        app.clock.advance(seconds=10)
+        token = refresh(app, token).json["refresh_token"]
+    app.clock.advance(seconds=10)
+    assert refresh(app, first).json["error"] == "invalid_grant"
+    assert refresh(app, token).json["error"] == "invalid_grant"  # the chain is gone
+    assert app.storage.list_refresh_tokens() == []
+
+
+def test_refresh_secrets_are_not_stored_in_the_clear(app: App) -> None:
+    first = login(app)["refresh_token"]
+    second = refresh(app, first).json["refresh_token"]
+    (stored,) = app.storage.list_refresh_tokens()
+    for value in (first, second):
+        assert value.split(".")[1] not in repr(stored)
 
 
 def test_each_login_has_its_own_chain(app: App) -> None:
@@ -210,3 +261,17 @@ def test_upstream_outage_does_not_cost_the_login(app: App, monkeypatch: Any) -> 
     app.clock.advance(seconds=30)
     monkeypatch.setattr(entry.connector, "refresh", real)
     assert refresh(app, first["refresh_token"]).status_code == 200
+
+
+def test_retry_of_a_chain_rotated_without_a_sealed_successor_still_works(app: App) -> None:
+    """A chain rotated by the previous release (rolling upgrade) has no sealed successor: a
+    retry within reuseInterval is answered with a fresh rotation, as that release did, and the
+    answer works."""
+    first = login(app)
+    assert refresh(app, first["refresh_token"]).status_code == 200
+    (stored,) = app.storage.list_refresh_tokens()
+    app.storage.update_refresh_token(stored.id, lambda t: replace(t, successor_sealed=""))
+    retry = refresh(app, first["refresh_token"])
+    assert retry.status_code == 200
+    app.clock.advance(seconds=10)
+    assert refresh(app, retry.json["refresh_token"]).status_code == 200

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from tests.oauth.conftest import App, auth_params, basic, code_from, login_password, redeem
+from dex_py import tokens
+from tests.oauth.conftest import (
+    ISSUER,
+    App,
+    auth_params,
+    basic,
+    code_from,
+    login_password,
+    redeem,
+)
 
 PEER = ("peer-app", "peer-secret-peer-secret")
 
@@ -12,6 +22,20 @@ PEER = ("peer-app", "peer-secret-peer-secret")
 def tokens_for(app: App) -> dict[str, Any]:
     browser = app.client()
     return redeem(browser, code_from(login_password(browser, auth_params()))["code"]).json
+
+
+def refreshed(app: App, refresh_token: str) -> dict[str, Any]:
+    resp = post(app, "/dex/token", {"grant_type": "refresh_token", "refresh_token": refresh_token})
+    assert resp.status_code == 200, resp.json
+    return resp.json
+
+
+def is_alive(app: App, access_token: str) -> bool:
+    """Whether /userinfo and introspection both accept ``access_token`` (and agree)."""
+    info = app.client().get("/dex/userinfo", headers={"Authorization": "Bearer " + access_token})
+    active = post(app, "/dex/token/introspect", {"token": access_token}).json["active"]
+    assert (info.status_code == 200) == active, (info.status_code, active)
+    return bool(active)
 
 
 def post(app: App, path: str, data: dict[str, str], auth: tuple[str, str] | None = None) -> Any:
@@ -106,3 +130,95 @@ def test_revoking_unknown_tokens_is_a_quiet_success(app: App) -> None:
     for token in ("x", "a.b", "zzz.yyy.xxx"):
         assert post(app, "/dex/token/revoke", {"token": token}).status_code == 200
     assert post(app, "/dex/token/revoke", {}).json["error"] == "invalid_request"
+
+
+def test_revoking_the_refresh_token_revokes_its_access_tokens(app: App) -> None:
+    """RFC 7009 §2.1: the access tokens of the same grant die with the refresh token."""
+    first = tokens_for(app)
+    second = refreshed(app, first["refresh_token"])
+    other_login = tokens_for(app)
+    assert is_alive(app, first["access_token"]) and is_alive(app, second["access_token"])
+    resp = post(
+        app,
+        "/dex/token/revoke",
+        {"token": second["refresh_token"], "token_type_hint": "refresh_token"},
+    )
+    assert resp.status_code == 200
+    assert not is_alive(app, first["access_token"])
+    assert not is_alive(app, second["access_token"])
+    assert is_alive(app, other_login["access_token"])  # another login is another grant
+
+
+def test_refresh_reuse_revokes_the_access_tokens_of_the_chain(app: App) -> None:
+    first = tokens_for(app)
+    second = refreshed(app, first["refresh_token"])
+    app.clock.advance(seconds=10)  # past reuseInterval: the first secret is now reuse
+    replay = post(
+        app, "/dex/token", {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    )
+    assert replay.json["error"] == "invalid_grant"
+    assert not is_alive(app, first["access_token"])
+    assert not is_alive(app, second["access_token"])
+
+
+def test_code_replay_revokes_access_tokens_issued_by_refreshes(app: App) -> None:
+    browser = app.client()
+    code = code_from(login_password(browser, auth_params()))["code"]
+    first = redeem(browser, code).json
+    second = refreshed(app, first["refresh_token"])
+    assert redeem(browser, code).json["error"] == "invalid_grant"
+    assert not is_alive(app, first["access_token"])
+    assert not is_alive(app, second["access_token"])
+
+
+def test_access_token_lifetime_is_its_own_setting(make_app: Callable[..., App]) -> None:
+    app = make_app(expiry={"accessTokens": "10m", "idTokens": "2h"})
+    body = tokens_for(app)
+    assert body["expires_in"] == 600
+    access = tokens.verify(
+        app.svc.keys, body["access_token"], issuer=ISSUER, audience=None, clock=app.clock
+    )
+    assert access["exp"] - access["iat"] == 600
+    id_token = tokens.verify(
+        app.svc.keys, body["id_token"], issuer=ISSUER, audience="example-app", clock=app.clock
+    )
+    assert id_token["exp"] - id_token["iat"] == 7200
+    app.clock.advance(minutes=11)
+    assert not is_alive(app, body["access_token"])
+
+
+def test_access_tokens_live_as_long_as_id_tokens_by_default(make_app: Callable[..., App]) -> None:
+    body = tokens_for(make_app(expiry={"idTokens": "2h"}))
+    assert body["expires_in"] == 7200
+
+
+def published_kids(app: App) -> set[str]:
+    return {k["kid"] for k in app.client().get("/dex/keys").json["keys"]}
+
+
+def test_signing_keys_stay_published_as_long_as_access_tokens_live(
+    make_app: Callable[..., App],
+) -> None:
+    """With ``accessTokens`` longer than ``idTokens``, a retired signing key is kept for the
+    access tokens it signed, not just for ID token lifetime."""
+    app = make_app(expiry={"accessTokens": "48h", "idTokens": "1h", "signingKeys": "6h"})
+    body = tokens_for(app)
+    (first_kid,) = published_kids(app)
+    app.clock.advance(hours=7)
+    assert app.svc.keys.rotate_if_due()  # what the background job does
+    app.clock.advance(hours=3)  # the retired key would be gone after idTokens (1h)
+    assert len(published_kids(app)) == 2 and first_kid in published_kids(app)
+    assert is_alive(app, body["access_token"])
+
+
+def test_password_grant_access_tokens_die_with_their_refresh_token(app: App) -> None:
+    form = {
+        "grant_type": "password",
+        "username": "admin@example.com",
+        "password": "password",
+        "scope": "openid offline_access",
+    }
+    body = post(app, "/dex/token", form).json
+    assert is_alive(app, body["access_token"])
+    assert post(app, "/dex/token/revoke", {"token": body["refresh_token"]}).status_code == 200
+    assert not is_alive(app, body["access_token"])

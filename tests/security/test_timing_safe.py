@@ -14,18 +14,22 @@ the right one. An ``==`` comparison anywhere on the path would break (2).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Any
 
+import bcrypt
 import pytest
 from flask.testing import FlaskClient
 
+from connectors.local import bcrypt_cost
 from dex_py import clients
 from dex_py.app import create_app
 from dex_py.config import from_dict
 from dex_py.oauth import grants
+from dex_py.passwords import hash_password
 from dex_py.storage.memory import MemoryStorage
 
 SECRET = "a-high-entropy-client-secret-0123456789"
@@ -111,3 +115,56 @@ def test_pkce_and_refresh_secrets_compared_in_constant_time(
     assert ("v" * 43, "c" * 43) in s.calls or (verifier, "c" * 43) in s.calls
     s.force = True
     assert grants.pkce_matches("S256", "not-the-challenge", verifier)
+
+
+def test_unknown_login_spends_a_check_at_the_cost_of_the_users_hashes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 7 item 12, through the server's wiring: with every user hashed at cost 4, the
+    password grant for an unknown address does cost-4 bcrypt work, not Dex's fixed cost 10, so
+    its response time matches a known user's."""
+    users = [
+        {
+            "email": f"u{i}@example.com",
+            "hash": hash_password("pw", cost=4).decode(),
+            "username": f"u{i}",
+            "userID": f"u{i}",
+        }
+        for i in range(2)
+    ]
+    config = {
+        **CONFIG,
+        "enablePasswordDB": True,
+        "oauth2": {"passwordConnector": "local"},
+        "staticPasswords": users,
+    }
+    client = create_app(from_dict(config), storage=MemoryStorage()).test_client()
+    costs: list[int | None] = []
+    real_check, real_hash = bcrypt.checkpw, bcrypt.hashpw
+
+    def check(password: bytes, hashed: bytes) -> bool:
+        costs.append(bcrypt_cost(hashed))
+        return real_check(password, hashed)
+
+    def hashpw(password: bytes, salt: bytes) -> bytes:
+        costs.append(bcrypt_cost(salt))
+        return real_hash(password, salt)
+
+    monkeypatch.setattr(bcrypt, "checkpw", check)
+    monkeypatch.setattr(bcrypt, "hashpw", hashpw)
+    for email in ("nobody@example.com", "u0@example.com", "nobody@example.com"):
+        costs.clear()
+        resp = client.post(
+            "/dex/token",
+            data={
+                "grant_type": "password",
+                "username": email,
+                "password": "wrong",
+                "scope": "openid",
+            },
+            headers={
+                "Authorization": "Basic " + base64.b64encode(f"app:{SECRET}".encode()).decode()
+            },
+        )
+        assert resp.status_code == 400 and resp.json["error"] == "invalid_grant"
+        assert costs == [4], email

@@ -109,6 +109,8 @@ def refresh_token(**over: Any) -> RefreshToken:
         auth_time=T0,
         expiry=T0 + timedelta(days=30),
         session_id="sess-rt",
+        successor_sealed="s" * 96,
+        retired_token_hashes=("b" * 64, "c" * 64),
     )
     return replace(base, **over)
 

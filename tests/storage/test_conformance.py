@@ -15,6 +15,7 @@ from dex_py.storage.base import (
     NotFoundError,
     Storage,
     StorageError,
+    grant_marker,
 )
 from tests.storage import factories as f
 from tests.storage.factories import T0
@@ -312,10 +313,20 @@ def test_garbage_collect(storage: Storage) -> None:
 
 def test_revoked_access_tokens(storage: Storage) -> None:
     assert not storage.is_access_token_revoked("jti-1")
-    storage.revoke_access_token("jti-1", T0)
-    storage.revoke_access_token("jti-1", T0)  # idempotent
+    assert storage.revoke_access_token("jti-1", T0) is True
+    assert storage.revoke_access_token("jti-1", T0) is False  # idempotent, and says so
     assert storage.is_access_token_revoked("jti-1")
     assert not storage.is_access_token_revoked("jti-2")
+
+
+def test_revoking_a_grant_revokes_its_access_tokens(storage: Storage) -> None:
+    assert not storage.is_access_token_revoked("jti-1", "grant-a")
+    storage.revoke_access_token(grant_marker("grant-a"), T0)
+    assert storage.is_access_token_revoked("jti-1", "grant-a")
+    assert storage.is_access_token_revoked("jti-2", "grant-a")
+    assert not storage.is_access_token_revoked("jti-1", "grant-b")
+    assert not storage.is_access_token_revoked("jti-1")
+    assert not storage.is_access_token_revoked("grant-a")  # a marker is not a jti
 
 
 def test_keys_lifecycle(storage: Storage) -> None:

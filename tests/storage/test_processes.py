@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from jwcrypto import jwk, jws
 
 from dex_py.config import StorageConfig
 from dex_py.storage import migrate, open_storage
@@ -128,3 +132,43 @@ def test_forked_child_gets_its_own_connections(
     assert storage.get_client(c.id) == c  # and the parent's connection still works
     assert storage.engine.pool is parent_pool
     storage.close()
+
+
+def race(target: Callable[..., None], n: int, *args: Any) -> list[Any]:
+    """Run ``target(*args, barrier, results)`` in ``n`` processes released together; return
+    what each put in ``results``."""
+    barrier, results = SPAWN.Barrier(n), SPAWN.Queue()
+    procs = [SPAWN.Process(target=target, args=(*args, barrier, results)) for _ in range(n)]
+    for p in procs:
+        p.start()
+    got = drain(results, n)
+    for p in procs:
+        p.join(JOIN_TIMEOUT)
+    assert [p.exitcode for p in procs] == [0] * n
+    return got
+
+
+@pytest.mark.slow
+def test_recording_a_key_is_insert_if_absent_across_processes(sql_config: StorageConfig) -> None:
+    """What the client-assertion replay cache relies on (issue 7, item 11): of processes
+    recording the same key at once, exactly one is told it was first."""
+    expiry = f.T0 + timedelta(days=365 * 50)
+    got = race(workers.record_once, 4, sql_config, "assertion:same", expiry)
+    assert sorted(got) == [False, False, False, True]
+
+
+@pytest.mark.slow
+def test_a_client_assertion_is_accepted_by_one_replica_only(sql_config: StorageConfig) -> None:
+    """Each process is a replica with its own verifier and connections; the same
+    ``private_key_jwt`` assertion sent to all of them at once is accepted exactly once."""
+    key = jwk.JWK.generate(kty="EC", crv="P-256")
+    public = {**key.export_public(as_dict=True), "kid": "k1", "alg": "ES256", "use": "sig"}
+    client = f.client(id="keyed", jwks=json.dumps({"keys": [public]}))
+    audience = "https://issuer.example/token"
+    now = int(time.time())
+    claims = {"iss": "keyed", "sub": "keyed", "aud": audience, "exp": now + 600, "jti": "j-1"}
+    signed = jws.JWS(json.dumps(claims).encode())
+    signed.add_signature(key, alg="ES256", protected=json.dumps({"alg": "ES256", "kid": "k1"}))
+    assertion = signed.serialize(compact=True)
+    got = race(workers.verify_assertion, 4, sql_config, client, assertion, audience)
+    assert sorted(got) == ["accepted"] + ["client assertion already used"] * 3

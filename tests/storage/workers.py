@@ -45,3 +45,33 @@ def upgrade(cfg: StorageConfig, barrier: Any, results: Any) -> None:
         results.put(("ok", migrate.upgrade(cfg)))
     except Exception as exc:
         results.put(("error", repr(exc)))
+
+
+def record_once(cfg: StorageConfig, key: str, expiry: Any, barrier: Any, results: Any) -> None:
+    """Race to record ``key`` among the revoked tokens; report whether this process won."""
+    storage = open_storage(cfg, migrate=False)
+    storage.ping()
+    barrier.wait(timeout=60)
+    results.put(storage.revoke_access_token(key, expiry))
+    storage.close()
+
+
+def verify_assertion(
+    cfg: StorageConfig, client: Any, assertion: str, audience: str, barrier: Any, results: Any
+) -> None:
+    """Race to authenticate ``client`` with ``assertion`` (as one replica would); report
+    "accepted" or the refusal."""
+    from dex_py.client_assertions import ClientAssertionVerifier
+    from dex_py.clock import Clock
+    from dex_py.errors import InvalidClient
+
+    storage = open_storage(cfg, migrate=False)
+    storage.ping()
+    verifier = ClientAssertionVerifier(storage, Clock(), [audience])
+    barrier.wait(timeout=60)
+    try:
+        verifier.verify(client, assertion)
+        results.put("accepted")
+    except InvalidClient as exc:
+        results.put(str(exc.description))
+    storage.close()
