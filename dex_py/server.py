@@ -24,6 +24,7 @@ import logging
 import os
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -189,7 +190,30 @@ def run_migrations(config: Config) -> None:
     log.info("database schema at revision %s", revision)
 
 
-def _default_factory(config: Config) -> Any:
+def stopped(state: dict[str, Any]) -> None:
+    """In the master, last: stop the metrics server, remove the metrics directory, say so."""
+    metrics_server = state.pop("metrics_server", None)
+    if metrics_server is not None:
+        metrics_server.shutdown()
+    if "metrics_dir" in state:
+        from dex_py import metrics
+
+        metrics.cleanup_multiprocess(state.pop("metrics_dir"))
+    log.info("dex-py stopped")
+
+
+def start_housekeeping(app: Any, interval: float) -> None:
+    """Start the worker's housekeeping thread (``dex_py.background``), once per worker."""
+    services = getattr(app, "extensions", {}).get("dex_py")
+    if services is None:
+        log.debug("no dex_py services on the app; background housekeeping not started")
+        return
+    from dex_py.background import start_background
+
+    start_background(services, interval=interval)
+
+
+def default_factory(config: Config) -> Any:
     from dex_py.app import create_app
 
     return create_app(config)
@@ -203,15 +227,19 @@ def _listen_urls(web: WebConfig) -> list[str]:
     return [f"https://{web.https}"] * bool(web.https) + [f"http://{web.http}"] * bool(web.http)
 
 
-def build_application(
-    config: Config,
-    config_path: str,
-    *,
-    workers: int | None = None,
-    app_factory: AppFactory | None = None,
-    access_log: bool = False,
-) -> DexApplication:
-    """Everything ``serve`` does before handing control to gunicorn (testable on its own)."""
+@dataclass
+class Plan:
+    """What ``serve`` settled before starting either engine."""
+
+    binds: list[str]  # web.https first, then web.http
+    tls: TLSContextProvider | None
+    tls_port: int | None
+    workers: int
+
+
+def plan(config: Config, *, workers: int | None = None) -> Plan:
+    """Check the listeners and TLS files, report risky setups, run migrations and pick the
+    worker count: everything ``serve`` does before starting a server (testable on its own)."""
     web = config.web
     binds = [a for a in (web.https, web.http) if a]
     if not binds:
@@ -237,8 +265,33 @@ def build_application(
     if config.storage.type == "memory":
         n_workers = 1
     run_migrations(config)
+    return Plan(binds, tls, tls_port, n_workers)
 
-    factory = app_factory or _default_factory
+
+def listening_message(config: Config, n_workers: int) -> str:
+    urls = ", ".join(_listen_urls(config.web))
+    plural = "" if n_workers == 1 else "s"
+    return f"dex-py listening on {urls} (issuer {config.issuer}, {n_workers} worker{plural})"
+
+
+def build_application(
+    config: Config,
+    config_path: str,
+    *,
+    workers: int | None = None,
+    app_factory: AppFactory | None = None,
+    access_log: bool = False,
+) -> DexApplication:
+    """The gunicorn engine (``server.engine: gunicorn``), ready to ``run()``."""
+    settled = plan(config, workers=workers)
+    binds, tls, tls_port, n_workers = (
+        settled.binds,
+        settled.tls,
+        settled.tls_port,
+        settled.workers,
+    )
+
+    factory = app_factory or default_factory
     gc_interval = config.server.gc_interval.total_seconds()
     telemetry = config.telemetry.http
     state: dict[str, Any] = {}
@@ -263,14 +316,7 @@ def build_application(
 
             state["metrics_server"] = metrics.start_metrics_server(telemetry)
             log.info("metrics on http://%s/metrics", telemetry)
-        log.info(
-            "dex-py listening on %s (issuer %s, %d worker%s)",
-            ", ".join(_listen_urls(web)),
-            config.issuer,
-            n_workers,
-            "" if n_workers == 1 else "s",
-            extra={"config": config_path},
-        )
+        log.info(listening_message(config, n_workers), extra={"config": config_path})
 
     def post_fork(server: Any, worker: Any) -> None:
         metrics_server = state.get("metrics_server")
@@ -278,14 +324,7 @@ def build_application(
             metrics_server.socket.close()
 
     def post_worker_init(worker: Any) -> None:
-        app = worker.app.callable
-        services = getattr(app, "extensions", {}).get("dex_py")
-        if services is None:
-            log.debug("no dex_py services on the app; background housekeeping not started")
-            return
-        from dex_py.background import start_background
-
-        start_background(services, interval=gc_interval)
+        start_housekeeping(worker.app.callable, gc_interval)
 
     def child_exit(server: Any, worker: Any) -> None:
         if telemetry:
@@ -294,14 +333,7 @@ def build_application(
             metrics.mark_process_dead(worker.pid)
 
     def on_exit(server: Any) -> None:
-        metrics_server = state.pop("metrics_server", None)
-        if metrics_server is not None:
-            metrics_server.shutdown()
-        if "metrics_dir" in state:
-            from dex_py import metrics
-
-            metrics.cleanup_multiprocess(state.pop("metrics_dir"))
-        log.info("dex-py stopped")
+        stopped(state)
 
     options: dict[str, Any] = {
         "bind": binds,
@@ -331,18 +363,31 @@ def serve(
     workers: int | None = None,
     app_factory: AppFactory | None = None,
     access_log: bool = False,
+    engine: str | None = None,
 ) -> None:
-    """Run dex-py under gunicorn until SIGTERM/SIGINT; exits the process (SystemExit).
+    """Run dex-py until SIGTERM/SIGINT on ``engine`` (default ``server.engine``: granian).
 
     ``app_factory(config)`` builds the WSGI app in each worker (default
     ``dex_py.app.create_app``). ``workers`` overrides ``server.workers``.
     """
     setup_logging(config.logger)
+    engine = engine or config.server.engine
+    kwargs: dict[str, Any] = {
+        "workers": workers,
+        "app_factory": app_factory,
+        "access_log": access_log,
+    }
     try:
-        application = build_application(
-            config, config_path, workers=workers, app_factory=app_factory, access_log=access_log
-        )
+        if engine == "gunicorn":
+            application = build_application(config, config_path, **kwargs)
+        else:
+            from dex_py.granian_server import build_granian
+
+            server = build_granian(config, config_path, **kwargs)
     except ServeError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(f"error: {exc}") from None
-    application.run()
+    if engine == "gunicorn":
+        application.run()  # exits the process (SystemExit)
+    else:
+        server.serve_forever()

@@ -1,5 +1,6 @@
-"""A real gunicorn started by ``dex_py.server.serve`` (stand-in app): TLS versions, HTTP and
-HTTPS side by side, multi-process metrics, housekeeping threads, SIGTERM."""
+"""A real server started by ``dex_py.server.serve`` (stand-in app), on each engine (Granian,
+the default, and gunicorn): TLS versions, HTTP and HTTPS side by side, multi-process metrics,
+housekeeping threads, SIGTERM."""
 
 from __future__ import annotations
 
@@ -20,6 +21,14 @@ from tests.services import free_port
 from .conftest import CertPair, Running, ServerRunner
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+# OpenSSL (gunicorn) alerts protocol_version; rustls (Granian) alerts handshake_failure.
+REFUSED_VERSION = r"ALERT_PROTOCOL_VERSION|ALERT_HANDSHAKE_FAILURE"
+
+
+@pytest.fixture(params=["granian", "gunicorn"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def tls_client(cert: CertPair, version: ssl.TLSVersion) -> ssl.SSLContext:
@@ -61,18 +70,19 @@ def handshake_error(port: int, ctx: ssl.SSLContext) -> str:
 
 
 def test_https_refuses_tls11_and_serves_tls12(
-    server_runner: ServerRunner, tls_pair: CertPair
+    engine: str, server_runner: ServerRunner, tls_pair: CertPair
 ) -> None:
     port = free_port()
     run = server_runner.standin(
-        [port],
+        engine=engine,
+        ports=[port],
         issuer=f"https://127.0.0.1:{port}/dex",
         https=f"127.0.0.1:{port}",
         tls_cert=str(tls_pair.cert),
         tls_key=str(tls_pair.key),
     )
     error = handshake_error(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_1))
-    assert re.search(r"ALERT_PROTOCOL_VERSION", error), error
+    assert re.search(REFUSED_VERSION, error), error
 
     status, headers, body = https_get(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_2))
     assert status == 200
@@ -85,25 +95,31 @@ def test_https_refuses_tls11_and_serves_tls12(
     assert "dex-py stopped" in run.log()
 
 
-def test_tls_min_version_13_refuses_tls12(server_runner: ServerRunner, tls_pair: CertPair) -> None:
+def test_tls_min_version_13_refuses_tls12(
+    engine: str, server_runner: ServerRunner, tls_pair: CertPair
+) -> None:
     port = free_port()
     server_runner.standin(
-        [port],
+        engine=engine,
+        ports=[port],
         https=f"127.0.0.1:{port}",
         tls_cert=str(tls_pair.cert),
         tls_key=str(tls_pair.key),
         tls_min_version="1.3",
     )
     error = handshake_error(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_2))
-    assert re.search(r"ALERT_PROTOCOL_VERSION", error), error
+    assert re.search(REFUSED_VERSION, error), error
     status, _, _ = https_get(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_3))
     assert status == 200
 
 
-def test_http_and_https_side_by_side(server_runner: ServerRunner, tls_pair: CertPair) -> None:
+def test_http_and_https_side_by_side(
+    engine: str, server_runner: ServerRunner, tls_pair: CertPair
+) -> None:
     http_port, https_port = free_port(), free_port()
     run = server_runner.standin(
-        [http_port, https_port],
+        engine=engine,
+        ports=[http_port, https_port],
         http=f"127.0.0.1:{http_port}",
         https=f"127.0.0.1:{https_port}",
         tls_cert=str(tls_pair.cert),
@@ -133,10 +149,13 @@ def _sorted_labels(**labels: str) -> str:
     return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
 
 
-def test_two_workers_metrics_migrations_and_housekeeping(server_runner: ServerRunner) -> None:
+def test_two_workers_metrics_migrations_and_housekeeping(
+    engine: str, server_runner: ServerRunner
+) -> None:
     port, metrics_port = free_port(), free_port()
     run: Running = server_runner.standin(
-        [port, metrics_port],
+        engine=engine,
+        ports=[port, metrics_port],
         http=f"127.0.0.1:{port}",
         telemetry=f"127.0.0.1:{metrics_port}",
         storage="sqlite3",
@@ -167,10 +186,16 @@ def test_two_workers_metrics_migrations_and_housekeeping(server_runner: ServerRu
     assert run.stop() == 0
 
 
-def test_memory_storage_forces_one_worker_and_warns(server_runner: ServerRunner) -> None:
+def test_memory_storage_forces_one_worker_and_warns(
+    engine: str, server_runner: ServerRunner
+) -> None:
     port = free_port()
     run = server_runner.standin(
-        [port], http=f"127.0.0.1:{port}", issuer="http://idp.example.com/dex", workers=3
+        engine=engine,
+        ports=[port],
+        http=f"127.0.0.1:{port}",
+        issuer="http://idp.example.com/dex",
+        workers=3,
     )
     assert http_get(port, "/dex/healthz")[0] == 200
     log = run.log()
