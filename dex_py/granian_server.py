@@ -25,21 +25,20 @@ with ``STOP_SIGNAL``. SIGINT or a second SIGTERM skips the delay.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from granian._futures import _new_cbscheduler
-from granian._granian import WorkerSignal, WSGIWorker
+from granian._futures import _future_watcher_wrapper, _new_cbscheduler
+from granian._granian import RSGIWorker, WorkerSignal
 from granian._loops import loops
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
@@ -57,17 +56,19 @@ from dex_py.server import (
     start_housekeeping,
     stopped,
 )
+from dex_py.wsgi_bridge import WSGIBridge
 
 log = logging.getLogger(__name__)
 
 HEADER_READ_TIMEOUT_MS = 10_000  # a request head must arrive within 10 s
 BACKPRESSURE = 4096  # connections a worker holds at once (idle and slow ones included)
 BACKLOG = 4096  # kernel accept queue per listener
-PY_THREADS = 8  # Python threads per worker running the app (requests wait in Rust meanwhile)
+PY_THREADS = 8  # Python threads per worker running the app (requests wait on the event loop)
+MAX_HEAD_BUFFER = 64 * 1024  # bytes of request head a connection may buffer
 CERT_POLL_SECONDS = 5.0
 STOP_SIGNAL = signal.SIGUSR1
 # Granian 2.8's type stub lags its runtime signature (which has an IPC handle after the socket).
-_RUST_WORKER: Any = WSGIWorker
+_RUST_WORKER: Any = RSGIWorker
 _NO_TLS: tuple[Any, ...] = (False, None, None, None, "tls1.2", None, [], False)
 
 
@@ -104,111 +105,72 @@ class WorkerSetup:
     close_in_worker: list[Any]  # master-only sockets the fork inherited
 
 
-def _draining_response(start_response: Callable[..., Any]) -> list[bytes]:
-    body = b'{"ready":false,"status":"shutting down"}'
-    start_response(
-        "503 Service Unavailable",
-        [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-        ],
-    )
-    return [body]
-
-
-def wsgi_glue(app: Any, setup: WorkerSetup) -> Callable[[Any, dict[str, Any]], int]:
-    """The callable Granian's Rust worker calls per request: build the WSGI environ from its
-    scope, answer readiness with 503 while draining, run ``app`` and hand back the response."""
-    base = {
-        "SCRIPT_NAME": "",
-        "wsgi.errors": sys.stderr,
-        "wsgi.input_terminated": True,
-        "wsgi.multiprocess": True,
-        "wsgi.multithread": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
-    access = logging.getLogger("dex_py.access")
-    draining, ready_path = setup.draining, setup.ready_path
-
-    def call(proto: Any, scope: dict[str, Any]) -> int:
-        started = time.perf_counter()
-        environ = base | scope
-        status_headers: list[Any] = [200, []]
-
-        def start_response(status: str, headers: list[Any], exc_info: Any = None) -> None:
-            status_headers[0], status_headers[1] = int(status.split(" ", 1)[0]), headers
-
-        if environ["PATH_INFO"] == ready_path and draining.is_set():
-            result: Iterable[bytes] = _draining_response(start_response)
-        else:
-            result = app(environ, start_response)
-        try:
-            proto.response_bytes(status_headers[0], status_headers[1], b"".join(result))
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        if setup.access_log:
-            access.info(
-                '%s "%s %s" %d %.1fms',
-                environ.get("REMOTE_ADDR", "-"),
-                environ["REQUEST_METHOD"],
-                environ["PATH_INFO"],
-                status_headers[0],
-                (time.perf_counter() - started) * 1000,
-            )
-        return int(status_headers[0])
-
-    return call
-
-
 def worker_main(worker_id: int, setup: WorkerSetup) -> None:
     """A worker process: build the app, start housekeeping, serve every listener until the
-    master sends ``STOP_SIGNAL``, then finish what was accepted and return."""
+    master sends ``STOP_SIGNAL``, then finish every connection it holds and return."""
     for sock in setup.close_in_worker:
         sock.close()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the master decides when we stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stopping = threading.Event()
-    signal.signal(STOP_SIGNAL, lambda *_: stopping.set())
 
     app = setup.factory()
     start_housekeeping(app, setup.gc_interval)
-    callback = wsgi_glue(app, setup)
+    bridge = WSGIBridge(
+        app,
+        threads=PY_THREADS,
+        ready_path=setup.ready_path,
+        draining=setup.draining,
+        access_log=setup.access_log,
+    )
     loop = loops.get("auto")
-    http1 = HTTP1Settings(header_read_timeout=HEADER_READ_TIMEOUT_MS, keep_alive=True)
+    bridge.__rsgi_init__(loop)
+    callback = _future_watcher_wrapper(bridge.__rsgi__)
+    http1 = HTTP1Settings(
+        header_read_timeout=HEADER_READ_TIMEOUT_MS,
+        keep_alive=True,
+        max_buffer_size=MAX_HEAD_BUFFER,
+    )
     stops: list[Any] = []
-    finished: list[threading.Event] = []
+    pending = len(setup.listeners)
+    finished = asyncio.Event()
+
+    def listener_done() -> None:
+        nonlocal pending
+        pending -= 1
+        if pending == 0:
+            finished.set()
+
     for listener, spec in setup.listeners:
-        stop, done = WorkerSignal(), threading.Event()
-        stop.add_cb(done.set)  # called once this listener's connections are all finished
+        stop = WorkerSignal()
+        # Called (from a Rust thread) once this listener has finished its connections.
+        stop.add_cb(lambda: loop.call_soon_threadsafe(listener_done))
         rust = _RUST_WORKER(
             worker_id,
             (spec, None),
             None,  # no IPC: Granian's own metrics are off
             1,  # Rust I/O threads
             512,  # Rust blocking threads (Granian's default)
-            PY_THREADS,
-            30,  # idle Python threads end after 30 s
+            1,  # Python threads of Granian's own: the bridge has its pool
+            30,
             BACKPRESSURE,
             "1",  # HTTP/1.1
             http1,
             None,
+            False,  # no websockets
             None,  # no static files: Flask serves /static
             *listener.ssl_args(),
             (None, None),
         )
-        rust.serve_mtr(_new_cbscheduler(loop, callback, impl_asyncio=True), loop, stop)
+        rust.serve_str(_new_cbscheduler(loop, callback, impl_asyncio=True), loop, stop)
         stops.append(stop)
-        finished.append(done)
-    while not stopping.wait(3600):
-        pass
-    for stop in stops:
-        stop.set()
-    for done in finished:
-        done.wait()
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop.set()
+
+    loop.add_signal_handler(STOP_SIGNAL, stop_all)
+    loop.run_until_complete(finished.wait())
+    bridge.close()
 
 
 class _ForkedWorker(WorkerProcess):
@@ -250,9 +212,8 @@ class DexGranian(MPServer):
             "dex_py",
             address=first.host,
             port=first.port,
-            interface=Interfaces.WSGI,
+            interface=Interfaces.RSGI,
             workers=workers,
-            blocking_threads=PY_THREADS,
             backlog=BACKLOG,
             backpressure=BACKPRESSURE,
             respawn_failed_workers=True,

@@ -68,6 +68,10 @@ def create_app(config: Config, marker_dir: Path | None = None) -> Flask:
     def whoami() -> Any:
         return jsonify(pid=os.getpid(), scheme=request.scheme)
 
+    @app.post("/dex/echo")
+    def echo() -> Any:
+        return jsonify(length=len(request.get_data()), form=request.form.to_dict())
+
     init_headers(app, config.web)
     init_metrics(app, config.telemetry)
     if marker_dir is not None:
