@@ -12,13 +12,14 @@ import ssl
 import time
 import urllib.request
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.services import free_port
 
-from .conftest import CertPair, Running, ServerRunner
+from .conftest import CertPair, Running, ServerRunner, write_self_signed
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -202,4 +203,48 @@ def test_memory_storage_forces_one_worker_and_warns(
     assert "1 worker)" in log
     assert "storage type is memory" in log
     assert "plain HTTP on a non-loopback host" in log
+    assert run.stop() == 0
+
+
+def served_certificate(port: int) -> bytes:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        ctx.wrap_socket(raw) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def test_changed_certificate_is_served_without_restart(
+    engine: str, server_runner: ServerRunner, tmp_path: Path
+) -> None:
+    pair = write_self_signed(tmp_path)
+    port = free_port()
+    run = server_runner.standin(
+        engine=engine,
+        ports=[port],
+        https=f"127.0.0.1:{port}",
+        tls_cert=str(pair.cert),
+        tls_key=str(pair.key),
+    )
+    first = served_certificate(port)
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    new = write_self_signed(rotated)
+    new.key.replace(pair.key)  # as cert-manager does: new files under the same names
+    new.cert.replace(pair.cert)
+    expected = ssl.PEM_cert_to_DER_cert(pair.cert.read_text())
+    assert expected != first
+    # Granian starts a new worker before stopping the old one: both answer for a moment.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(served_certificate(port) == expected for _ in range(10)):
+            break
+        time.sleep(0.5)
+    assert [served_certificate(port) for _ in range(10)] == [expected] * 10
+    assert run.proc.poll() is None
     assert run.stop() == 0
