@@ -1,4 +1,5 @@
-"""dex_py.server without starting gunicorn: listeners, TLS context, workers, warnings."""
+"""dex_py.server without starting a server: listeners, TLS context, workers, warnings, for
+both engines (gunicorn's options, Granian's listeners)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from dex_py import server
 from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
+from dex_py.granian_server import Listener, build_granian
 from dex_py.server import (
     DexSyncWorker,
     ServeError,
@@ -147,3 +149,29 @@ def test_startup_warnings(issuer: str, storage: str, expected: list[str]) -> Non
     assert len(found) == len(expected)
     for warning, word in zip(found, expected, strict=True):
         assert word in warning
+
+
+def test_granian_serves_https_then_http_with_tls_minimum(tls_pair: CertPair) -> None:
+    web = WebConfig(
+        http="127.0.0.1:5556",
+        https=":5554",
+        tls_cert=str(tls_pair.cert),
+        tls_key=str(tls_pair.key),
+        tls_min_version="1.3",
+    )
+    config = cfg(web=web, storage=StorageConfig(type="sqlite3"), server=ServerConfig(workers=3))
+    built = build_granian(config, "c")
+    assert built.listeners == [
+        Listener("0.0.0.0", 5554, (str(tls_pair.cert), str(tls_pair.key), "tls1.3")),
+        Listener("127.0.0.1", 5556),
+    ]
+    assert built.workers == 3
+    assert built.setup.ready_path == "/dex/healthz/ready"
+    assert built.shutdown_delay == 5.0  # the default server.shutdownDelay
+    assert built.cert_files == (str(tls_pair.cert), str(tls_pair.key))
+
+
+def test_granian_memory_storage_forces_one_worker_and_checks_listeners() -> None:
+    assert build_granian(cfg(server=ServerConfig(workers=3)), "c", workers=4).workers == 1
+    with pytest.raises(ServeError, match=r"web\.http and/or web\.https"):
+        build_granian(cfg(web=WebConfig()), "c")
