@@ -29,7 +29,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import NoMoreData, ParseException
 from gunicorn.workers.sync import SyncWorker
+from werkzeug.exceptions import BadRequest
 
 from dex_py.config import Config, WebConfig
 from dex_py.logs import GunicornLogger, setup_logging
@@ -123,6 +125,50 @@ class DexSyncWorker(SyncWorker):
         return super().handle_request(listener, req, client, addr)
 
 
+class CheckedBody:
+    """gunicorn's request body stream, with its framing errors (bad chunk size, missing CRLF
+    after chunk data, body cut short) raised as 400 Bad Request instead of escaping into the
+    app as a 500 with a traceback."""
+
+    def __init__(self, stream: Any, environ: dict[str, Any]) -> None:
+        self.stream = stream
+        self.environ = environ
+
+    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return method(*args)
+        except (ParseException, NoMoreData) as exc:
+            log.warning(
+                "refused %s %s: 400 malformed body (%s)",
+                self.environ.get("REQUEST_METHOD"),
+                self.environ.get("PATH_INFO"),
+                type(exc).__name__,
+            )
+            raise BadRequest("malformed request body") from None
+
+    def read(self, size: int | None = None) -> bytes:
+        return self._call(self.stream.read, size)
+
+    def readline(self, size: int | None = None) -> bytes:
+        return self._call(self.stream.readline, size)
+
+    def readlines(self, hint: int | None = None) -> list[bytes]:
+        return self._call(self.stream.readlines, hint)
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+def checked_bodies(app: Any) -> Callable[..., Any]:
+    """WSGI middleware installing ``CheckedBody`` (gunicorn engine)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        environ["wsgi.input"] = CheckedBody(environ["wsgi.input"], environ)
+        return app(environ, start_response)
+
+    return wrapped
+
+
 class DexApplication(BaseApplication):
     """gunicorn application: ``options`` are gunicorn settings; ``factory()`` builds the app in
     each worker."""
@@ -148,7 +194,10 @@ class DexApplication(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return self.factory()
+        app = self.factory()
+        wrapped = checked_bodies(app)
+        wrapped.app = app  # type: ignore[attr-defined]  # for post_worker_init
+        return wrapped
 
 
 def _is_loopback(host: str) -> bool:
@@ -324,7 +373,7 @@ def build_application(
             metrics_server.socket.close()
 
     def post_worker_init(worker: Any) -> None:
-        start_housekeeping(worker.app.callable, gc_interval)
+        start_housekeeping(getattr(worker.app.callable, "app", None), gc_interval)
 
     def child_exit(server: Any, worker: Any) -> None:
         if telemetry:

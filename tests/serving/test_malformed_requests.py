@@ -113,3 +113,15 @@ def test_malformed_requests_are_4xx_with_one_log_line_each(make_live_server) -> 
     refusals = [line for line in log.splitlines() if "refused POST /dex/token" in line]
     assert len(refusals) == len(BODY_CASES), "\n".join(refusals)
     assert " 413 " in refusals[-1] and "malformed chunked body" in refusals[0]
+
+
+def test_gunicorn_engine_answers_broken_chunked_bodies_with_400(make_live_server) -> None:
+    server = make_live_server({"server": {"engine": "gunicorn"}})
+    for name, request, half_close, _ in BODY_CASES[:2]:  # the two broken chunked bodies
+        status, body = raw_request(server.port, request, half_close=half_close)
+        assert status == 400, name
+        assert b"invalid_request" in body, name  # the OAuth error JSON of /token
+    server.stop()
+    log = server.log_text()
+    assert "Traceback" not in log
+    assert log.count("refused POST /dex/token: 400 malformed body") == 2
