@@ -1,26 +1,27 @@
 """``dex-py serve`` on Granian, the default engine: slow clients never hold a Python thread.
 
-Granian reads and writes HTTP in Rust (hyper) and hands Python only complete requests, so a
-client that dribbles its request head one byte a second costs a socket and a few kilobytes, not
-a worker. Each Granian worker may hold ``BACKPRESSURE`` connections and must receive a request
-head within ``HEADER_READ_TIMEOUT_MS``; ``PY_THREADS`` Python threads per worker run the app.
+Granian does HTTP in Rust (hyper). A connection costs a socket and a small buffer until its
+request head is complete (``HEADER_READ_TIMEOUT_MS``, at most ``MAX_HEAD_BUFFER`` bytes); each
+worker holds up to ``BACKPRESSURE`` connections. Workers run Granian's RSGI interface with
+``dex_py.wsgi_bridge``, which reads the body on the event loop and only then runs the Flask app
+on one of ``PY_THREADS`` threads (Granian's own WSGI interface would let a slow body hold one).
 
-One master (``DexGranian``, a ``granian.server.MPServer``) forks ``workers`` processes. Unlike
-plain Granian, which binds one address, every worker serves each configured listener
-(``web.https`` with TLS >= ``web.tlsMinVersion``, and ``web.http``) with one Rust
-``WSGIWorker`` per listener, and runs our WSGI glue (no copy of ``os.environ`` in the
-environ). In each worker, after the app is built: the housekeeping thread
-(``dex_py.background``). In the master: migrations already ran (``dex_py.server``), metrics
-multi-process mode and the aggregate on ``telemetry.http``, the certificate watch (a changed
-and loadable ``tlsCert``/``tlsKey`` pair respawns the workers one at a time, which is how
-Granian loads a new certificate), and a dead worker is replaced.
+One master (``DexGranian``, a ``granian.server.MPServer``) forks ``workers`` processes. Plain
+Granian binds one address; here every worker serves each configured listener (``web.https`` with
+TLS >= ``web.tlsMinVersion``, and ``web.http``) with one Rust worker per listener, each bound
+with SO_REUSEPORT. In each worker, after the app is built: the housekeeping thread
+(``dex_py.background``). In the master: migrations already ran (``dex_py.server.plan``), metrics
+multi-process mode and the aggregate on ``telemetry.http``, the certificate watch (a changed and
+loadable ``tlsCert``/``tlsKey`` pair respawns the workers one at a time, which is how Granian
+loads a new certificate), and a dead worker is replaced.
 
 Shutdown (SIGTERM): ``/healthz/ready`` answers 503 at once, requests are served as usual for
 ``server.shutdownDelay`` (so load balancers stop sending new ones), then every worker stops
 accepting, answers every connection it holds and exits (bounded by ``server.timeout``); the
 master exits 0. The workers ignore SIGTERM/SIGINT themselves (a signal to the whole process
 group, as systemd and test harnesses send, must not cut the delay short); the master stops them
-with ``STOP_SIGNAL``. SIGINT or a second SIGTERM skips the delay.
+with ``STOP_SIGNAL``. SIGINT or a second SIGTERM skips the delay. Granian's internals used here
+(``RSGIWorker``'s arguments, ``MPServer`` hooks) are those of 2.8, the pinned range.
 """
 
 from __future__ import annotations

@@ -1,19 +1,24 @@
-"""``dex-py serve``: run the app under gunicorn, the way it runs in production.
+"""``dex-py serve``: checks, migrations and the two engines, Granian (default) and gunicorn.
 
-One gunicorn master, ``sync`` workers (DESIGN §8: they balanced load evenly where ``gthread``
-did not). Each worker builds its own app (``preload_app`` off), so database engines and their
-connection pools are per process. In the master, before any worker starts: logging is set up,
-storage migrations run once, risky setups are reported (memory storage, which also forces one
-worker; a plain-HTTP issuer on a non-loopback host), and, when ``telemetry.http`` is set,
-metrics switch to prometheus_client's multi-process mode and the master serves the aggregate.
-Each worker runs the housekeeping thread (``dex_py.background``). SIGTERM shuts down
-gracefully, SIGHUP restarts the workers (gunicorn's signals).
+``plan()`` runs first, in the master, for either engine: the listeners and TLS files are checked,
+risky setups are reported (memory storage, which also forces one worker; a plain-HTTP issuer on
+a non-loopback host), storage migrations run once and the worker count is settled. Then
+``server.engine`` (or ``--server``) picks the engine:
 
-Listeners: ``web.http`` and ``web.https`` may both be set, as in Dex. gunicorn would put TLS on
-every bind, so TLS is done by our worker class (``DexSyncWorker``) on the ``web.https``
-listener only, with an ``SSLContext`` whose minimum version is ``web.tlsMinVersion`` (1.2 or
-1.3). Each worker reloads the certificate and key when their files change (cert-manager
-rotations need no restart).
+- ``granian`` (``dex_py.granian_server``): HTTP in Rust; slow or idle clients cost no worker;
+  SIGTERM drains (readiness 503, ``server.shutdownDelay``, finish every held connection).
+- ``gunicorn`` (here): one master, ``sync`` workers (DESIGN §8: they balanced load evenly where
+  ``gthread`` did not). A sync worker reads the request itself, so a few slow clients stall it;
+  use it only behind a proxy that buffers whole requests (nginx's default). SIGTERM stops
+  accepting at once: requests still queued in the kernel are reset.
+
+For both: each worker builds its own app (database pools are per process) and runs the
+housekeeping thread (``dex_py.background``); when ``telemetry.http`` is set, metrics use
+prometheus_client's multi-process mode and the master serves the aggregate. ``web.http`` and
+``web.https`` may both be set, as in Dex. gunicorn would put TLS on every bind, so TLS is done by
+our worker class (``DexSyncWorker``) on the ``web.https`` listener only, with an ``SSLContext``
+whose minimum version is ``web.tlsMinVersion``; each worker reloads the certificate and key when
+their files change. gunicorn's framing errors in request bodies become 400s (``CheckedBody``).
 """
 
 from __future__ import annotations
