@@ -39,9 +39,8 @@ ENGINES = ("granian", "gunicorn")
 def start(engine: str, tmp: Path, workers: int) -> Server:
     port = free_port()
     storage = {"type": "sqlite3", "config": {"file": str(tmp / f"{engine}-{port}.db")}}
-    path = write_config(tmp, port, storage, "RS256")
+    path = write_config(tmp, port, storage, "RS256", engine)
     config = yaml.safe_load(path.read_text())
-    config["server"] = {"engine": engine, "shutdownDelay": "0s"}
     config["oauth2"]["grantTypes"] = ["authorization_code", "refresh_token", "client_credentials"]
     config["staticClients"][0]["grantTypes"] = ["client_credentials"]
     path.write_text(yaml.safe_dump(config, sort_keys=False))

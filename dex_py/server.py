@@ -7,23 +7,20 @@ a non-loopback host), storage migrations run once and the worker count is settle
 
 - ``granian`` (``dex_py.granian_server``): HTTP in Rust; slow or idle clients cost no worker;
   SIGTERM drains (readiness 503, ``server.shutdownDelay``, finish every held connection).
-- ``gunicorn`` (here): one master, ``sync`` workers (DESIGN §8: they balanced load evenly where
-  ``gthread`` did not). A sync worker reads the request itself, so a few slow clients stall it;
-  use it only behind a proxy that buffers whole requests (nginx's default). SIGTERM stops
-  accepting at once: requests still queued in the kernel are reset.
+- ``gunicorn`` (``dex_py.gunicorn_server``): one master, ``sync`` workers. A sync worker
+  reads the request itself, so a few slow clients stall it: use it only behind a proxy that
+  buffers whole requests (nginx's default). SIGTERM stops accepting at once: requests still
+  queued in the kernel are reset.
 
 For both: each worker builds its own app (database pools are per process) and runs the
 housekeeping thread (``dex_py.background``); when ``telemetry.http`` is set, metrics use
-prometheus_client's multi-process mode and the master serves the aggregate. ``web.http`` and
-``web.https`` may both be set, as in Dex. gunicorn would put TLS on every bind, so TLS is done by
-our worker class (``DexSyncWorker``) on the ``web.https`` listener only, with an ``SSLContext``
-whose minimum version is ``web.tlsMinVersion``; each worker reloads the certificate and key when
-their files change. gunicorn's framing errors in request bodies become 400s (``CheckedBody``).
+prometheus_client's multi-process mode and the master serves the aggregate (``stopped`` removes
+it). ``web.http`` and ``web.https`` may both be set, as in Dex; ``TLSContextProvider`` checks
+the certificate pair (and is gunicorn's per-connection TLS context).
 """
 
 from __future__ import annotations
 
-import atexit
 import ipaddress
 import logging
 import os
@@ -33,13 +30,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gunicorn.app.base import BaseApplication
-from gunicorn.http.errors import NoMoreData, ParseException
-from gunicorn.workers.sync import SyncWorker
-from werkzeug.exceptions import BadRequest
-
 from dex_py.config import Config, WebConfig
-from dex_py.logs import GunicornLogger, setup_logging
+from dex_py.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -101,108 +93,6 @@ def _port(address: str) -> int:
     if not sep or not port.isdigit():
         raise ServeError(f"listen address {address!r}: expected host:port")
     return int(port)
-
-
-class DexSyncWorker(SyncWorker):
-    """gunicorn's sync worker, with TLS only on the ``web.https`` listener."""
-
-    def init_process(self) -> None:
-        self._tls: TLSContextProvider | None = getattr(self.app, "tls", None)
-        tls_port = getattr(self.app, "tls_port", None)
-        self._tls_fds = {
-            s.fileno()
-            for s in self.sockets
-            if isinstance(s.getsockname(), tuple) and s.getsockname()[1] == tls_port
-        }
-        super().init_process()
-
-    def handle(self, listener: Any, client: Any, addr: Any) -> None:
-        if self._tls is not None and listener.fileno() in self._tls_fds:
-            # The handshake happens on the first read, inside SyncWorker.handle's error handling.
-            client = self._tls.get().wrap_socket(
-                client, server_side=True, do_handshake_on_connect=False
-            )
-        super().handle(listener, client, addr)
-
-    def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> Any:
-        if isinstance(client, ssl.SSLSocket):
-            req.scheme = "https"  # gunicorn derives the scheme from its own (off) TLS setting
-        return super().handle_request(listener, req, client, addr)
-
-
-class CheckedBody:
-    """gunicorn's request body stream, with its framing errors (bad chunk size, missing CRLF
-    after chunk data, body cut short) raised as 400 Bad Request instead of escaping into the
-    app as a 500 with a traceback."""
-
-    def __init__(self, stream: Any, environ: dict[str, Any]) -> None:
-        self.stream = stream
-        self.environ = environ
-
-    def _call(self, method: Callable[..., Any], *args: Any) -> Any:
-        try:
-            return method(*args)
-        except (ParseException, NoMoreData) as exc:
-            log.warning(
-                "refused %s %s: 400 malformed body (%s)",
-                self.environ.get("REQUEST_METHOD"),
-                self.environ.get("PATH_INFO"),
-                type(exc).__name__,
-            )
-            raise BadRequest("malformed request body") from None
-
-    def read(self, size: int | None = None) -> bytes:
-        return self._call(self.stream.read, size)
-
-    def readline(self, size: int | None = None) -> bytes:
-        return self._call(self.stream.readline, size)
-
-    def readlines(self, hint: int | None = None) -> list[bytes]:
-        return self._call(self.stream.readlines, hint)
-
-    def __iter__(self) -> Any:
-        return iter(self.readline, b"")
-
-
-def checked_bodies(app: Any) -> Callable[..., Any]:
-    """WSGI middleware installing ``CheckedBody`` (gunicorn engine)."""
-
-    def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        environ["wsgi.input"] = CheckedBody(environ["wsgi.input"], environ)
-        return app(environ, start_response)
-
-    return wrapped
-
-
-class DexApplication(BaseApplication):
-    """gunicorn application: ``options`` are gunicorn settings; ``factory()`` builds the app in
-    each worker."""
-
-    def __init__(
-        self,
-        options: dict[str, Any],
-        factory: Callable[[], Any],
-        *,
-        tls: TLSContextProvider | None = None,
-        tls_port: int | None = None,
-    ) -> None:
-        self.options = options
-        self.factory = factory
-        self.tls = tls
-        self.tls_port = tls_port
-        super().__init__()
-
-    def load_config(self) -> None:
-        assert self.cfg is not None
-        for key, value in self.options.items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        app = self.factory()
-        wrapped = checked_bodies(app)
-        wrapped.app = app  # type: ignore[attr-defined]  # for post_worker_init
-        return wrapped
 
 
 def _is_loopback(host: str) -> bool:
@@ -273,10 +163,6 @@ def default_factory(config: Config) -> Any:
     return create_app(config)
 
 
-def _gunicorn_level(level: str) -> str:
-    return {"warn": "warning"}.get((level or "info").lower(), (level or "info").lower())
-
-
 def _listen_urls(web: WebConfig) -> list[str]:
     return [f"https://{web.https}"] * bool(web.https) + [f"http://{web.http}"] * bool(web.http)
 
@@ -328,88 +214,6 @@ def listening_message(config: Config, n_workers: int) -> str:
     return f"dex-py listening on {urls} (issuer {config.issuer}, {n_workers} worker{plural})"
 
 
-def build_application(
-    config: Config,
-    config_path: str,
-    *,
-    workers: int | None = None,
-    app_factory: AppFactory | None = None,
-    access_log: bool = False,
-) -> DexApplication:
-    """The gunicorn engine (``server.engine: gunicorn``), ready to ``run()``."""
-    settled = plan(config, workers=workers)
-    binds, tls, tls_port, n_workers = (
-        settled.binds,
-        settled.tls,
-        settled.tls_port,
-        settled.workers,
-    )
-
-    factory = app_factory or default_factory
-    gc_interval = config.server.gc_interval.total_seconds()
-    telemetry = config.telemetry.http
-    state: dict[str, Any] = {}
-
-    if telemetry:
-        from dex_py import metrics
-
-        metrics_dir = state["metrics_dir"] = metrics.prepare_multiprocess()
-        master_pid = os.getpid()
-        # Also when gunicorn exits without on_exit (e.g. the port is taken); workers run
-        # atexit handlers too, hence the pid check.
-
-        def remove_metrics_dir() -> None:
-            if os.getpid() == master_pid:
-                metrics.cleanup_multiprocess(metrics_dir)
-
-        atexit.register(remove_metrics_dir)
-
-    def when_ready(server: Any) -> None:
-        if telemetry:
-            from dex_py import metrics
-
-            state["metrics_server"] = metrics.start_metrics_server(telemetry)
-            log.info("metrics on http://%s/metrics", telemetry)
-        log.info(listening_message(config, n_workers), extra={"config": config_path})
-
-    def post_fork(server: Any, worker: Any) -> None:
-        metrics_server = state.get("metrics_server")
-        if metrics_server is not None:  # the worker's inherited copy of the master's socket
-            metrics_server.socket.close()
-
-    def post_worker_init(worker: Any) -> None:
-        start_housekeeping(getattr(worker.app.callable, "app", None), gc_interval)
-
-    def child_exit(server: Any, worker: Any) -> None:
-        if telemetry:
-            from dex_py import metrics
-
-            metrics.mark_process_dead(worker.pid)
-
-    def on_exit(server: Any) -> None:
-        stopped(state)
-
-    options: dict[str, Any] = {
-        "bind": binds,
-        "workers": n_workers,
-        "worker_class": DexSyncWorker,
-        "timeout": config.server.timeout,
-        "preload_app": False,
-        "proc_name": "dex-py",
-        "logger_class": GunicornLogger,
-        "loglevel": _gunicorn_level(config.logger.level),
-        "errorlog": "-",
-        "accesslog": "-" if access_log else None,
-        "control_socket_disable": True,  # gunicorn >= 25: no shared ~/.gunicorn/gunicorn.ctl
-        "when_ready": when_ready,
-        "post_fork": post_fork,
-        "post_worker_init": post_worker_init,
-        "child_exit": child_exit,
-        "on_exit": on_exit,
-    }
-    return DexApplication(options, lambda: factory(config), tls=tls, tls_port=tls_port)
-
-
 def serve(
     config: Config,
     config_path: str,
@@ -433,6 +237,8 @@ def serve(
     }
     try:
         if engine == "gunicorn":
+            from dex_py.gunicorn_server import build_application
+
             application = build_application(config, config_path, **kwargs)
         else:
             from dex_py.granian_server import build_granian

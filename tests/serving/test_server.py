@@ -12,14 +12,8 @@ import pytest
 from dex_py import server
 from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
 from dex_py.granian_server import Listener, build_granian
-from dex_py.server import (
-    DexSyncWorker,
-    ServeError,
-    build_application,
-    default_workers,
-    make_ssl_context,
-    startup_warnings,
-)
+from dex_py.gunicorn_server import DexSyncWorker, build_application
+from dex_py.server import ServeError, default_workers, make_ssl_context, startup_warnings
 
 from .conftest import CertPair, write_self_signed
 
