@@ -1,9 +1,11 @@
 """Slow and idle clients must not stall ``dex-py serve`` on its default settings (issue 7 #13).
 
 A real ``dex-py serve`` (default engine, the harness's two workers) gets 300 connections that
-send their request head one byte a second and 100 that send nothing; while they are all held
-open, ordinary requests must still be answered. Under gunicorn's sync workers (the engine
-before Granian) the first slow connections occupy every worker and the probes get no answer.
+send their request head one byte a second, 100 that send a POST body one byte a second (which
+would hold a Python thread each under Granian's own WSGI interface) and 100 that send nothing;
+while they are all held open, ordinary requests must still be answered. Under gunicorn's sync
+workers (the engine before Granian) the first slow connections occupy every worker and the
+probes get no answer.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from tests.slowclients import SlowClients
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-SLOW, IDLE, PROBES = 300, 100, 20
+SLOW, IDLE, SLOW_BODY, PROBES = 300, 100, 100, 20
 
 
 @pytest.mark.parametrize(
@@ -39,10 +41,12 @@ def test_slow_and_idle_clients_do_not_stall_the_server(make_live_server, engine)
         overrides["server"] = {"engine": engine}
     server = make_live_server(overrides)
     token_url = server.url("/token")
-    with SlowClients("127.0.0.1", server.port, slow=SLOW, idle=IDLE, interval=1.0) as clients:
-        while clients.sent < 2:  # every slow connection has started its head
+    with SlowClients(
+        "127.0.0.1", server.port, slow=SLOW, idle=IDLE, slow_body=SLOW_BODY, interval=1.0
+    ) as clients:
+        while clients.sent < 2:  # every slow connection has started its head or body
             time.sleep(0.1)
-        assert clients.open_count() == SLOW + IDLE  # held, not refused or closed
+        assert clients.open_count() == SLOW + IDLE + SLOW_BODY  # held, not refused or closed
         statuses = []
         for _ in range(PROBES):
             try:
