@@ -48,12 +48,12 @@ from granian.net import SocketSpec
 from granian.server.mp import MPServer, WorkerProcess
 
 from dex_py.config import Config
-from dex_py.server import _port as port_of
 from dex_py.server import (
     default_factory,
     listening_message,
     make_ssl_context,
     plan,
+    port_of,
     start_housekeeping,
     stopped,
 )
@@ -80,11 +80,6 @@ class Listener:
     host: str
     port: int
     tls: tuple[str, str, str] | None = None
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     def ssl_args(self) -> tuple[Any, ...]:
         if self.tls is None:
@@ -113,6 +108,8 @@ def worker_main(worker_id: int, setup: WorkerSetup) -> None:
         sock.close()
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the master decides when we stop
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop_early = threading.Event()  # a stop that arrives while the app is being built
+    signal.signal(STOP_SIGNAL, lambda *_: stop_early.set())
 
     app = setup.factory()
     start_housekeeping(app, setup.gc_interval)
@@ -170,6 +167,8 @@ def worker_main(worker_id: int, setup: WorkerSetup) -> None:
             stop.set()
 
     loop.add_signal_handler(STOP_SIGNAL, stop_all)
+    if stop_early.is_set():
+        stop_all()
     loop.run_until_complete(finished.wait())
     bridge.close()
 

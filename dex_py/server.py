@@ -88,7 +88,8 @@ class TLSContextProvider:
         return self._context
 
 
-def _port(address: str) -> int:
+def port_of(address: str) -> int:
+    """The port of a ``host:port`` listen address; ServeError if there is none."""
     _host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise ServeError(f"listen address {address!r}: expected host:port")
@@ -185,14 +186,14 @@ def plan(config: Config, *, workers: int | None = None) -> Plan:
     if not binds:
         raise ServeError("web: set web.http and/or web.https (host:port to listen on)")
     for address in binds:
-        _port(address)
+        port_of(address)
     tls: TLSContextProvider | None = None
     tls_port: int | None = None
     if web.https:
         if not (web.tls_cert and web.tls_key):
             raise ServeError("web.https is set: web.tlsCert and web.tlsKey are required")
-        tls_port = _port(web.https)
-        if web.http and _port(web.http) == tls_port:
+        tls_port = port_of(web.https)
+        if web.http and port_of(web.http) == tls_port:
             raise ServeError("web.http and web.https must use different ports")
         try:
             tls = TLSContextProvider(web)
