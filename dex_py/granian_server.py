@@ -31,6 +31,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import resource
 import signal
 import threading
 from collections.abc import Callable
@@ -320,6 +321,21 @@ class DexGranian(MPServer):
         self.serve(spawn_target=worker_main, target_loader=lambda: worker_main, wrap_loader=False)
 
 
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """Raise this process's soft limit on open files towards the hard one (Go servers do the
+    same), so the default 1,024 of many systems does not cap connections; workers inherit it.
+    Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-files limit from %d: %s", soft, exc)
+    return soft
+
+
 def _host(address: str) -> str:
     host = address.rpartition(":")[0].strip("[]")
     return host or "0.0.0.0"  # noqa: S104 - Go's ":port" means every interface, as in Dex
@@ -335,6 +351,7 @@ def build_granian(
 ) -> DexGranian:
     """Everything ``serve`` does before handing control to Granian (testable on its own)."""
     settled = plan(config, workers=workers)
+    raise_open_files_limit()
     web = config.web
     listeners: list[Listener] = []
     if web.https:

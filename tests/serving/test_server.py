@@ -4,6 +4,7 @@ both engines (gunicorn's options, Granian's listeners)."""
 from __future__ import annotations
 
 import os
+import resource
 import ssl
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from dex_py import server
 from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
-from dex_py.granian_server import Listener, build_granian
+from dex_py.granian_server import Listener, build_granian, raise_open_files_limit
 from dex_py.gunicorn_server import DexSyncWorker, build_application
 from dex_py.server import ServeError, default_workers, make_ssl_context, startup_warnings
 
@@ -169,3 +170,13 @@ def test_granian_memory_storage_forces_one_worker_and_checks_listeners() -> None
     assert build_granian(cfg(server=ServerConfig(workers=3)), "c", workers=4).workers == 1
     with pytest.raises(ServeError, match=r"web\.http and/or web\.https"):
         build_granian(cfg(web=WebConfig()), "c")
+
+
+def test_granian_raises_the_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+        assert raise_open_files_limit(wanted=1024) == min(1024, hard)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(1024, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
