@@ -15,6 +15,7 @@ from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
 from dex_py.granian_server import Listener, build_granian, raise_open_files_limit
 from dex_py.gunicorn_server import DexSyncWorker, build_application
 from dex_py.server import ServeError, default_workers, make_ssl_context, startup_warnings
+from tests.services import free_port
 
 from .conftest import CertPair, write_self_signed
 
@@ -147,9 +148,10 @@ def test_startup_warnings(issuer: str, storage: str, expected: list[str]) -> Non
 
 
 def test_granian_serves_https_then_http_with_tls_minimum(tls_pair: CertPair) -> None:
+    http_port, https_port = free_port(), free_port()
     web = WebConfig(
-        http="127.0.0.1:5556",
-        https=":5554",
+        http=f"127.0.0.1:{http_port}",
+        https=f":{https_port}",
         tls_cert=str(tls_pair.cert),
         tls_key=str(tls_pair.key),
         tls_min_version="1.3",
@@ -157,8 +159,8 @@ def test_granian_serves_https_then_http_with_tls_minimum(tls_pair: CertPair) -> 
     config = cfg(web=web, storage=StorageConfig(type="sqlite3"), server=ServerConfig(workers=3))
     built = build_granian(config, "c")
     assert built.listeners == [
-        Listener("0.0.0.0", 5554, (str(tls_pair.cert), str(tls_pair.key), "tls1.3")),
-        Listener("127.0.0.1", 5556),
+        Listener("0.0.0.0", https_port, (str(tls_pair.cert), str(tls_pair.key), "tls1.3")),
+        Listener("127.0.0.1", http_port),
     ]
     assert built.workers == 3
     assert built.setup.ready_path == "/dex/healthz/ready"
@@ -167,7 +169,8 @@ def test_granian_serves_https_then_http_with_tls_minimum(tls_pair: CertPair) -> 
 
 
 def test_granian_memory_storage_forces_one_worker_and_checks_listeners() -> None:
-    assert build_granian(cfg(server=ServerConfig(workers=3)), "c", workers=4).workers == 1
+    config = cfg(web=WebConfig(http=f"127.0.0.1:{free_port()}"), server=ServerConfig(workers=3))
+    assert build_granian(config, "c", workers=4).workers == 1
     with pytest.raises(ServeError, match=r"web\.http and/or web\.https"):
         build_granian(cfg(web=WebConfig()), "c")
 
@@ -180,3 +183,12 @@ def test_granian_raises_the_open_files_limit() -> None:
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(1024, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_granian_refuses_a_port_something_listens_on(server_runner) -> None:
+    """SO_REUSEPORT would let a second server share the port and split the traffic."""
+    port = free_port()
+    server_runner.standin([port], http=f"127.0.0.1:{port}")  # a running Granian server
+    config = cfg(web=WebConfig(http=f"127.0.0.1:{port}"))
+    with pytest.raises(ServeError, match=rf"web\.http 127\.0\.0\.1:{port}: cannot listen"):
+        build_granian(config, "c")
