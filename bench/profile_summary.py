@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-PROFILE_MARKER = "DexSyncWorker.handle (dex_py/server.py"
+PROFILE_MARKER = "DexSyncWorker.handle (dex_py/gunicorn_server.py"
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
     (
         "JOSE (sign/verify)",

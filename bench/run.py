@@ -1,15 +1,16 @@
-"""Load benchmark: a real ``dex-py serve`` (gunicorn) per storage backend, driven by wrk.
+"""Load benchmark: a real ``dex-py serve`` per storage backend, driven by wrk.
 
 Run from the repo root: ``.venv/bin/python bench/run.py [--backends sqlite,postgres]
 [--duration 10] [--concurrency 1,8,32] [--workers N] [--endpoints ...] [--signing ES256]
-[--max-others 0.1] [--retries 2] [--profile] [--out bench/results/latest.md]``. Needs
+[--max-others 0.1] [--retries 2] [--profile] [--engine granian|gunicorn]
+[--out bench/results/latest.md]``. Needs
 ``/usr/bin/wrk`` (Debian package ``wrk``) and, for ``postgres``, PostgreSQL on 127.0.0.1:5432
 (user postgres, trust auth); the database ``dexpy_bench`` is dropped, created and dropped again.
 
 Endpoints: discovery, ``/keys``, ``/token`` (refresh and password grants), ``/userinfo``. The
 refresh grant rotates the token on every use (replaying an old one revokes the chain), so a
 pool of tokens is made with the password grant before each run and ``bench/refresh.lua`` cycles
-them per wrk thread. Peak memory: each gunicorn worker's VmRSS is sampled every 0.2 s during a
+them per wrk thread. Peak memory: each worker's VmRSS is sampled every 0.2 s during a
 run; VmHWM is read at the end. CPU per request (workers, PostgreSQL backends) and the share of
 the machine other processes took are measured too; a disturbed run is repeated. Any error
 answer makes the run invalid: the table says so and the script exits 1.
@@ -116,8 +117,11 @@ BACKENDS = {"sqlite": sqlite_storage, "postgres": postgres_storage}
 # --- the server ----------------------------------------------------------------------------------
 
 
-def write_config(tmp: Path, port: int, storage: dict[str, Any], signing: str) -> Path:
+def write_config(
+    tmp: Path, port: int, storage: dict[str, Any], signing: str, engine: str = "granian"
+) -> Path:
     config = {
+        "server": {"engine": engine, "shutdownDelay": "0s"},
         "issuer": f"http://127.0.0.1:{port}/dex",
         "storage": storage,
         "web": {"http": f"127.0.0.1:{port}"},
@@ -148,7 +152,7 @@ def write_config(tmp: Path, port: int, storage: dict[str, Any], signing: str) ->
 
 
 class Server:
-    """``dex-py serve CONFIG`` in its own process group; the process is the gunicorn master."""
+    """``dex-py serve CONFIG`` in its own process group; the process is the master."""
 
     def __init__(self, config: Path, port: int, workers: int, log_path: Path) -> None:
         self.base = f"http://127.0.0.1:{port}/dex"
@@ -432,7 +436,7 @@ def render(results: list[Result], header: str, hwm: dict[str, list[float]]) -> s
     lines = [
         header,
         "",
-        "CPU ms/req: user+system CPU of the gunicorn workers (and of PostgreSQL's backends) "
+        "CPU ms/req: user+system CPU of the workers (and of PostgreSQL's backends) "
         "during the run / requests, the server's cost, barely skewed by other load; others: "
         "share of the machine's CPU that unrelated processes took during the run (wrk, on the "
         "same machine, is not counted there).",
@@ -472,6 +476,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=0, help="default: the server's own default")
     p.add_argument("--endpoints", default=",".join(ENDPOINTS))
     p.add_argument("--signing", default="RS256", choices=["RS256", "ES256"])
+    p.add_argument("--engine", default="granian", choices=["granian", "gunicorn"])
     p.add_argument(
         "--max-wait", type=float, default=60, help="seconds to wait for a quiet machine per run"
     )
@@ -514,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
             tmp = Path(tmp_name)
             with BACKENDS[backend](tmp) as storage:
                 port = free_port()
-                config = write_config(tmp, port, storage, opts.signing)
+                config = write_config(tmp, port, storage, opts.signing, opts.engine)
                 log_path = opts.out.parent / f"server-{backend}.log"
                 server = Server(config, port, workers, log_path)
                 try:
@@ -533,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
                     server.stop()
     header = (
         f"dex-py benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-        f"machine: {cpu_model()}; gunicorn sync workers: {workers}; {opts.duration} s per run "
+        f"machine: {cpu_model()}; {opts.engine} workers: {workers}; {opts.duration} s per run "
         f"(wrk -t min(2,c) -c c); signing {opts.signing}; Python {platform.python_version()}"
     )
     report = render(results, header, hwm)

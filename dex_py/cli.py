@@ -43,13 +43,20 @@ def main() -> None:
 
 @main.command()
 @click.argument("config_file", type=click.Path(dir_okay=False))
-@click.option("--workers", type=int, default=None, help="gunicorn workers (overrides config).")
-def serve(config_file: str, workers: int | None) -> None:
-    """Run the server (gunicorn) with CONFIG_FILE."""
+@click.option("--workers", type=int, default=None, help="Worker processes (overrides config).")
+@click.option(
+    "--server",
+    "engine",
+    type=click.Choice(["granian", "gunicorn"]),
+    default=None,
+    help="HTTP server (overrides server.engine; default granian).",
+)
+def serve(config_file: str, workers: int | None, engine: str | None) -> None:
+    """Run the server (Granian, or gunicorn) with CONFIG_FILE."""
     from dex_py.server import serve as run_server
 
     config = load_config_or_exit(config_file)
-    run_server(config, config_file, workers=workers)
+    run_server(config, config_file, workers=workers, engine=engine)
 
 
 @main.command("check-config")

@@ -201,11 +201,13 @@ class SigningConfig:
 
 @dataclass
 class ServerConfig:
-    """dex-py addition (top-level ``server``): how ``dex-py serve`` runs gunicorn."""
+    """dex-py addition (top-level ``server``): how ``dex-py serve`` runs (dex_py.server)."""
 
     workers: int = 0  # 0 = cores + 1, capped at 8
-    timeout: int = 30  # seconds
+    timeout: int = 30  # seconds: gunicorn's worker timeout; granian's bound on a graceful stop
     gc_interval: timedelta = timedelta(minutes=5)  # gcInterval
+    engine: str = "granian"  # granian | gunicorn
+    shutdown_delay: timedelta = timedelta(seconds=5)  # shutdownDelay: readiness 503 before stop
 
 
 @dataclass

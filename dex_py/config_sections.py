@@ -79,12 +79,18 @@ class SectionReader(Reader):
         config.signing = SigningConfig(
             algorithm=self.string(signing, "algorithm", "signing", "RS256")
         )
-        server = self.section(data, "server", "", ("workers", "timeout", "gcInterval"))
+        server = self.section(
+            data, "server", "", ("workers", "timeout", "gcInterval", "engine", "shutdownDelay")
+        )
         defaults = ServerConfig()
         config.server = ServerConfig(
             workers=self.integer(server, "workers", "server", defaults.workers),
             timeout=self.integer(server, "timeout", "server", defaults.timeout),
             gc_interval=self.duration(server, "gcInterval", "server", defaults.gc_interval),
+            engine=self.string(server, "engine", "server", defaults.engine).lower(),
+            shutdown_delay=self.duration(
+                server, "shutdownDelay", "server", defaults.shutdown_delay
+            ),
         )
         for name in RESERVED_SECTIONS:
             if name in data:

@@ -28,6 +28,7 @@ TLS_VERSIONS = ("1.2", "1.3")
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 LOG_FORMATS = ("text", "json")
 SIGNING_ALGORITHMS = ("RS256", "ES256")
+SERVER_ENGINES = ("granian", "gunicorn")
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 GRANT_TYPES = (
@@ -108,6 +109,10 @@ def validate(config: Config, *, positions: Mapping[str, Sequence[int]] | None = 
         result.error("server.timeout", "must be a positive number of seconds")
     if config.server.gc_interval <= timedelta(0):
         result.error("server.gcInterval", "must be a positive duration")
+    if config.server.engine not in SERVER_ENGINES:
+        result.error("server.engine", f"must be one of {', '.join(SERVER_ENGINES)}")
+    if config.server.shutdown_delay < timedelta(0):
+        result.error("server.shutdownDelay", "must be 0s or a positive duration")
 
     connector_ids = _check_connectors(config, result, at)
     _check_plugin_configs(config, result, at)

@@ -1,37 +1,37 @@
-"""``dex-py serve``: run the app under gunicorn, the way it runs in production.
+"""``dex-py serve``: checks, migrations and the two engines, Granian (default) and gunicorn.
 
-One gunicorn master, ``sync`` workers (DESIGN §8: they balanced load evenly where ``gthread``
-did not). Each worker builds its own app (``preload_app`` off), so database engines and their
-connection pools are per process. In the master, before any worker starts: logging is set up,
-storage migrations run once, risky setups are reported (memory storage, which also forces one
-worker; a plain-HTTP issuer on a non-loopback host), and, when ``telemetry.http`` is set,
-metrics switch to prometheus_client's multi-process mode and the master serves the aggregate.
-Each worker runs the housekeeping thread (``dex_py.background``). SIGTERM shuts down
-gracefully, SIGHUP restarts the workers (gunicorn's signals).
+``plan()`` runs first, in the master, for either engine: the listeners and TLS files are checked,
+risky setups are reported (memory storage, which also forces one worker; a plain-HTTP issuer on
+a non-loopback host), storage migrations run once and the worker count is settled. Then
+``server.engine`` (or ``--server``) picks the engine:
 
-Listeners: ``web.http`` and ``web.https`` may both be set, as in Dex. gunicorn would put TLS on
-every bind, so TLS is done by our worker class (``DexSyncWorker``) on the ``web.https``
-listener only, with an ``SSLContext`` whose minimum version is ``web.tlsMinVersion`` (1.2 or
-1.3). Each worker reloads the certificate and key when their files change (cert-manager
-rotations need no restart).
+- ``granian`` (``dex_py.granian_server``): HTTP in Rust; slow or idle clients cost no worker;
+  SIGTERM drains (readiness 503, ``server.shutdownDelay``, finish every held connection).
+- ``gunicorn`` (``dex_py.gunicorn_server``): one master, ``sync`` workers. A sync worker
+  reads the request itself, so a few slow clients stall it: use it only behind a proxy that
+  buffers whole requests (nginx's default). SIGTERM stops accepting at once: requests still
+  queued in the kernel are reset.
+
+For both: each worker builds its own app (database pools are per process) and runs the
+housekeeping thread (``dex_py.background``); when ``telemetry.http`` is set, metrics use
+prometheus_client's multi-process mode and the master serves the aggregate (``stopped`` removes
+it). ``web.http`` and ``web.https`` may both be set, as in Dex; ``TLSContextProvider`` checks
+the certificate pair (and is gunicorn's per-connection TLS context).
 """
 
 from __future__ import annotations
 
-import atexit
 import ipaddress
 import logging
 import os
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gunicorn.app.base import BaseApplication
-from gunicorn.workers.sync import SyncWorker
-
 from dex_py.config import Config, WebConfig
-from dex_py.logs import GunicornLogger, setup_logging
+from dex_py.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -88,66 +88,12 @@ class TLSContextProvider:
         return self._context
 
 
-def _port(address: str) -> int:
+def port_of(address: str) -> int:
+    """The port of a ``host:port`` listen address; ServeError if there is none."""
     _host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit():
         raise ServeError(f"listen address {address!r}: expected host:port")
     return int(port)
-
-
-class DexSyncWorker(SyncWorker):
-    """gunicorn's sync worker, with TLS only on the ``web.https`` listener."""
-
-    def init_process(self) -> None:
-        self._tls: TLSContextProvider | None = getattr(self.app, "tls", None)
-        tls_port = getattr(self.app, "tls_port", None)
-        self._tls_fds = {
-            s.fileno()
-            for s in self.sockets
-            if isinstance(s.getsockname(), tuple) and s.getsockname()[1] == tls_port
-        }
-        super().init_process()
-
-    def handle(self, listener: Any, client: Any, addr: Any) -> None:
-        if self._tls is not None and listener.fileno() in self._tls_fds:
-            # The handshake happens on the first read, inside SyncWorker.handle's error handling.
-            client = self._tls.get().wrap_socket(
-                client, server_side=True, do_handshake_on_connect=False
-            )
-        super().handle(listener, client, addr)
-
-    def handle_request(self, listener: Any, req: Any, client: Any, addr: Any) -> Any:
-        if isinstance(client, ssl.SSLSocket):
-            req.scheme = "https"  # gunicorn derives the scheme from its own (off) TLS setting
-        return super().handle_request(listener, req, client, addr)
-
-
-class DexApplication(BaseApplication):
-    """gunicorn application: ``options`` are gunicorn settings; ``factory()`` builds the app in
-    each worker."""
-
-    def __init__(
-        self,
-        options: dict[str, Any],
-        factory: Callable[[], Any],
-        *,
-        tls: TLSContextProvider | None = None,
-        tls_port: int | None = None,
-    ) -> None:
-        self.options = options
-        self.factory = factory
-        self.tls = tls
-        self.tls_port = tls_port
-        super().__init__()
-
-    def load_config(self) -> None:
-        assert self.cfg is not None
-        for key, value in self.options.items():
-            if key in self.cfg.settings:
-                self.cfg.set(key, value)
-
-    def load(self) -> Any:
-        return self.factory()
 
 
 def _is_loopback(host: str) -> bool:
@@ -189,42 +135,65 @@ def run_migrations(config: Config) -> None:
     log.info("database schema at revision %s", revision)
 
 
-def _default_factory(config: Config) -> Any:
+def stopped(state: dict[str, Any]) -> None:
+    """In the master, last: stop the metrics server, remove the metrics directory, say so."""
+    metrics_server = state.pop("metrics_server", None)
+    if metrics_server is not None:
+        metrics_server.shutdown()
+    if "metrics_dir" in state:
+        from dex_py import metrics
+
+        metrics.cleanup_multiprocess(state.pop("metrics_dir"))
+    log.info("dex-py stopped")
+
+
+def start_housekeeping(app: Any, interval: float) -> None:
+    """Start the worker's housekeeping thread (``dex_py.background``), once per worker."""
+    services = getattr(app, "extensions", {}).get("dex_py")
+    if services is None:
+        log.debug("no dex_py services on the app; background housekeeping not started")
+        return
+    from dex_py.background import start_background
+
+    start_background(services, interval=interval)
+
+
+def default_factory(config: Config) -> Any:
     from dex_py.app import create_app
 
     return create_app(config)
-
-
-def _gunicorn_level(level: str) -> str:
-    return {"warn": "warning"}.get((level or "info").lower(), (level or "info").lower())
 
 
 def _listen_urls(web: WebConfig) -> list[str]:
     return [f"https://{web.https}"] * bool(web.https) + [f"http://{web.http}"] * bool(web.http)
 
 
-def build_application(
-    config: Config,
-    config_path: str,
-    *,
-    workers: int | None = None,
-    app_factory: AppFactory | None = None,
-    access_log: bool = False,
-) -> DexApplication:
-    """Everything ``serve`` does before handing control to gunicorn (testable on its own)."""
+@dataclass
+class Plan:
+    """What ``serve`` settled before starting either engine."""
+
+    binds: list[str]  # web.https first, then web.http
+    tls: TLSContextProvider | None
+    tls_port: int | None
+    workers: int
+
+
+def plan(config: Config, *, workers: int | None = None) -> Plan:
+    """Check the listeners and TLS files, report risky setups, run migrations and pick the
+    worker count: everything ``serve`` does before starting a server (testable on its own)."""
     web = config.web
     binds = [a for a in (web.https, web.http) if a]
     if not binds:
         raise ServeError("web: set web.http and/or web.https (host:port to listen on)")
     for address in binds:
-        _port(address)
+        port_of(address)
     tls: TLSContextProvider | None = None
     tls_port: int | None = None
     if web.https:
         if not (web.tls_cert and web.tls_key):
             raise ServeError("web.https is set: web.tlsCert and web.tlsKey are required")
-        tls_port = _port(web.https)
-        if web.http and _port(web.http) == tls_port:
+        tls_port = port_of(web.https)
+        if web.http and port_of(web.http) == tls_port:
             raise ServeError("web.http and web.https must use different ports")
         try:
             tls = TLSContextProvider(web)
@@ -237,91 +206,13 @@ def build_application(
     if config.storage.type == "memory":
         n_workers = 1
     run_migrations(config)
+    return Plan(binds, tls, tls_port, n_workers)
 
-    factory = app_factory or _default_factory
-    gc_interval = config.server.gc_interval.total_seconds()
-    telemetry = config.telemetry.http
-    state: dict[str, Any] = {}
 
-    if telemetry:
-        from dex_py import metrics
-
-        metrics_dir = state["metrics_dir"] = metrics.prepare_multiprocess()
-        master_pid = os.getpid()
-        # Also when gunicorn exits without on_exit (e.g. the port is taken); workers run
-        # atexit handlers too, hence the pid check.
-
-        def remove_metrics_dir() -> None:
-            if os.getpid() == master_pid:
-                metrics.cleanup_multiprocess(metrics_dir)
-
-        atexit.register(remove_metrics_dir)
-
-    def when_ready(server: Any) -> None:
-        if telemetry:
-            from dex_py import metrics
-
-            state["metrics_server"] = metrics.start_metrics_server(telemetry)
-            log.info("metrics on http://%s/metrics", telemetry)
-        log.info(
-            "dex-py listening on %s (issuer %s, %d worker%s)",
-            ", ".join(_listen_urls(web)),
-            config.issuer,
-            n_workers,
-            "" if n_workers == 1 else "s",
-            extra={"config": config_path},
-        )
-
-    def post_fork(server: Any, worker: Any) -> None:
-        metrics_server = state.get("metrics_server")
-        if metrics_server is not None:  # the worker's inherited copy of the master's socket
-            metrics_server.socket.close()
-
-    def post_worker_init(worker: Any) -> None:
-        app = worker.app.callable
-        services = getattr(app, "extensions", {}).get("dex_py")
-        if services is None:
-            log.debug("no dex_py services on the app; background housekeeping not started")
-            return
-        from dex_py.background import start_background
-
-        start_background(services, interval=gc_interval)
-
-    def child_exit(server: Any, worker: Any) -> None:
-        if telemetry:
-            from dex_py import metrics
-
-            metrics.mark_process_dead(worker.pid)
-
-    def on_exit(server: Any) -> None:
-        metrics_server = state.pop("metrics_server", None)
-        if metrics_server is not None:
-            metrics_server.shutdown()
-        if "metrics_dir" in state:
-            from dex_py import metrics
-
-            metrics.cleanup_multiprocess(state.pop("metrics_dir"))
-        log.info("dex-py stopped")
-
-    options: dict[str, Any] = {
-        "bind": binds,
-        "workers": n_workers,
-        "worker_class": DexSyncWorker,
-        "timeout": config.server.timeout,
-        "preload_app": False,
-        "proc_name": "dex-py",
-        "logger_class": GunicornLogger,
-        "loglevel": _gunicorn_level(config.logger.level),
-        "errorlog": "-",
-        "accesslog": "-" if access_log else None,
-        "control_socket_disable": True,  # gunicorn >= 25: no shared ~/.gunicorn/gunicorn.ctl
-        "when_ready": when_ready,
-        "post_fork": post_fork,
-        "post_worker_init": post_worker_init,
-        "child_exit": child_exit,
-        "on_exit": on_exit,
-    }
-    return DexApplication(options, lambda: factory(config), tls=tls, tls_port=tls_port)
+def listening_message(config: Config, n_workers: int) -> str:
+    urls = ", ".join(_listen_urls(config.web))
+    plural = "" if n_workers == 1 else "s"
+    return f"dex-py listening on {urls} (issuer {config.issuer}, {n_workers} worker{plural})"
 
 
 def serve(
@@ -331,18 +222,33 @@ def serve(
     workers: int | None = None,
     app_factory: AppFactory | None = None,
     access_log: bool = False,
+    engine: str | None = None,
 ) -> None:
-    """Run dex-py under gunicorn until SIGTERM/SIGINT; exits the process (SystemExit).
+    """Run dex-py until SIGTERM/SIGINT on ``engine`` (default ``server.engine``: granian).
 
     ``app_factory(config)`` builds the WSGI app in each worker (default
     ``dex_py.app.create_app``). ``workers`` overrides ``server.workers``.
     """
     setup_logging(config.logger)
+    engine = engine or config.server.engine
+    kwargs: dict[str, Any] = {
+        "workers": workers,
+        "app_factory": app_factory,
+        "access_log": access_log,
+    }
     try:
-        application = build_application(
-            config, config_path, workers=workers, app_factory=app_factory, access_log=access_log
-        )
+        if engine == "gunicorn":
+            from dex_py.gunicorn_server import build_application
+
+            application = build_application(config, config_path, **kwargs)
+        else:
+            from dex_py.granian_server import build_granian
+
+            server = build_granian(config, config_path, **kwargs)
     except ServeError as exc:
         log.error("cannot start: %s", exc)
         raise SystemExit(f"error: {exc}") from None
-    application.run()
+    if engine == "gunicorn":
+        application.run()  # exits the process (SystemExit)
+    else:
+        server.serve_forever()

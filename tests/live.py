@@ -82,6 +82,7 @@ def default_config(
         or {"type": "sqlite3", "config": {"file": str(data_dir / "dex.sqlite3")}},
         "web": {"http": f"127.0.0.1:{port}"},
         "logger": {"level": "debug"},
+        "server": {"shutdownDelay": "0s"},  # tests stop servers often; no drain period
         "staticClients": [
             {
                 "id": EXAMPLE_CLIENT_ID,

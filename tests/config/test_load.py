@@ -87,7 +87,7 @@ frontend:
   logoURL: /theme/logo.png
   extra: {tos: 'https://example.com/tos'}
 signing: {algorithm: ES256}
-server: {workers: 4, timeout: 60, gcInterval: 1m}
+server: {workers: 4, timeout: 60, gcInterval: 1m, engine: gunicorn, shutdownDelay: 10s}
 teams: {rules: []}
 proxy: {upstream: 'http://127.0.0.1:9000'}
 kube: {}
@@ -172,6 +172,8 @@ def test_every_key_maps_to_its_field(write_yaml: Any) -> None:
     assert config.server.workers == 4
     assert config.server.timeout == 60
     assert config.server.gc_interval == timedelta(minutes=1)
+    assert config.server.engine == "gunicorn"
+    assert config.server.shutdown_delay == timedelta(seconds=10)
     assert config.extensions == {
         "teams": {"rules": []},
         "proxy": {"upstream": "http://127.0.0.1:9000"},

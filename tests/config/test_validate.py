@@ -153,6 +153,13 @@ ERROR_CASES: list[tuple[str, Mutate, str, str]] = [
     ("server-workers-type", setter("server", {"workers": "four"}), "server.workers", "integer"),
     ("server-timeout", setter("server", {"timeout": 0}), "server.timeout", "positive"),
     ("server-gc", setter("server", {"gcInterval": "often"}), "server.gcInterval", "duration"),
+    ("server-engine", setter("server", {"engine": "uwsgi"}), "server.engine", "granian"),
+    (
+        "server-shutdown-delay",
+        setter("server", {"shutdownDelay": "soon"}),
+        "server.shutdownDelay",
+        "duration",
+    ),
     ("password-db-type", setter("enablePasswordDB", "yes"), "enablePasswordDB", "true or false"),
     ("teams-not-mapping", setter("teams", ["rule"]), "teams", "must be a mapping"),
     ("frontend-extra", setter("frontend", {"extra": {"n": 1}}), "frontend.extra.n", "string"),

@@ -1,5 +1,6 @@
 """Fixtures for the serving tests: root-logger isolation, a self-signed certificate, and a
-runner that starts a real gunicorn (``tests.serving.standin`` or ``dex-py serve``) and stops it."""
+runner that starts a real server (``tests.serving.standin`` or ``dex-py serve``, either engine)
+and stops it."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 ``dex_py.server`` with a tiny Flask app: ``python -m tests.serving.standin PARAMS.json``.
 
 PARAMS.json: ``{"issuer", "http", "https", "tls_cert", "tls_key", "tls_min_version",
-"telemetry", "workers", "storage", "gc_seconds", "marker_dir", "logger_format"}``. The fake
+"telemetry", "workers", "storage", "gc_seconds", "marker_dir", "logger_format", "engine",
+"shutdown_delay"}``. The fake
 services append the worker pid to ``marker_dir/housekeeping`` on every housekeeping run; the
 patched migration step appends the master pid to ``marker_dir/migrations``.
 """
@@ -67,6 +68,10 @@ def create_app(config: Config, marker_dir: Path | None = None) -> Flask:
     def whoami() -> Any:
         return jsonify(pid=os.getpid(), scheme=request.scheme)
 
+    @app.post("/dex/echo")
+    def echo() -> Any:
+        return jsonify(length=len(request.get_data()), form=request.form.to_dict())
+
     init_headers(app, config.web)
     init_metrics(app, config.telemetry)
     if marker_dir is not None:
@@ -91,6 +96,8 @@ def config_from_params(params: dict[str, Any]) -> Config:
             workers=params.get("workers", 1),
             timeout=30,
             gc_interval=timedelta(seconds=params.get("gc_seconds", 300)),
+            engine=params.get("engine", "granian"),
+            shutdown_delay=timedelta(seconds=params.get("shutdown_delay", 0)),
         ),
     )
 

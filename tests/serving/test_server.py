@@ -1,8 +1,10 @@
-"""dex_py.server without starting gunicorn: listeners, TLS context, workers, warnings."""
+"""dex_py.server without starting a server: listeners, TLS context, workers, warnings, for
+both engines (gunicorn's options, Granian's listeners)."""
 
 from __future__ import annotations
 
 import os
+import resource
 import ssl
 from pathlib import Path
 
@@ -10,14 +12,10 @@ import pytest
 
 from dex_py import server
 from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
-from dex_py.server import (
-    DexSyncWorker,
-    ServeError,
-    build_application,
-    default_workers,
-    make_ssl_context,
-    startup_warnings,
-)
+from dex_py.granian_server import Listener, build_granian, raise_open_files_limit
+from dex_py.gunicorn_server import DexSyncWorker, build_application
+from dex_py.server import ServeError, default_workers, make_ssl_context, startup_warnings
+from tests.services import free_port
 
 from .conftest import CertPair, write_self_signed
 
@@ -147,3 +145,50 @@ def test_startup_warnings(issuer: str, storage: str, expected: list[str]) -> Non
     assert len(found) == len(expected)
     for warning, word in zip(found, expected, strict=True):
         assert word in warning
+
+
+def test_granian_serves_https_then_http_with_tls_minimum(tls_pair: CertPair) -> None:
+    http_port, https_port = free_port(), free_port()
+    web = WebConfig(
+        http=f"127.0.0.1:{http_port}",
+        https=f":{https_port}",
+        tls_cert=str(tls_pair.cert),
+        tls_key=str(tls_pair.key),
+        tls_min_version="1.3",
+    )
+    config = cfg(web=web, storage=StorageConfig(type="sqlite3"), server=ServerConfig(workers=3))
+    built = build_granian(config, "c")
+    assert built.listeners == [
+        Listener("0.0.0.0", https_port, (str(tls_pair.cert), str(tls_pair.key), "tls1.3")),
+        Listener("127.0.0.1", http_port),
+    ]
+    assert built.workers == 3
+    assert built.setup.ready_path == "/dex/healthz/ready"
+    assert built.shutdown_delay == 5.0  # the default server.shutdownDelay
+    assert built.cert_files == (str(tls_pair.cert), str(tls_pair.key))
+
+
+def test_granian_memory_storage_forces_one_worker_and_checks_listeners() -> None:
+    config = cfg(web=WebConfig(http=f"127.0.0.1:{free_port()}"), server=ServerConfig(workers=3))
+    assert build_granian(config, "c", workers=4).workers == 1
+    with pytest.raises(ServeError, match=r"web\.http and/or web\.https"):
+        build_granian(cfg(web=WebConfig()), "c")
+
+
+def test_granian_raises_the_open_files_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+        assert raise_open_files_limit(wanted=1024) == min(1024, hard)
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == min(1024, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_granian_refuses_a_port_something_listens_on(server_runner) -> None:
+    """SO_REUSEPORT would let a second server share the port and split the traffic."""
+    port = free_port()
+    server_runner.standin([port], http=f"127.0.0.1:{port}")  # a running Granian server
+    config = cfg(web=WebConfig(http=f"127.0.0.1:{port}"))
+    with pytest.raises(ServeError, match=rf"web\.http 127\.0\.0\.1:{port}: cannot listen"):
+        build_granian(config, "c")

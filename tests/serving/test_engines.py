@@ -1,5 +1,6 @@
-"""A real gunicorn started by ``dex_py.server.serve`` (stand-in app): TLS versions, HTTP and
-HTTPS side by side, multi-process metrics, housekeeping threads, SIGTERM."""
+"""A real server started by ``dex_py.server.serve`` (stand-in app), on each engine (Granian,
+the default, and gunicorn): TLS versions, HTTP and HTTPS side by side, multi-process metrics,
+housekeeping threads, SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,15 +12,24 @@ import ssl
 import time
 import urllib.request
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.services import free_port
 
-from .conftest import CertPair, Running, ServerRunner
+from .conftest import CertPair, Running, ServerRunner, write_self_signed
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+# OpenSSL (gunicorn) alerts protocol_version; rustls (Granian) alerts handshake_failure.
+REFUSED_VERSION = r"ALERT_PROTOCOL_VERSION|ALERT_HANDSHAKE_FAILURE"
+
+
+@pytest.fixture(params=["granian", "gunicorn"])
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def tls_client(cert: CertPair, version: ssl.TLSVersion) -> ssl.SSLContext:
@@ -61,18 +71,19 @@ def handshake_error(port: int, ctx: ssl.SSLContext) -> str:
 
 
 def test_https_refuses_tls11_and_serves_tls12(
-    server_runner: ServerRunner, tls_pair: CertPair
+    engine: str, server_runner: ServerRunner, tls_pair: CertPair
 ) -> None:
     port = free_port()
     run = server_runner.standin(
-        [port],
+        engine=engine,
+        ports=[port],
         issuer=f"https://127.0.0.1:{port}/dex",
         https=f"127.0.0.1:{port}",
         tls_cert=str(tls_pair.cert),
         tls_key=str(tls_pair.key),
     )
     error = handshake_error(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_1))
-    assert re.search(r"ALERT_PROTOCOL_VERSION", error), error
+    assert re.search(REFUSED_VERSION, error), error
 
     status, headers, body = https_get(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_2))
     assert status == 200
@@ -85,25 +96,31 @@ def test_https_refuses_tls11_and_serves_tls12(
     assert "dex-py stopped" in run.log()
 
 
-def test_tls_min_version_13_refuses_tls12(server_runner: ServerRunner, tls_pair: CertPair) -> None:
+def test_tls_min_version_13_refuses_tls12(
+    engine: str, server_runner: ServerRunner, tls_pair: CertPair
+) -> None:
     port = free_port()
     server_runner.standin(
-        [port],
+        engine=engine,
+        ports=[port],
         https=f"127.0.0.1:{port}",
         tls_cert=str(tls_pair.cert),
         tls_key=str(tls_pair.key),
         tls_min_version="1.3",
     )
     error = handshake_error(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_2))
-    assert re.search(r"ALERT_PROTOCOL_VERSION", error), error
+    assert re.search(REFUSED_VERSION, error), error
     status, _, _ = https_get(port, tls_client(tls_pair, ssl.TLSVersion.TLSv1_3))
     assert status == 200
 
 
-def test_http_and_https_side_by_side(server_runner: ServerRunner, tls_pair: CertPair) -> None:
+def test_http_and_https_side_by_side(
+    engine: str, server_runner: ServerRunner, tls_pair: CertPair
+) -> None:
     http_port, https_port = free_port(), free_port()
     run = server_runner.standin(
-        [http_port, https_port],
+        engine=engine,
+        ports=[http_port, https_port],
         http=f"127.0.0.1:{http_port}",
         https=f"127.0.0.1:{https_port}",
         tls_cert=str(tls_pair.cert),
@@ -133,10 +150,13 @@ def _sorted_labels(**labels: str) -> str:
     return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
 
 
-def test_two_workers_metrics_migrations_and_housekeeping(server_runner: ServerRunner) -> None:
+def test_two_workers_metrics_migrations_and_housekeeping(
+    engine: str, server_runner: ServerRunner
+) -> None:
     port, metrics_port = free_port(), free_port()
     run: Running = server_runner.standin(
-        [port, metrics_port],
+        engine=engine,
+        ports=[port, metrics_port],
         http=f"127.0.0.1:{port}",
         telemetry=f"127.0.0.1:{metrics_port}",
         storage="sqlite3",
@@ -167,14 +187,64 @@ def test_two_workers_metrics_migrations_and_housekeeping(server_runner: ServerRu
     assert run.stop() == 0
 
 
-def test_memory_storage_forces_one_worker_and_warns(server_runner: ServerRunner) -> None:
+def test_memory_storage_forces_one_worker_and_warns(
+    engine: str, server_runner: ServerRunner
+) -> None:
     port = free_port()
     run = server_runner.standin(
-        [port], http=f"127.0.0.1:{port}", issuer="http://idp.example.com/dex", workers=3
+        engine=engine,
+        ports=[port],
+        http=f"127.0.0.1:{port}",
+        issuer="http://idp.example.com/dex",
+        workers=3,
     )
     assert http_get(port, "/dex/healthz")[0] == 200
     log = run.log()
     assert "1 worker)" in log
     assert "storage type is memory" in log
     assert "plain HTTP on a non-loopback host" in log
+    assert run.stop() == 0
+
+
+def served_certificate(port: int) -> bytes:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
+        ctx.wrap_socket(raw) as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return der
+
+
+def test_changed_certificate_is_served_without_restart(
+    engine: str, server_runner: ServerRunner, tmp_path: Path
+) -> None:
+    pair = write_self_signed(tmp_path)
+    port = free_port()
+    run = server_runner.standin(
+        engine=engine,
+        ports=[port],
+        https=f"127.0.0.1:{port}",
+        tls_cert=str(pair.cert),
+        tls_key=str(pair.key),
+    )
+    first = served_certificate(port)
+    rotated = tmp_path / "rotated"
+    rotated.mkdir()
+    new = write_self_signed(rotated)
+    new.key.replace(pair.key)  # as cert-manager does: new files under the same names
+    new.cert.replace(pair.cert)
+    expected = ssl.PEM_cert_to_DER_cert(pair.cert.read_text())
+    assert expected != first
+    # Granian starts a new worker before stopping the old one: both answer for a moment.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if all(served_certificate(port) == expected for _ in range(10)):
+            break
+        time.sleep(0.5)
+    assert [served_certificate(port) for _ in range(10)] == [expected] * 10
+    assert run.proc.poll() is None
     assert run.stop() == 0
