@@ -29,6 +29,7 @@ from dex_py.storage.engine import (
     install_sqlite_hooks,
     make_engine,
 )
+from dex_py.storage.timeouts import without_timeouts
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ SQLITE_LOCK_RETRIES = 5
 
 
 def _upgrade_locked(engine: Engine) -> tuple[str | None, str | None]:
-    with engine.connect() as conn, _migration_lock(conn):
+    with engine.connect() as conn, without_timeouts(conn), _migration_lock(conn):
         before = MigrationContext.configure(conn).get_current_revision()
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
