@@ -37,7 +37,7 @@ from flask import Flask, jsonify, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
-from dex_py.storage import DATABASE_UNAVAILABLE
+from dex_py.storage import DATABASE_UNAVAILABLE, error_reason
 
 __all__ = [
     "AccessDenied",
@@ -227,15 +227,12 @@ def register_error_handlers(app: Flask) -> None:
 
     def _database(err: Exception) -> Response:
         incident = secrets.token_hex(6)
-        orig = getattr(err, "orig", None) or err  # the driver's error; never the parameters
-        reason = (str(orig).strip().splitlines() or [""])[0]
         log.error(
-            "database unavailable (incident %s) on %s %s: %s: %s",
+            "database unavailable (incident %s) on %s %s: %s",
             incident,
             request.method,
             request.path,
-            type(orig).__name__,
-            reason,
+            error_reason(err),
         )
         message = f"The service is temporarily unavailable (incident {incident}). Try again."
         if _wants_json():

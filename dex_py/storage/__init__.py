@@ -22,6 +22,7 @@ from dex_py.storage.base import (
 from dex_py.storage.engine import (
     StorageConfigError,
     engine_url_for,
+    error_reason,
     make_engine,
     validate_storage_config,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "StorageConfigError",
     "StorageError",
     "engine_url_for",
+    "error_reason",
     "make_engine",
     "open_storage",
     "validate_storage_config",

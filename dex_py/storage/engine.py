@@ -373,6 +373,14 @@ def describe_url(url: URL) -> str:
     return f"{url.get_backend_name()} at {where}{port}, database {url.database!r}"
 
 
+def error_reason(exc: BaseException) -> str:
+    """A database error in one line for logs: the driver's exception type and the first line of
+    its message (never the statement's parameters, nor the password)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else ''}"
+
+
 def make_engine(cfg: StorageConfig) -> Engine:
     """Create (without connecting) the engine for a SQL storage config."""
     parsed = _parsed(cfg)
