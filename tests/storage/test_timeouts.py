@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,8 +20,9 @@ from dex_py.storage import (
     make_engine,
     open_storage,
 )
+from dex_py.storage import models as m
 from dex_py.storage.sql import SQLStorage
-from dex_py.storage.timeouts import DEFAULTS
+from dex_py.storage.timeouts import CLIENT_MARGIN, DEFAULTS
 from tests.storage import factories as f
 from tests.storage.conftest import SQL_BACKENDS
 from tests.storage.own_db import OwnServer
@@ -154,3 +156,44 @@ def test_paused_database_fails_fast_and_recovers(
     token = f.refresh_token()
     storage.create_refresh_token(token)
     assert storage.get_refresh_token(token.id) == token
+
+
+@pytest.mark.parametrize("kind", NETWORK_BACKENDS)
+def test_garbage_collection_may_outlast_the_statement_timeout(
+    kind: str, fresh_config: Callable[[str], StorageConfig]
+) -> None:
+    """Housekeeping runs without the statement timeout (a large backlog takes a while), while
+    requests keep it: both wait here on a row lock held longer than the timeouts."""
+    cfg = fresh_config(kind)
+    storage = open_storage(StorageConfig(cfg.type, cfg.config | {"statementTimeout": 1}))
+    assert isinstance(storage, SQLStorage)
+    expired = f.refresh_token(expiry=f.T0)
+    storage.create_refresh_token(expired)
+    holder = storage.engine.connect()
+    try:
+
+        def locked_for(seconds: float, call: Callable[[], Any]) -> Any:
+            """``call()`` while another transaction holds ``expired``'s row lock."""
+            with holder.begin():
+                holder.execute(
+                    sa.select(m.refresh_token.c.id)
+                    .where(m.refresh_token.c.id == expired.id)
+                    .with_for_update()
+                ).all()
+                timer = threading.Timer(seconds, holder.rollback)
+                timer.start()
+                try:
+                    return _bounded(call)
+                finally:
+                    timer.join()
+
+        held = 1 + CLIENT_MARGIN + 1.5  # past the server's and the client's timeout
+        refused = locked_for(held, lambda: storage.update_refresh_token(expired.id, lambda t: t))
+        assert isinstance(refused, sa.exc.OperationalError), refused
+        collected = locked_for(held, lambda: storage.garbage_collect(f.T0 + timedelta(days=1)))
+        assert not isinstance(collected, Exception), collected
+        assert collected.refresh_tokens == 1
+        assert storage.list_refresh_tokens() == []
+    finally:
+        holder.close()
+        storage.close()
