@@ -17,9 +17,10 @@ forever. Each SQL engine gets:
 - on SQLite, a busy timeout (``busyTimeout``, dex-py): how long a writer waits for another
   process's write lock.
 
-Timeouts are whole seconds; 0 turns one off. Schema migrations run without them
-(``without_timeouts``): an ``ALTER TABLE`` on a large table, or waiting for another replica's
-migration, may take longer.
+Timeouts are whole seconds; 0 turns one off. Schema migrations and garbage collection run
+without them (``without_timeouts``): an ``ALTER TABLE`` or a ``DELETE`` of a large backlog, or
+waiting for another replica's migration, may take longer. What a request gets when it runs
+into one: ``errors.register_error_handlers`` answers 503 for ``storage.DATABASE_UNAVAILABLE``.
 """
 
 from __future__ import annotations
