@@ -197,3 +197,52 @@ def test_garbage_collection_may_outlast_the_statement_timeout(
     finally:
         holder.close()
         storage.close()
+
+
+@pytest.mark.parametrize("kind", NETWORK_BACKENDS)
+def test_no_free_pooled_connection_answers_503(
+    kind: str, fresh_config: Callable[[str], StorageConfig]
+) -> None:
+    """Every pooled connection busy past ``poolTimeout``: the storage call gives up, and the
+    request answers 503 (JSON on the token endpoint, a page on the authorization endpoint)."""
+    from dex_py.app import create_app
+    from dex_py.clock import FrozenClock
+    from dex_py.config import from_dict
+    from tests.oauth.conftest import BASE_CONFIG, CLIENT_ID, CLIENT_SECRET, REDIRECT
+
+    cfg = fresh_config(kind)
+    conf = cfg.config | {"maxOpenConns": 1, "maxIdleConns": 1, "poolTimeout": 1}
+    storage = open_storage(StorageConfig(cfg.type, conf))
+    assert isinstance(storage, SQLStorage)
+    app = create_app(from_dict(BASE_CONFIG), clock=FrozenClock(), storage=storage)
+    client = app.test_client()
+    try:
+        with storage.engine.connect():  # the only connection, held
+            assert isinstance(_bounded(lambda: storage.get_client("x")), sa.exc.TimeoutError)
+            token = client.post(
+                "/dex/token",
+                data={"grant_type": "authorization_code", "code": "c", "redirect_uri": REDIRECT},
+                auth=(CLIENT_ID, CLIENT_SECRET),
+            )
+            assert token.status_code == 503
+            assert token.get_json()["error"] == "temporarily_unavailable"
+            page = client.get(
+                "/dex/auth",
+                query_string={
+                    "client_id": CLIENT_ID,
+                    "redirect_uri": REDIRECT,
+                    "response_type": "code",
+                    "scope": "openid",
+                    "connector_id": "mock",
+                },
+            )
+            assert page.status_code == 503 and page.mimetype == "text/html"
+        # the connection is back: the same request reaches the grant again
+        again = client.post(
+            "/dex/token",
+            data={"grant_type": "authorization_code", "code": "c", "redirect_uri": REDIRECT},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+        )
+        assert again.status_code == 400 and again.get_json()["error"] == "invalid_grant"
+    finally:
+        storage.close()
