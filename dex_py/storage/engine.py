@@ -174,7 +174,7 @@ def _parsed(cfg: StorageConfig) -> _Parsed:
     warnings = [
         f"storage.config.{k}: unknown key, ignored" for k in conf if k not in _KNOWN_KEYS[kind]
     ]
-    timeouts = _timeouts(check)
+    timeouts = _timeouts(check, kind)
     if kind == "sqlite3":
         file = check.string("file", required=True)
         synchronous = check.string("synchronous").lower() or "full"
@@ -192,7 +192,10 @@ def _parsed(cfg: StorageConfig) -> _Parsed:
     url, from_url = _server_url(check, kind)
     connect_args: dict[str, Any] = {}
     if kind == "postgres":
-        url = url.update_query_dict(_postgres_options(check, ssl_conf, from_url, timeouts))
+        options = _postgres_options(check, ssl_conf, from_url, timeouts)
+        if "connect_timeout" in url.query and "connectionTimeout" not in conf:
+            del options["connect_timeout"]  # the url's or dsn's own wins over our default
+        url = url.update_query_dict(options)
     else:
         connect_args = _mysql_options(check, ssl_conf) | tmo.pymysql_args(timeouts)
     engine_kw = _pool_settings(
@@ -206,19 +209,20 @@ def _parsed(cfg: StorageConfig) -> _Parsed:
     return _Parsed(url, connect_args, engine_kw, warnings, timeouts, "")
 
 
-def _timeouts(check: _Checker) -> tmo.Timeouts:
-    """The timeout keys; unset ones take ``timeouts.DEFAULTS`` (0 turns one off)."""
+def _timeouts(check: _Checker, kind: str) -> tmo.Timeouts:
+    """The timeout keys of ``kind``; unset ones take ``timeouts.DEFAULTS`` (0 turns one off)."""
+    d = tmo.DEFAULTS
 
     def seconds(key: str, default: int) -> int:
         value = check.integer(key)
         return default if value is None else value
 
-    d = tmo.DEFAULTS
+    if kind == "sqlite3":
+        return tmo.Timeouts(busy=seconds("busyTimeout", d.busy))
     return tmo.Timeouts(
         connect=seconds("connectionTimeout", d.connect),
         statement=seconds("statementTimeout", d.statement),
         pool=seconds("poolTimeout", d.pool),
-        busy=seconds("busyTimeout", d.busy),
     )
 
 

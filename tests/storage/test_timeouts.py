@@ -43,6 +43,16 @@ def test_defaults_are_set() -> None:
         engine.dispose()
 
 
+def test_connect_timeout_of_a_url_is_kept() -> None:
+    for conf in (
+        {"url": "postgres://u@db/d?connect_timeout=17"},
+        {"dsn": "host=db dbname=d connect_timeout=17"},
+    ):
+        assert engine_url_for(StorageConfig("postgres", conf)).query["connect_timeout"] == "17"
+    conf = {"url": "postgres://u@db/d?connect_timeout=17", "connectionTimeout": 3}
+    assert engine_url_for(StorageConfig("postgres", conf)).query["connect_timeout"] == "3"
+
+
 def test_settings_and_zero_turns_off() -> None:
     conf = {"host": "db", "database": "d", "connectionTimeout": 0, "poolTimeout": 7}
     assert "connect_timeout" not in engine_url_for(StorageConfig("postgres", conf)).query
