@@ -146,6 +146,7 @@ def paused_storage(pausable_server: OwnServer) -> Iterator[tuple[OwnServer, SQLS
     storage.close()
 
 
+@pytest.mark.xdist_group("own_db")  # one xdist worker starts the module's own servers
 def test_paused_database_fails_fast_and_recovers(
     paused_storage: tuple[OwnServer, SQLStorage],
 ) -> None:

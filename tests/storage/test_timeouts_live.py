@@ -12,7 +12,8 @@ import requests
 from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, EXAMPLE_REDIRECT_URI, LiveServer
 from tests.storage.own_db import OwnServer
 
-pytestmark = [pytest.mark.live, pytest.mark.slow]
+# one xdist worker starts the module's own servers
+pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.xdist_group("own_db")]
 
 HANG = 60.0  # far above the 1 s timeouts configured below: only a hang reaches it
 
