@@ -11,8 +11,8 @@ Adds the ``session`` and ``logout_event`` tables, ``session_id`` to ``auth_reque
 NULL with the server default "" (the dataclass default), which existing rows get too. The
 default keeps the previous release working during a rolling upgrade: its inserts do not name
 these columns. (As first released this revision added them without a default; revision 0003
-adds the default to databases migrated then. SQLite, PostgreSQL and MariaDB accept a literal
-default on these TEXT/VARCHAR columns; MySQL before 8.0.13 does not.)
+adds the default to databases migrated then. SQLite, PostgreSQL and MariaDB take the literal
+default ''; MySQL itself takes only the expression default ('') on TEXT, from 8.0.13.)
 """
 
 from __future__ import annotations
@@ -69,11 +69,21 @@ NEW_COLUMNS: dict[str, tuple[tuple[str, Callable[[], sa.types.TypeEngine]], ...]
 }
 
 
+def empty_default() -> str | sa.TextClause:
+    """The server default '' in a form the database accepts on TEXT columns."""
+    dialect = op.get_context().dialect
+    if dialect.name in MYSQL and not getattr(dialect, "is_mariadb", False):
+        return sa.text("('')")
+    return ""
+
+
 def _add_text_columns(
     table: str, columns: Sequence[tuple[str, Callable[[], sa.types.TypeEngine]]]
 ) -> None:
     for name, type_ in columns:
-        op.add_column(table, sa.Column(name, type_(), nullable=False, server_default=""))
+        op.add_column(
+            table, sa.Column(name, type_(), nullable=False, server_default=empty_default())
+        )
 
 
 def upgrade() -> None:

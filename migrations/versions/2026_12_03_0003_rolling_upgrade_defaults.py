@@ -55,17 +55,35 @@ COLUMNS = {
 }
 
 
+def empty_default() -> str | sa.TextClause:
+    """The server default '' in a form the database accepts on TEXT columns (MySQL itself,
+    unlike MariaDB, takes only an expression default there, from 8.0.13)."""
+    dialect = op.get_context().dialect
+    if dialect.name in MYSQL and not getattr(dialect, "is_mariadb", False):
+        return sa.text("('')")
+    return ""
+
+
+def _has_default(table: str) -> set[str]:
+    """Columns of ``table`` that have a server default (none known in offline ``--sql`` mode)."""
+    if op.get_context().as_sql:
+        return set()
+    return {c["name"] for c in sa.inspect(op.get_bind()).get_columns(table) if c.get("default")}
+
+
 def upgrade() -> None:
-    inspector = sa.inspect(op.get_bind())
     for table, columns in COLUMNS.items():
-        has_default = {c["name"] for c in inspector.get_columns(table) if c.get("default")}
+        has_default = _has_default(table)
         missing = [(name, type_) for name, type_ in columns if name not in has_default]
         if not missing:
             continue
         with op.batch_alter_table(table) as batch:
             for name, type_ in missing:
                 batch.alter_column(
-                    name, existing_type=type_(), existing_nullable=False, server_default=""
+                    name,
+                    existing_type=type_(),
+                    existing_nullable=False,
+                    server_default=empty_default(),
                 )
 
 
