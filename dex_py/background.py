@@ -17,6 +17,7 @@ import threading
 from typing import Any, Protocol
 
 from dex_py.clock import Clock
+from dex_py.storage import DATABASE_UNAVAILABLE, error_reason
 from dex_py.storage.base import GCResult
 
 log = logging.getLogger(__name__)
@@ -87,19 +88,21 @@ def run_once(services: Services) -> tuple[bool, GCResult]:
 
 
 def _safe_run_once(services: Services) -> None:
-    """One iteration that never raises: each half is attempted and logged separately."""
-    try:
-        _rotate(services)
-    except Exception:
-        log.exception("signing key rotation failed")
-    try:
-        _collect(services)
-    except Exception:
-        log.exception("garbage collection failed")
-    try:
-        _deliver_logouts(services)
-    except Exception:
-        log.exception("back-channel logout delivery failed")
+    """One iteration that never raises: each task is attempted and logged separately. A
+    database that is down or not answering is one line per task (it is expected, and already
+    visible in the health checks), anything else a full traceback."""
+    tasks = (
+        (_rotate, "signing key rotation"),
+        (_collect, "garbage collection"),
+        (_deliver_logouts, "back-channel logout delivery"),
+    )
+    for task, what in tasks:
+        try:
+            task(services)
+        except DATABASE_UNAVAILABLE as exc:
+            log.error("%s failed: database unavailable: %s", what, error_reason(exc))
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def jittered(interval: float, rng: random.Random | None = None) -> float:

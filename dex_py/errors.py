@@ -12,7 +12,9 @@ and OIDC Core §3.1.2.6. How an error reaches the user depends on where it happe
   error page (``PageError``), never a redirect to an untrusted URI.
 
 Unexpected exceptions are logged with a request id and shown as a plain 500 page or JSON
-``server_error``; no stack trace ever reaches the user.
+``server_error``; no stack trace ever reaches the user. A database that is down, hangs past its
+timeouts (``storage.timeouts``) or has no free pooled connection answers 503
+``temporarily_unavailable`` (RFC 6749 §4.1.2.1) with ``Retry-After``, and logs one line.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from authlib.oauth2.rfc6749.errors import (
 from flask import Flask, jsonify, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
+
+from dex_py.storage import DATABASE_UNAVAILABLE, error_reason
 
 __all__ = [
     "AccessDenied",
@@ -220,6 +224,28 @@ def register_error_handlers(app: Flask) -> None:
         if status == 405 and getattr(err, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(getattr(err, "valid_methods", None) or [])
         return resp
+
+    def _database(err: Exception) -> Response:
+        incident = secrets.token_hex(6)
+        log.error(
+            "database unavailable (incident %s) on %s %s: %s",
+            incident,
+            request.method,
+            request.path,
+            error_reason(err),
+        )
+        message = f"The service is temporarily unavailable (incident {incident}). Try again."
+        if _wants_json():
+            resp = oauth_json_response(TemporarilyUnavailable(description=message))
+        else:
+            resp = render_page(
+                "error.html", status=503, title="Service Unavailable", message=message
+            )
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    for exc_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(exc_class, _database)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception) -> Response:

@@ -9,6 +9,8 @@ the config file's clients, passwords and connectors.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from dex_py.config import StorageConfig
 from dex_py.storage.base import (
     AlreadyExistsError,
@@ -20,13 +22,19 @@ from dex_py.storage.base import (
 from dex_py.storage.engine import (
     StorageConfigError,
     engine_url_for,
+    error_reason,
     make_engine,
     validate_storage_config,
 )
 from dex_py.storage.memory import MemoryStorage
 from dex_py.storage.static import StaticOverlay
 
+# A database that is down, stopped answering within its timeouts, or has no free pooled
+# connection: the web layer answers these with 503 (``errors.register_error_handlers``).
+DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.TimeoutError)
+
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "AlreadyExistsError",
     "MemoryStorage",
     "NotFoundError",
@@ -36,6 +44,7 @@ __all__ = [
     "StorageConfigError",
     "StorageError",
     "engine_url_for",
+    "error_reason",
     "make_engine",
     "open_storage",
     "validate_storage_config",

@@ -13,7 +13,10 @@ Accepted keys, as in Dex (``storage.config``):
 
 dex-py additions: ``url`` (an SQLAlchemy or ``postgres://``/``mysql://`` URL, replacing the other
 connection keys), ``dsn`` for PostgreSQL (a libpq connection string), ``params`` for PostgreSQL
-(libpq parameters such as ``options: -csearch_path=dex``).
+(libpq parameters such as ``options: -csearch_path=dex``), ``statementTimeout`` and
+``poolTimeout`` (seconds; see ``storage.timeouts``, which also sets ``connectionTimeout``'s
+default); for SQLite ``busyTimeout`` (seconds) and ``synchronous`` (``full``, the default, or
+``normal``: ``normal`` is faster but may lose the last commits on power loss or an OS crash).
 
 Engines connect lazily. After a fork (gunicorn workers) ``SQLStorage`` gives the child a fresh
 pool (``Engine.dispose(close=False)``), so no connection is ever shared between processes.
@@ -27,7 +30,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -35,16 +38,16 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from dex_py.config import ConfigError, StorageConfig
+from dex_py.storage import timeouts as tmo
 
 log = logging.getLogger(__name__)
 
 SQL_TYPES = ("sqlite3", "postgres", "mysql")
 STORAGE_TYPES = (*SQL_TYPES, "memory")
-SQLITE_BUSY_TIMEOUT = 30.0  # seconds a writer waits for another process's write lock
 SQLITE_LOCK_OPTION = "dexpy_sqlite_immediate"  # execution option: BEGIN IMMEDIATE
 
 _KNOWN_KEYS = {
-    "sqlite3": {"file"},
+    "sqlite3": {"file", "busyTimeout", "synchronous"},
     "postgres": {
         "host",
         "port",
@@ -56,6 +59,8 @@ _KNOWN_KEYS = {
         "maxOpenConns",
         "maxIdleConns",
         "connMaxLifetime",
+        "statementTimeout",
+        "poolTimeout",
         "params",
         "url",
         "dsn",
@@ -67,6 +72,7 @@ _SSL_KEYS = {"mode", "caFile", "certFile", "keyFile"}
 _PG_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MYSQL_SSL_MODES = ("", "true", "false", "skip-verify", "custom")
+SQLITE_SYNCHRONOUS = ("full", "normal")
 
 
 class StorageConfigError(ConfigError):
@@ -144,8 +150,17 @@ def _url_from_string(raw: str, kind: str) -> URL:
     raise ValueError(f"a {kind} URL must start with {kind}://, got {backend}://")
 
 
-def _parsed(cfg: StorageConfig) -> tuple[URL, dict[str, Any], dict[str, Any], list[str]]:
-    """(url, connect_args, engine kwargs, warnings); raises StorageConfigError."""
+class _Parsed(NamedTuple):
+    url: URL
+    connect_args: dict[str, Any]
+    engine_kw: dict[str, Any]
+    warnings: list[str]
+    timeouts: tmo.Timeouts
+    synchronous: str  # SQLite only
+
+
+def _parsed(cfg: StorageConfig) -> _Parsed:
+    """The engine settings of ``cfg``; raises StorageConfigError naming every bad key."""
     kind = cfg.type
     if kind not in SQL_TYPES:
         message = f"unknown storage type {kind!r}; one of {', '.join(STORAGE_TYPES)}"
@@ -159,32 +174,56 @@ def _parsed(cfg: StorageConfig) -> tuple[URL, dict[str, Any], dict[str, Any], li
     warnings = [
         f"storage.config.{k}: unknown key, ignored" for k in conf if k not in _KNOWN_KEYS[kind]
     ]
-    connect_args: dict[str, Any] = {}
-    engine_kw: dict[str, Any] = {}
+    timeouts = _timeouts(check, kind)
     if kind == "sqlite3":
         file = check.string("file", required=True)
+        synchronous = check.string("synchronous").lower() or "full"
+        if synchronous not in SQLITE_SYNCHRONOUS:
+            check.fail("synchronous", f"must be one of {', '.join(SQLITE_SYNCHRONOUS)}")
         if check.errors:
             raise StorageConfigError(check.errors)
         url = URL.create("sqlite+pysqlite", database=None if file == ":memory:" else file)
-        return url, connect_args, engine_kw, warnings
+        return _Parsed(url, {}, {}, warnings, timeouts, synchronous)
 
     ssl_conf = check.mapping("ssl")
     warnings += [
         f"storage.config.ssl.{k}: unknown key, ignored" for k in ssl_conf if k not in _SSL_KEYS
     ]
     url, from_url = _server_url(check, kind)
+    connect_args: dict[str, Any] = {}
     if kind == "postgres":
-        url = url.update_query_dict(_postgres_options(check, ssl_conf, from_url))
+        options = _postgres_options(check, ssl_conf, from_url, timeouts)
+        if "connect_timeout" in url.query and "connectionTimeout" not in conf:
+            del options["connect_timeout"]  # the url's or dsn's own wins over our default
+        url = url.update_query_dict(options)
     else:
-        connect_args = _mysql_options(check, ssl_conf)
+        connect_args = _mysql_options(check, ssl_conf) | tmo.pymysql_args(timeouts)
     engine_kw = _pool_settings(
         check.integer("maxOpenConns"),
         check.integer("maxIdleConns"),
         check.integer("connMaxLifetime"),
+        timeouts.pool,
     )
     if check.errors:
         raise StorageConfigError(check.errors)
-    return url, connect_args, engine_kw, warnings
+    return _Parsed(url, connect_args, engine_kw, warnings, timeouts, "")
+
+
+def _timeouts(check: _Checker, kind: str) -> tmo.Timeouts:
+    """The timeout keys of ``kind``; unset ones take ``timeouts.DEFAULTS`` (0 turns one off)."""
+    d = tmo.DEFAULTS
+
+    def seconds(key: str, default: int) -> int:
+        value = check.integer(key)
+        return default if value is None else value
+
+    if kind == "sqlite3":
+        return tmo.Timeouts(busy=seconds("busyTimeout", d.busy))
+    return tmo.Timeouts(
+        connect=seconds("connectionTimeout", d.connect),
+        statement=seconds("statementTimeout", d.statement),
+        pool=seconds("poolTimeout", d.pool),
+    )
 
 
 def _server_url(check: _Checker, kind: str) -> tuple[URL, bool]:
@@ -221,7 +260,9 @@ def _server_url(check: _Checker, kind: str) -> tuple[URL, bool]:
     return url, False
 
 
-def _postgres_options(check: _Checker, ssl_conf: dict[str, Any], from_url: bool) -> dict:
+def _postgres_options(
+    check: _Checker, ssl_conf: dict[str, Any], from_url: bool, timeouts: tmo.Timeouts
+) -> dict:
     """libpq parameters, all carried in the URL so ``engine_url_for()`` is complete."""
     mode = check.string("ssl.mode", within=ssl_conf)
     if mode and mode not in _PG_SSL_MODES:
@@ -232,8 +273,8 @@ def _postgres_options(check: _Checker, ssl_conf: dict[str, Any], from_url: bool)
     for key, arg in (("caFile", "sslrootcert"), ("certFile", "sslcert"), ("keyFile", "sslkey")):
         if path := check.string(f"ssl.{key}", within=ssl_conf):
             options[arg] = path
-    if timeout := check.integer("connectionTimeout"):
-        options["connect_timeout"] = str(timeout)
+    if timeouts.connect:
+        options["connect_timeout"] = str(timeouts.connect)
     options.update({str(k): str(v) for k, v in check.mapping("params").items()})
     return options
 
@@ -254,8 +295,6 @@ def _mysql_options(check: _Checker, ssl_conf: dict[str, Any]) -> dict[str, Any]:
         context = None
     if context is not None:
         args["ssl"] = context
-    if timeout := check.integer("connectionTimeout"):
-        args["connect_timeout"] = timeout
     # As in Dex (go-sql-driver), params are session variables set on every connection.
     params = {str(k): str(v) for k, v in check.mapping("params").items()}
     for key in params:
@@ -301,7 +340,9 @@ def _mysql_ssl(mode: str, files: dict[str, str]) -> ssl.SSLContext | None:
     return context
 
 
-def _pool_settings(max_open: int | None, max_idle: int | None, lifetime: int | None) -> dict:
+def _pool_settings(
+    max_open: int | None, max_idle: int | None, lifetime: int | None, pool_timeout: int
+) -> dict:
     """Small pools: a gunicorn sync worker serves one request at a time (plus housekeeping)."""
     total = max_open if max_open else 4
     size = min(max_idle if max_idle is not None else 2, total) or 1
@@ -311,7 +352,7 @@ def _pool_settings(max_open: int | None, max_idle: int | None, lifetime: int | N
         # Liveness is checked only for connections that sat idle (see ``_ping_when_idle``).
         "pool_pre_ping": False,
         "pool_recycle": lifetime if lifetime else 1800,
-        "pool_timeout": 30,
+        "pool_timeout": pool_timeout or None,  # None: wait forever
     }
 
 
@@ -319,12 +360,12 @@ def validate_storage_config(cfg: StorageConfig) -> list[str]:
     """Check ``cfg``; return warnings (unknown keys), raise ``StorageConfigError`` on errors."""
     if cfg.type == "memory":
         return [f"storage.config.{k}: unknown key, ignored" for k in cfg.config or {}]
-    return _parsed(cfg)[3]
+    return _parsed(cfg).warnings
 
 
 def engine_url_for(cfg: StorageConfig) -> URL:
     """The SQLAlchemy URL of a SQL storage config (its ``repr`` hides the password)."""
-    return _parsed(cfg)[0]
+    return _parsed(cfg).url
 
 
 def describe_url(url: URL) -> str:
@@ -336,15 +377,29 @@ def describe_url(url: URL) -> str:
     return f"{url.get_backend_name()} at {where}{port}, database {url.database!r}"
 
 
+def error_reason(exc: BaseException) -> str:
+    """A database error in one line for logs: the driver's exception type and the first line of
+    its message (never the statement's parameters, nor the password)."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0] if text else ''}"
+
+
 def make_engine(cfg: StorageConfig) -> Engine:
     """Create (without connecting) the engine for a SQL storage config."""
-    url, connect_args, engine_kw, warnings = _parsed(cfg)
-    for warning in warnings:
+    parsed = _parsed(cfg)
+    for warning in parsed.warnings:
         log.warning("%s", warning)
+    url = parsed.url
     if url.get_backend_name() == "sqlite":
-        return make_sqlite_engine(url.database or "")
+        return make_sqlite_engine(
+            url.database or "", busy_timeout=parsed.timeouts.busy, synchronous=parsed.synchronous
+        )
     # hide_parameters: error messages must never carry values (the keys table holds private keys).
-    engine = sa.create_engine(url, connect_args=connect_args, hide_parameters=True, **engine_kw)
+    engine = sa.create_engine(
+        url, connect_args=parsed.connect_args, hide_parameters=True, **parsed.engine_kw
+    )
+    tmo.install(engine, parsed.timeouts)
     _ping_when_idle(engine)
     return engine
 
@@ -386,7 +441,9 @@ def ping_connection(dbapi_conn: Any) -> None:
     dbapi_conn.rollback()
 
 
-def make_sqlite_engine(file: str) -> Engine:
+def make_sqlite_engine(
+    file: str, *, busy_timeout: int = tmo.DEFAULTS.busy, synchronous: str = "full"
+) -> Engine:
     """A SQLite engine: WAL, busy timeout, BEGIN IMMEDIATE for writers (see ``sqlite_hooks``)."""
     memory = file in ("", ":memory:")
     if not memory:
@@ -398,38 +455,47 @@ def make_sqlite_engine(file: str) -> Engine:
     if memory:
         kw["poolclass"] = StaticPool  # every checkout must see the same in-memory database
     else:
-        kw["connect_args"]["timeout"] = SQLITE_BUSY_TIMEOUT
-        kw.update(pool_size=2, max_overflow=8, pool_timeout=SQLITE_BUSY_TIMEOUT)
+        kw["connect_args"]["timeout"] = busy_timeout
+        kw.update(pool_size=2, max_overflow=8, pool_timeout=busy_timeout or None)
     engine = sa.create_engine(url, **kw)
-    install_sqlite_hooks(engine)
+    install_sqlite_hooks(engine, busy_timeout=busy_timeout, synchronous=synchronous)
     return engine
 
 
-def install_sqlite_hooks(engine: Engine) -> None:
+def install_sqlite_hooks(
+    engine: Engine, *, busy_timeout: int = tmo.DEFAULTS.busy, synchronous: str = "full"
+) -> None:
     """Take over SQLite transaction control (idempotent; no-op for other databases).
 
     pysqlite's own BEGIN handling is switched off (``isolation_level = None``). Transactions of
     connections carrying the execution option ``SQLITE_LOCK_OPTION`` start with ``BEGIN
     IMMEDIATE``, which takes the database write lock up front, so read-modify-write cycles in
     several processes queue on the busy timeout instead of losing a write. Other connections run
-    each statement in autocommit, which in WAL mode never blocks a writer.
+    each statement in autocommit, which in WAL mode never blocks a writer. Every connection
+    gets the busy timeout and ``PRAGMA synchronous`` (``full``: a commit survives power loss).
     """
     if engine.dialect.name != "sqlite" or event.contains(engine, "begin", _sqlite_begin):
         return
-    event.listen(engine, "connect", _sqlite_connect)
+    if synchronous not in SQLITE_SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {SQLITE_SYNCHRONOUS}, got {synchronous!r}")
+    pragmas = (
+        f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}",
+        "PRAGMA journal_mode = WAL",  # ignored (stays "memory") for :memory:
+        f"PRAGMA synchronous = {synchronous.upper()}",
+    )
+
+    def connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    event.listen(engine, "connect", connect)
     event.listen(engine, "begin", _sqlite_begin)
     engine.dispose()  # pooled connections opened before the hooks lack the connect settings
-
-
-def _sqlite_connect(dbapi_conn: Any, record: Any) -> None:
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    try:
-        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")  # ignored (stays "memory") for :memory:
-        cursor.execute("PRAGMA synchronous = NORMAL")
-    finally:
-        cursor.close()
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:

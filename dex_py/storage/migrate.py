@@ -26,9 +26,11 @@ from dex_py.storage.engine import (
     SQLITE_LOCK_OPTION,
     StorageConfigError,
     describe_url,
+    error_reason,
     install_sqlite_hooks,
     make_engine,
 )
+from dex_py.storage.timeouts import without_timeouts
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +99,10 @@ def upgrade_engine(engine: Engine) -> str:
                 time.sleep(0.2 * (attempt + 1))
                 continue
             raise MigrationError(
-                f"cannot migrate {where}: database unreachable or locked: {_reason(exc)}"
+                f"cannot migrate {where}: database unreachable or locked: {error_reason(exc)}"
             ) from exc
         except sa.exc.SQLAlchemyError as exc:
-            raise MigrationError(f"cannot migrate {where}: {_reason(exc)}") from exc
+            raise MigrationError(f"cannot migrate {where}: {error_reason(exc)}") from exc
     if before != after:
         log.info("migrated %s from %s to %s", where, before or "empty", after)
     return after or head_revision()
@@ -110,7 +112,7 @@ SQLITE_LOCK_RETRIES = 5
 
 
 def _upgrade_locked(engine: Engine) -> tuple[str | None, str | None]:
-    with engine.connect() as conn, _migration_lock(conn):
+    with engine.connect() as conn, without_timeouts(conn), _migration_lock(conn):
         before = MigrationContext.configure(conn).get_current_revision()
         cfg = alembic_config()
         cfg.attributes["connection"] = conn
@@ -119,13 +121,6 @@ def _upgrade_locked(engine: Engine) -> tuple[str | None, str | None]:
         after = MigrationContext.configure(conn).get_current_revision()
         conn.commit()
     return before, after
-
-
-def _reason(exc: sa.exc.SQLAlchemyError) -> str:
-    """The driver's message, first line only (it never contains the password)."""
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return f"{type(orig).__name__}: {text[0] if text else ''}"
 
 
 @contextmanager

@@ -4,7 +4,9 @@ One ``metadata`` holds every table; alembic's ``alembic_version`` is managed by 
 Column names are the field names of the dataclasses in ``storage.base`` (``storage.codec`` maps
 between them); nested values (claims, PKCE, lists, connector config) are JSON text, bytes are
 ``LargeBinary``. The schema is created by the migrations in ``migrations/versions``, never by
-``metadata.create_all``; ``tests/storage`` checks that both agree.
+``metadata.create_all``; ``tests/storage`` checks that both agree, server defaults included.
+A column added after the first release is nullable or has a server default, so the release
+before it can still insert rows during a rolling upgrade (``tests/storage/test_rolling_upgrade``).
 
 Datetimes are stored as naive UTC (``UTCDateTime``) and always come back timezone-aware UTC, so
 a database without time zones (MySQL ``DATETIME``) and a session time zone cannot shift them.
@@ -74,6 +76,9 @@ LongText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 # Opaque connector data: MEDIUMBLOB on MySQL (BLOB stops at 64 KiB).
 Blob = sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
+# The server default of text columns added after the first release: '' (the dataclass default).
+EMPTY = sa.text("''")
+
 metadata = sa.MetaData()
 
 auth_request = sa.Table(
@@ -99,7 +104,7 @@ auth_request = sa.Table(
     sa.Column("max_age", sa.BigInteger(), nullable=True),
     sa.Column("login_hint", LongText, nullable=False),
     sa.Column("auth_time", UTCDateTime(), nullable=True),
-    sa.Column("session_id", _key(), nullable=False),
+    sa.Column("session_id", _key(), nullable=False, server_default=EMPTY),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -121,7 +126,7 @@ auth_code = sa.Table(
     sa.Column("issued_refresh_token_id", _key(), nullable=False),
     sa.Column("issued_access_token_id", _key(), nullable=False),
     sa.Column("issued_access_token_expiry", UTCDateTime(), nullable=True),
-    sa.Column("session_id", _key(), nullable=False),
+    sa.Column("session_id", _key(), nullable=False, server_default=EMPTY),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -143,9 +148,9 @@ refresh_token = sa.Table(
     sa.Column("connector_data", Blob, nullable=True),
     sa.Column("auth_time", UTCDateTime(), nullable=True),
     sa.Column("expiry", UTCDateTime(), nullable=True, index=True),
-    sa.Column("session_id", _key(), nullable=False),
+    sa.Column("session_id", _key(), nullable=False, server_default=EMPTY),
     # 0005; server default and NULL so the previous release can still insert rows
-    sa.Column("successor_sealed", _key(), nullable=False, server_default=""),
+    sa.Column("successor_sealed", _key(), nullable=False, server_default=EMPTY),
     sa.Column("retired_token_hashes", LongText, nullable=True),
     **MYSQL_TABLE_ARGS,
 )
@@ -175,10 +180,10 @@ client = sa.Table(
     sa.Column("allowed_groups", LongText, nullable=False),
     sa.Column("grant_types", LongText, nullable=False),
     sa.Column("post_logout_redirect_uris", LongText, nullable=False),
-    sa.Column("token_endpoint_auth_method", _key(), nullable=False),
-    sa.Column("jwks", LongText, nullable=False),
-    sa.Column("jwks_uri", LongText, nullable=False),
-    sa.Column("backchannel_logout_uri", LongText, nullable=False),
+    sa.Column("token_endpoint_auth_method", _key(), nullable=False, server_default=EMPTY),
+    sa.Column("jwks", LongText, nullable=False, server_default=EMPTY),
+    sa.Column("jwks_uri", LongText, nullable=False, server_default=EMPTY),
+    sa.Column("backchannel_logout_uri", LongText, nullable=False, server_default=EMPTY),
     sa.Column("skip_approval", sa.Boolean(), nullable=False, server_default=sa.false()),
     **MYSQL_TABLE_ARGS,
 )

@@ -62,6 +62,7 @@ from dex_py.storage.sql_entities import (
     Entity,
     logout_event_filters,
 )
+from dex_py.storage.timeouts import without_timeouts
 
 log = logging.getLogger(__name__)
 
@@ -137,9 +138,14 @@ class SQLStorage:
             yield conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """One transaction that holds the write lock on SQLite from its first statement."""
-        with self._serial, self._connect(self._engine) as conn:
+    def _write(self, *, unbounded: bool = False) -> Iterator[Connection]:
+        """One transaction that holds the write lock on SQLite from its first statement.
+        ``unbounded``: without the statement timeout (housekeeping that may take long)."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self._serial)
+            conn = stack.enter_context(self._connect(self._engine))
+            if unbounded:
+                stack.enter_context(without_timeouts(conn))
             if self._sqlite:
                 conn.execution_options(**{SQLITE_LOCK_OPTION: True})
             with _refused_values(), conn.begin():
@@ -387,7 +393,8 @@ class SQLStorage:
     def garbage_collect(self, now: datetime) -> GCResult:
         ar, ac, rt, rv = m.auth_request, m.auth_code, m.refresh_token, m.revoked_access_token
         ss = m.session
-        with self._write() as conn:
+        # A large backlog of expired rows may take longer than a request's statement timeout.
+        with self._write(unbounded=True) as conn:
             return GCResult(
                 auth_requests=conn.execute(ar.delete().where(ar.c.expiry < now)).rowcount,
                 auth_codes=conn.execute(ac.delete().where(ac.c.expiry < now)).rowcount,

@@ -8,11 +8,11 @@ Create Date: 2026-11-27 00:00:01
 Adds the ``session`` and ``logout_event`` tables, ``session_id`` to ``auth_request``,
 ``auth_code`` and ``refresh_token``, and four columns to ``client``
 (``token_endpoint_auth_method``, ``jwks``, ``jwks_uri``, ``backchannel_logout_uri``), all NOT
-NULL. Rows stored before this revision get "" in each, the dataclass default. The columns are
-added
-nullable, filled, then made NOT NULL, because MySQL cannot give a TEXT column a literal default
-and SQLite cannot add a NOT NULL column without one; SQLite's ALTER COLUMN runs in batch mode
-(copy and swap the table), the other databases alter in place.
+NULL with the server default "" (the dataclass default), which existing rows get too. The
+default keeps the previous release working during a rolling upgrade: its inserts do not name
+these columns. (As first released this revision added them without a default; revision 0003
+adds the default to databases migrated then. SQLite, PostgreSQL and MariaDB take the literal
+default ''; MySQL itself takes only the expression default ('') on TEXT, from 8.0.13.)
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def blob() -> sa.types.TypeEngine:
     return sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), *MYSQL)
 
 
-# table -> (column, type) added NOT NULL with "" for existing rows
+# table -> (column, type) added NOT NULL with the server default ""
 NEW_COLUMNS: dict[str, tuple[tuple[str, Callable[[], sa.types.TypeEngine]], ...]] = {
     "auth_request": (("session_id", key),),
     "auth_code": (("session_id", key),),
@@ -69,16 +69,21 @@ NEW_COLUMNS: dict[str, tuple[tuple[str, Callable[[], sa.types.TypeEngine]], ...]
 }
 
 
+def empty_default() -> str | sa.TextClause:
+    """The server default '' in a form the database accepts on TEXT columns."""
+    dialect = op.get_context().dialect
+    if dialect.name in MYSQL and not getattr(dialect, "is_mariadb", False):
+        return sa.text("('')")
+    return ""
+
+
 def _add_text_columns(
     table: str, columns: Sequence[tuple[str, Callable[[], sa.types.TypeEngine]]]
 ) -> None:
     for name, type_ in columns:
-        op.add_column(table, sa.Column(name, type_(), nullable=True))
-    rows = sa.table(table, *(sa.column(name) for name, _ in columns))
-    op.execute(rows.update().values({name: "" for name, _ in columns}))
-    with op.batch_alter_table(table) as batch:
-        for name, type_ in columns:
-            batch.alter_column(name, existing_type=type_(), nullable=False)
+        op.add_column(
+            table, sa.Column(name, type_(), nullable=False, server_default=empty_default())
+        )
 
 
 def upgrade() -> None:

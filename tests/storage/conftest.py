@@ -22,6 +22,7 @@ from dex_py.storage.memory import MemoryStorage
 from dex_py.storage.models import ALL_TABLES
 from dex_py.storage.sql import SQLStorage
 from tests.services import MYSQL_URL, POSTGRES_URL, require_service
+from tests.storage.own_db import OwnServer, own_server
 
 SQL_BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
@@ -156,3 +157,16 @@ def sql_config(
     cfg = _session_config(sql_backend, namespaces, session_configs)
     _open_clean(cfg).close()
     yield cfg
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ],
+)
+def pausable_server(request: pytest.FixtureRequest) -> Iterator[OwnServer]:
+    """A PostgreSQL / MariaDB server of this module's own, which tests may pause (SIGSTOP)."""
+    with own_server(str(request.param)) as server:
+        yield server

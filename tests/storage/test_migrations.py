@@ -59,7 +59,9 @@ def test_migrated_schema_matches_table_definitions(
     engine = storage.engine  # type: ignore[attr-defined]
     try:
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            ctx = MigrationContext.configure(
+                conn, opts={"compare_type": True, "compare_server_default": True}
+            )
             diff = compare_metadata(ctx, metadata)
         assert diff == []
     finally:
