@@ -78,6 +78,7 @@ Blob = sa.LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql", "mariadb")
 
 # The server default of text columns added after the first release: '' (the dataclass default).
 EMPTY = sa.text("''")
+FALSE = sa.text("'0'")  # a boolean's default as every backend reflects it (PostgreSQL: false)
 
 metadata = sa.MetaData()
 
@@ -184,7 +185,7 @@ client = sa.Table(
     sa.Column("jwks", LongText, nullable=False, server_default=EMPTY),
     sa.Column("jwks_uri", LongText, nullable=False, server_default=EMPTY),
     sa.Column("backchannel_logout_uri", LongText, nullable=False, server_default=EMPTY),
-    sa.Column("skip_approval", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("skip_approval", sa.Boolean(), nullable=False, server_default=FALSE),
     **MYSQL_TABLE_ARGS,
 )
 
