@@ -8,7 +8,6 @@
 - ID token validation (OpenID Connect Core §3.1.3.7) with jwcrypto: the algorithm comes from the
   key (never ``none`` or an HMAC), then ``iss``, ``aud``/``azp``, ``exp``/``iat``/``nbf`` with a
   small leeway and, on login, ``nonce``;
-- TLS settings (``rootCAs`` added to the default trust store, or ``insecureSkipVerify``).
 """
 
 from __future__ import annotations
@@ -17,14 +16,10 @@ import contextlib
 import hmac
 import json
 import logging
-import os
-import ssl
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeGuard
 
 import requests
@@ -32,7 +27,7 @@ from jwcrypto.common import JWException
 from jwcrypto.jwk import JWK, JWKSet
 from jwcrypto.jws import JWS
 
-from connectors.base import ConnectorConfigError, ConnectorError
+from connectors.base import ConnectorError
 from connectors.oidc_config import ProviderDiscoveryOverrides
 
 __all__ = [
@@ -41,7 +36,6 @@ __all__ = [
     "LEEWAY",
     "ProviderMetadata",
     "UpstreamProvider",
-    "tls_verify_setting",
 ]
 
 TIMEOUT = 10.0
@@ -77,53 +71,6 @@ class ProviderMetadata:
     userinfo_endpoint: str = ""
     scopes_supported: tuple[str, ...] | None = None
     iss_parameter_supported: bool = False
-
-
-def tls_verify_setting(
-    root_cas: list[str], insecure_skip_verify: bool
-) -> tuple[bool | str, str | None]:
-    """``requests``' ``verify`` value and a temporary CA bundle to delete on close (or None).
-
-    Each ``rootCAs`` entry is a PEM file, or PEM text itself; they are added to the trust store
-    requests would use (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` or certifi's bundle), as Dex
-    adds them to the system pool.
-    Raises ``ConnectorConfigError`` naming the bad entry."""
-    if insecure_skip_verify:
-        return False, None
-    if not root_cas:
-        return True, None
-    pems: list[str] = []
-    errors: list[tuple[str, str]] = []
-    for i, entry in enumerate(root_cas):
-        path = f"config.rootCAs[{i}]"
-        if entry.lstrip().startswith("-----BEGIN"):
-            pem = entry
-        else:
-            try:
-                pem = Path(entry).read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append((path, f"cannot read {entry}: {exc.__class__.__name__}"))
-                continue
-        try:
-            ssl.create_default_context(cadata=pem)
-        except (ssl.SSLError, ValueError):
-            errors.append((path, "is not a PEM certificate"))
-            continue
-        pems.append(pem.strip() + "\n")
-    if errors:
-        raise ConnectorConfigError(errors)
-    base = Path(
-        os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("CURL_CA_BUNDLE")
-        or requests.utils.DEFAULT_CA_BUNDLE_PATH
-    )
-    if not base.is_file():
-        base = Path(requests.utils.DEFAULT_CA_BUNDLE_PATH)
-    default_bundle = base.read_text()
-    fd, bundle = tempfile.mkstemp(prefix="dexpy-oidc-ca-", suffix=".pem")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(default_bundle.rstrip() + "\n" + "".join(pems))
-    return bundle, bundle
 
 
 def get_json(
