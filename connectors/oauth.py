@@ -39,8 +39,8 @@ from connectors.oauth2_upstream import (
     OAuth2UpstreamConnector,
     Tokens,
     check_http_url,
-    tls_verify_setting,
 )
+from connectors.upstream_tls import tls_verify_setting
 
 __all__ = ["OAuth2ClaimMapping", "OAuth2Connector"]
 

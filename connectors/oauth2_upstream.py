@@ -1,7 +1,4 @@
-"""Talking to an upstream OAuth 2.0 server with authlib's requests client, for every connector.
-
-``tls_verify_setting`` turns ``rootCAs``/``insecureSkipVerify`` into the ``verify`` value that each
-request carries (per request: ``REQUESTS_CA_BUNDLE`` would override a session's own ``verify``).
+"""Talking to an upstream OAuth 2.0 server with authlib's requests client.
 
 ``OAuth2Upstream`` is what the ``oauth`` and ``gitlab`` connectors need of one authorization
 server, on authlib's ``OAuth2Session``: the authorization URL with ``state`` and a PKCE S256
@@ -12,36 +9,26 @@ token as a Bearer token (RFC 6750 §2.1). Every failure is a ``ConnectorError`` 
 starts with the connector's label and never contains a token or secret.
 
 Also here: ``Tokens`` (the upstream tokens kept as ``connector_data``), the per-login state,
-``callback_code`` and ``check_http_url`` for config validation.
+``callback_code`` and ``check_http_url`` for config validation. TLS settings come from
+``connectors.upstream_tls`` and travel with every request as ``verify``.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
-import os
 import secrets
-import ssl
-import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import requests
-import urllib3
 from authlib.integrations.requests_client import OAuth2Auth, OAuth2Session
 
-from connectors.base import (
-    CallbackRequest,
-    ConfiguredConnector,
-    ConnectorConfigError,
-    ConnectorError,
-)
+from connectors.base import CallbackRequest, ConfiguredConnector, ConnectorError
+from connectors.upstream_tls import remove_ca_bundle
 
 __all__ = [
     "OAuth2Upstream",
@@ -50,69 +37,12 @@ __all__ = [
     "callback_code",
     "check_http_url",
     "pack_login_state",
-    "tls_verify_setting",
     "unpack_login_state",
 ]
 
 TIMEOUT = 10.0  # seconds, per upstream request
 CHECK_TIMEOUT = 3.0
 _MAX_SHOWN = 200  # characters of upstream-provided text shown to the user
-
-
-def tls_verify_setting(
-    root_cas: Sequence[str], insecure_skip_verify: bool, path: str = "config"
-) -> tuple[bool | str, str | None]:
-    """``requests``' ``verify`` value and a temporary CA bundle to delete on close (or None).
-
-    Each ``rootCAs`` entry is a PEM file, or PEM text itself; they are added to the trust store
-    requests would use (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` or certifi's bundle), as Dex
-    adds them to the system pool. ``insecure_skip_verify`` verifies nothing (the operator chose
-    it and the connector logs it once, so urllib3's warning on every request is silenced).
-    Raises ``ConnectorConfigError`` naming the bad entry, ``<path>.rootCAs[i]``."""
-    if insecure_skip_verify:
-        warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-        return False, None
-    if not root_cas:
-        return True, None
-    pems: list[str] = []
-    errors: list[tuple[str, str]] = []
-    for i, entry in enumerate(root_cas):
-        name = f"{path}.rootCAs[{i}]"
-        if entry.lstrip().startswith("-----BEGIN"):
-            pem = entry
-        else:
-            try:
-                pem = Path(entry).read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append((name, f"cannot read {entry}: {exc.__class__.__name__}"))
-                continue
-        try:
-            ssl.create_default_context(cadata=pem)
-        except (ssl.SSLError, ValueError):
-            errors.append((name, "is not a PEM certificate"))
-            continue
-        pems.append(pem.strip() + "\n")
-    if errors:
-        raise ConnectorConfigError(errors)
-    base = Path(
-        os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("CURL_CA_BUNDLE")
-        or requests.utils.DEFAULT_CA_BUNDLE_PATH
-    )
-    if not base.is_file():
-        base = Path(requests.utils.DEFAULT_CA_BUNDLE_PATH)
-    default_bundle = base.read_text()
-    fd, bundle = tempfile.mkstemp(prefix="dexpy-ca-", suffix=".pem")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(default_bundle.rstrip() + "\n" + "".join(pems))
-    return bundle, bundle
-
-
-def remove_ca_bundle(bundle: str | None) -> None:
-    """Delete a bundle made by ``tls_verify_setting`` (nothing if ``None``)."""
-    if bundle:
-        with contextlib.suppress(OSError):
-            os.unlink(bundle)
 
 
 @dataclass(frozen=True)
@@ -217,7 +147,7 @@ def _token_body(resp: requests.Response) -> dict[str, Any] | None:
 
 class OAuth2Upstream:
     """One authorization server, reached with authlib's ``OAuth2Session`` (see the module
-    docstring). ``verify`` is the value from ``tls_verify_setting``."""
+    docstring). ``verify`` is the value from ``upstream_tls.tls_verify_setting``."""
 
     def __init__(
         self,

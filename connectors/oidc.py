@@ -40,10 +40,10 @@ from connectors.base import (
     get_logger,
     parse_config,
 )
-from connectors.oauth2_upstream import remove_ca_bundle, tls_verify_setting
 from connectors.oidc_claims import identity_from_claims
 from connectors.oidc_config import OIDCConfig
 from connectors.oidc_provider import TIMEOUT, UpstreamProvider, get_json
+from connectors.upstream_tls import remove_ca_bundle, tls_verify_setting
 
 __all__ = ["ACCESS_TOKEN_TYPE", "ID_TOKEN_TYPE", "OIDCConnector"]
 
