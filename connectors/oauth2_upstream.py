@@ -261,14 +261,17 @@ class OAuth2Upstream:
 
     def _checked(self, resp: requests.Response) -> requests.Response:
         """authlib compliance hook on token responses: anything but HTTP 200 is ``_Refused``;
-        a form-encoded body becomes JSON; a body that is neither is a ``ConnectorError``."""
+        a form-encoded body becomes JSON; a body that is neither is a ``ConnectorError``. An
+        HTTP 200 answer is judged by its tokens alone, so authlib is handed only those (a stray
+        ``error`` or an odd ``expires_in`` would make it raise)."""
         data = _token_body(resp)
         if resp.status_code != 200:
             error = data.get("error") if data else None
             raise _Refused(resp.status_code, error if isinstance(error, str) else "")
         if data is None:
             raise ConnectorError(f"{self.label}: the token response is not valid JSON")
-        resp._content = json.dumps(data).encode()
+        kept = {k: data[k] for k in ("access_token", "refresh_token", "token_type") if k in data}
+        resp._content = json.dumps(kept).encode()
         resp.headers["Content-Type"] = "application/json"
         return resp
 
