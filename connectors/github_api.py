@@ -8,6 +8,7 @@ failure into a ``ConnectorError`` whose message is safe to show a user (no token
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,6 +123,8 @@ class GitHubAPI:
             raise ConnectorError(f"GitHub refused the login: {detail}")
         if resp.status_code != 200:
             raise ConnectorError(f"GitHub's token endpoint answered HTTP {resp.status_code}.")
+        # Only the token goes on to authlib (an odd expires_in would make it raise).
+        resp._content = json.dumps({"access_token": body.get("access_token")}).encode()
         return resp
 
     # --- REST API --------------------------------------------------------------------------
