@@ -1,5 +1,6 @@
-"""A small client for the parts of GitHub's REST API the ``github`` connector uses, plus its
-OAuth web flow's code exchange on authlib's client (https://docs.github.com/en/rest, https://docs.github.com/en/apps/oauth-apps).
+"""A small client for the parts of GitHub's REST API the ``github`` connector uses, plus the
+code exchange of its OAuth web flow, done with authlib's client
+(https://docs.github.com/en/rest, https://docs.github.com/en/apps/oauth-apps).
 
 It speaks to github.com (``api.github.com``) or a GitHub Enterprise Server host
 (``https://<host>/api/v3``), follows ``Link: <...>; rel="next"`` pagination, and turns every

@@ -1,8 +1,8 @@
 """The generic OAuth 2.0 connector (Dex type ``oauth``).
 
-The login is the authorization code grant (RFC 6749 §4.1) with PKCE, run by authlib's client through
-``connectors.oauth2_upstream`` (token endpoint authentication, retries and errors are described
-there). The user is read from ``userInfoURL`` with the access token as a Bearer token
+The login is the authorization code grant (RFC 6749 §4.1) with PKCE, run by authlib's client
+through ``connectors.oauth2_upstream`` (token endpoint authentication, retries and errors are
+described there). The user is read from ``userInfoURL`` with the access token as a Bearer token
 (RFC 6750 §2.1); which JSON member holds what is configurable (``userIDKey``, ``claimMapping``).
 
 Groups (only when the client asked for the ``groups`` scope) come from the ``groupsKey`` member of
