@@ -13,6 +13,7 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import JWKRegistry, KeySet
 
+from dex_py.jwk import parse_private, parse_public
 from dex_py.tokens import InvalidTokenError, b64url_decode, b64url_encode, sign, verify
 
 from .conftest import ISSUER
@@ -75,3 +76,19 @@ def test_product_code_uses_one_jose_library() -> None:
                 if banned:
                     offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("alg", ["RS256", "ES256"])
+def test_keys_stored_by_jwcrypto_still_sign_and_verify(alg) -> None:
+    """Databases made before joserfc hold keys that jwcrypto exported; they keep working."""
+    from jwcrypto.jwk import JWK  # how earlier versions generated and stored signing keys
+
+    made = JWK.generate(kty="RSA", size=2048) if alg == "RS256" else JWK.generate(kty="EC")
+    members = {**json.loads(made.export_private()), "kid": made.thumbprint()}
+    stored = JWK(**members, use="sig", alg=alg)
+    signer, public = parse_private(stored.export_private())
+    assert (signer.kid, public.alg) == (made.thumbprint(), alg)
+    assert parse_public(stored.export_public()).kid == signer.kid
+    signature = signer.sign_bytes(b"header.payload")
+    assert public.verify(b"header.payload", signature)
+    assert not public.verify(b"header.payload2", signature)
