@@ -10,7 +10,14 @@ PROFILE_MARKER = "DexSyncWorker.handle (dex_py/gunicorn_server.py"
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
     (
         "JOSE (sign/verify)",
-        ("dex_py/jwk.py", "dex_py/keys.py", "dex_py/tokens.py", "jwcrypto/", "cryptography/"),
+        (
+            "dex_py/jwk.py",
+            "dex_py/keys.py",
+            "dex_py/tokens.py",
+            "joserfc/",
+            "jwcrypto/",
+            "cryptography/",
+        ),
     ),
     (
         "SQL (SQLAlchemy + driver + DB wait)",

@@ -1,5 +1,6 @@
-"""A small client for the parts of GitHub's REST API and OAuth web flow the ``github``
-connector uses (https://docs.github.com/en/rest, https://docs.github.com/en/apps/oauth-apps).
+"""A small client for the parts of GitHub's REST API the ``github`` connector uses, plus the
+code exchange of its OAuth web flow, done with authlib's client
+(https://docs.github.com/en/rest, https://docs.github.com/en/apps/oauth-apps).
 
 It speaks to github.com (``api.github.com``) or a GitHub Enterprise Server host
 (``https://<host>/api/v3``), follows ``Link: <...>; rel="next"`` pagination, and turns every
@@ -8,11 +9,13 @@ failure into a ``ConnectorError`` whose message is safe to show a user (no token
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from authlib.integrations.requests_client import OAuth2Session
 
 from connectors.base import ConnectorError
 
@@ -79,30 +82,51 @@ class GitHubAPI:
     def exchange_code(
         self, client_id: str, client_secret: str, code: str, redirect_uri: str
     ) -> str:
-        """Trade an authorization ``code`` for an access token (``POST /login/oauth/
-        access_token`` with ``Accept: application/json``); return the token."""
-        data = {
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "code": code,
-            "redirect_uri": redirect_uri,
-        }
-        resp = self._send("POST", self._ep.token_url, data=data, accept="application/json")
-        body = _json(resp, "the token endpoint")
-        if not isinstance(body, dict):
-            raise ConnectorError("GitHub's token endpoint answered something unusable.")
-        if body.get("error"):
-            # GitHub reports a bad code or bad client credentials with HTTP 200 and "error".
-            self._log.warning("GitHub token exchange failed: %s", body.get("error"))
-            detail = str(body.get("error_description") or body["error"])[:200]
-            raise ConnectorError(f"GitHub refused the login: {detail}")
-        if resp.status_code != 200:
-            raise ConnectorError(f"GitHub's token endpoint answered HTTP {resp.status_code}.")
+        """Trade an authorization ``code`` for an access token with authlib's client
+        (``POST /login/oauth/access_token``, credentials in the body, ``Accept:
+        application/json``); return the token."""
+        with OAuth2Session(
+            client_id, client_secret, token_endpoint_auth_method="client_secret_post"
+        ) as oauth:
+            oauth.headers["User-Agent"] = "dex-py"
+            oauth.register_compliance_hook("access_token_response", self._checked_token)
+            try:
+                body = oauth.fetch_token(
+                    self._ep.token_url,
+                    grant_type="authorization_code",
+                    code=code,
+                    redirect_uri=redirect_uri,
+                    timeout=TIMEOUT,
+                    allow_redirects=False,
+                    # per request: a Session's verify would lose to REQUESTS_CA_BUNDLE
+                    verify=self._ep.verify,
+                )
+            except requests.RequestException as exc:
+                self._log.warning("GitHub token request failed: %s", exc)
+                raise ConnectorError(
+                    f"GitHub ({self._ep.display_host}) could not be reached."
+                ) from None
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
             raise ConnectorError("GitHub's token endpoint returned no access token.")
         self._token = token
         return token
+
+    def _checked_token(self, resp: requests.Response) -> requests.Response:
+        """authlib compliance hook: GitHub reports a bad code or bad client credentials with
+        HTTP 200 and an ``error`` member; every unusable answer becomes a ``ConnectorError``."""
+        body = _json(resp, "the token endpoint")
+        if not isinstance(body, dict):
+            raise ConnectorError("GitHub's token endpoint answered something unusable.")
+        if body.get("error"):
+            self._log.warning("GitHub token exchange failed: %s", body.get("error"))
+            detail = str(body.get("error_description") or body["error"])[:200]
+            raise ConnectorError(f"GitHub refused the login: {detail}")
+        if resp.status_code != 200:
+            raise ConnectorError(f"GitHub's token endpoint answered HTTP {resp.status_code}.")
+        # Only the token goes on to authlib (an odd expires_in would make it raise).
+        resp._content = json.dumps({"access_token": body.get("access_token")}).encode()
+        return resp
 
     # --- REST API --------------------------------------------------------------------------
 

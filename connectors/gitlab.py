@@ -24,8 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from connectors.base import (
     CallbackConnector,
     CallbackRequest,
@@ -36,12 +34,11 @@ from connectors.base import (
     get_logger,
     key,
 )
-from connectors.oauth_client import (
-    OAuth2Client,
-    OAuth2ClientConnector,
+from connectors.oauth2_upstream import (
+    OAuth2Upstream,
+    OAuth2UpstreamConnector,
     Tokens,
     check_http_url,
-    http_session,
 )
 
 __all__ = ["GitLabConnector"]
@@ -73,7 +70,7 @@ def _strings(value: Any) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-class GitLabConnector(OAuth2ClientConnector, CallbackConnector, RefreshConnector):
+class GitLabConnector(OAuth2UpstreamConnector, CallbackConnector, RefreshConnector):
     """Log in with GitLab; groups from GitLab's OpenID Connect user info."""
 
     @dataclass(frozen=True)
@@ -121,19 +118,18 @@ class GitLabConnector(OAuth2ClientConnector, CallbackConnector, RefreshConnector
         *,
         connector_id: str = "gitlab",
         logger: logging.Logger | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         self.connector_id = connector_id
         self._log = logger or get_logger(connector_id)
         self._config = config
         self._base = config.base_url.rstrip("/")
-        self._client = OAuth2Client(
+        self._client = OAuth2Upstream(
             label="gitlab",
             client_id=config.client_id,
             client_secret=config.client_secret,
             authorization_url=self._base + "/oauth/authorize",
             token_url=self._base + "/oauth/token",
-            session=session or http_session(),
+            verify=True,
             logger=self._log,
         )
 

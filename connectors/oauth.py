@@ -1,8 +1,8 @@
 """The generic OAuth 2.0 connector (Dex type ``oauth``).
 
-The login is the authorization code grant (RFC 6749 §4.1) with PKCE, run by the shared client in
-``connectors.oauth_client`` (token endpoint authentication, retries and errors are described
-there). The user is read from ``userInfoURL`` with the access token as a Bearer token
+The login is the authorization code grant (RFC 6749 §4.1) with PKCE, run by authlib's client
+through ``connectors.oauth2_upstream`` (token endpoint authentication, retries and errors are
+described there). The user is read from ``userInfoURL`` with the access token as a Bearer token
 (RFC 6750 §2.1); which JSON member holds what is configurable (``userIDKey``, ``claimMapping``).
 
 Groups (only when the client asked for the ``groups`` scope) come from the ``groupsKey`` member of
@@ -24,8 +24,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-
 from connectors.base import (
     CallbackConnector,
     CallbackRequest,
@@ -36,13 +34,13 @@ from connectors.base import (
     get_logger,
     key,
 )
-from connectors.oauth_client import (
-    OAuth2Client,
-    OAuth2ClientConnector,
+from connectors.oauth2_upstream import (
+    OAuth2Upstream,
+    OAuth2UpstreamConnector,
     Tokens,
     check_http_url,
-    http_session,
 )
+from connectors.upstream_tls import tls_verify_setting
 
 __all__ = ["OAuth2ClaimMapping", "OAuth2Connector"]
 
@@ -77,7 +75,7 @@ class OAuth2ClaimMapping:
     email_verified_key: str = key("emailVerifiedKey", default="")
 
 
-class OAuth2Connector(OAuth2ClientConnector, CallbackConnector, RefreshConnector):
+class OAuth2Connector(OAuth2UpstreamConnector, CallbackConnector, RefreshConnector):
     """Log in with any OAuth 2.0 server that has a user-info endpoint returning JSON."""
 
     @dataclass(frozen=True)
@@ -161,7 +159,6 @@ class OAuth2Connector(OAuth2ClientConnector, CallbackConnector, RefreshConnector
         *,
         connector_id: str = "oauth",
         logger: logging.Logger | None = None,
-        session: requests.Session | None = None,
     ) -> None:
         self.connector_id = connector_id
         self._log = logger or get_logger(connector_id)
@@ -169,13 +166,14 @@ class OAuth2Connector(OAuth2ClientConnector, CallbackConnector, RefreshConnector
         self._keys = config.claim_keys()
         if config.insecure_skip_verify:
             self._log.warning("connector %s: insecureSkipVerify is set", connector_id)
-        self._client = OAuth2Client(
+        verify, self._ca_bundle = tls_verify_setting(config.root_cas, config.insecure_skip_verify)
+        self._client = OAuth2Upstream(
             label="oauth",
             client_id=config.client_id,
             client_secret=config.client_secret,
             authorization_url=config.authorization_url,
             token_url=config.token_url,
-            session=session or http_session(config.root_cas, config.insecure_skip_verify),
+            verify=verify,
             logger=self._log,
         )
 

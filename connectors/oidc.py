@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
 from collections.abc import Mapping
 from typing import Any, Self
@@ -43,7 +42,8 @@ from connectors.base import (
 )
 from connectors.oidc_claims import identity_from_claims
 from connectors.oidc_config import OIDCConfig
-from connectors.oidc_provider import TIMEOUT, UpstreamProvider, get_json, tls_verify_setting
+from connectors.oidc_provider import TIMEOUT, UpstreamProvider, get_json
+from connectors.upstream_tls import remove_ca_bundle, tls_verify_setting
 
 __all__ = ["ACCESS_TOKEN_TYPE", "ID_TOKEN_TYPE", "OIDCConnector"]
 
@@ -110,10 +110,8 @@ class OIDCConnector(CallbackConnector, RefreshConnector, TokenIdentityConnector)
 
     def close(self) -> None:
         self.provider.close()
-        if self._ca_bundle:
-            with contextlib.suppress(OSError):
-                os.unlink(self._ca_bundle)
-            self._ca_bundle = None
+        remove_ca_bundle(self._ca_bundle)
+        self._ca_bundle = None
 
     def check(self) -> None:
         self.provider.check()

@@ -5,10 +5,9 @@
 - its JWKS, cached; a token whose key is unknown (or whose signature fails, as after a rotation
   that kept the ``kid``) makes us re-fetch the JWKS once, at most once per
   ``JWKS_REFETCH_INTERVAL`` seconds;
-- ID token validation (OpenID Connect Core §3.1.3.7) with jwcrypto: the algorithm comes from the
+- ID token validation (OpenID Connect Core §3.1.3.7) with joserfc: the algorithm comes from the
   key (never ``none`` or an HMAC), then ``iss``, ``aud``/``azp``, ``exp``/``iat``/``nbf`` with a
   small leeway and, on login, ``nonce``;
-- TLS settings (``rootCAs`` added to the default trust store, or ``insecureSkipVerify``).
 """
 
 from __future__ import annotations
@@ -17,22 +16,19 @@ import contextlib
 import hmac
 import json
 import logging
-import os
-import ssl
-import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeGuard
 
 import requests
-from jwcrypto.common import JWException
-from jwcrypto.jwk import JWK, JWKSet
-from jwcrypto.jws import JWS
+from joserfc import jws
+from joserfc.errors import JoseError, SecurityWarning
+from joserfc.jwk import Key, KeySet
 
-from connectors.base import ConnectorConfigError, ConnectorError
+from connectors.base import ConnectorError
 from connectors.oidc_config import ProviderDiscoveryOverrides
 
 __all__ = [
@@ -41,7 +37,6 @@ __all__ = [
     "LEEWAY",
     "ProviderMetadata",
     "UpstreamProvider",
-    "tls_verify_setting",
 ]
 
 TIMEOUT = 10.0
@@ -64,6 +59,9 @@ _ALG_KEY: dict[str, tuple[str, str | None]] = {
     "EdDSA": ("OKP", None),
 }
 ALLOWED_ALGS = frozenset(_ALG_KEY)
+# joserfc warns on every use of the name "EdDSA" (RFC 9864 prefers "Ed25519"); upstreams still
+# send it, and the warning is no news to the operator.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
 
 
 @dataclass(frozen=True)
@@ -77,53 +75,6 @@ class ProviderMetadata:
     userinfo_endpoint: str = ""
     scopes_supported: tuple[str, ...] | None = None
     iss_parameter_supported: bool = False
-
-
-def tls_verify_setting(
-    root_cas: list[str], insecure_skip_verify: bool
-) -> tuple[bool | str, str | None]:
-    """``requests``' ``verify`` value and a temporary CA bundle to delete on close (or None).
-
-    Each ``rootCAs`` entry is a PEM file, or PEM text itself; they are added to the trust store
-    requests would use (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` or certifi's bundle), as Dex
-    adds them to the system pool.
-    Raises ``ConnectorConfigError`` naming the bad entry."""
-    if insecure_skip_verify:
-        return False, None
-    if not root_cas:
-        return True, None
-    pems: list[str] = []
-    errors: list[tuple[str, str]] = []
-    for i, entry in enumerate(root_cas):
-        path = f"config.rootCAs[{i}]"
-        if entry.lstrip().startswith("-----BEGIN"):
-            pem = entry
-        else:
-            try:
-                pem = Path(entry).read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append((path, f"cannot read {entry}: {exc.__class__.__name__}"))
-                continue
-        try:
-            ssl.create_default_context(cadata=pem)
-        except (ssl.SSLError, ValueError):
-            errors.append((path, "is not a PEM certificate"))
-            continue
-        pems.append(pem.strip() + "\n")
-    if errors:
-        raise ConnectorConfigError(errors)
-    base = Path(
-        os.environ.get("REQUESTS_CA_BUNDLE")
-        or os.environ.get("CURL_CA_BUNDLE")
-        or requests.utils.DEFAULT_CA_BUNDLE_PATH
-    )
-    if not base.is_file():
-        base = Path(requests.utils.DEFAULT_CA_BUNDLE_PATH)
-    default_bundle = base.read_text()
-    fd, bundle = tempfile.mkstemp(prefix="dexpy-oidc-ca-", suffix=".pem")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(default_bundle.rstrip() + "\n" + "".join(pems))
-    return bundle, bundle
 
 
 def get_json(
@@ -178,7 +129,7 @@ class UpstreamProvider:
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._metadata: ProviderMetadata | None = None
-        self._jwks: JWKSet | None = None
+        self._jwks: KeySet | None = None
         self._jwks_fetched_at = float("-inf")
         self.jwks_fetches = 0  # for tests and debugging
 
@@ -236,7 +187,7 @@ class UpstreamProvider:
 
     # --- keys ---------------------------------------------------------------------------------
 
-    def _keyset(self, *, refetch: bool) -> tuple[JWKSet, bool]:
+    def _keyset(self, *, refetch: bool) -> tuple[KeySet, bool]:
         """The cached JWKS (fetched if absent, or re-fetched if ``refetch`` and allowed), and
         whether it was fetched by this call."""
         with self._lock:
@@ -249,21 +200,20 @@ class UpstreamProvider:
             meta = self.metadata()
         doc = get_json(self.http, meta.jwks_uri, what="JWKS", log=self._log)
         try:
-            keyset = JWKSet()
-            keyset.import_keyset(json.dumps(doc))
-        except (JWException, ValueError, TypeError, KeyError):
+            keyset = KeySet.import_key_set(doc)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError, KeyError, AttributeError):
             raise ConnectorError("The identity provider sent an invalid JWKS.") from None
         with self._lock:
             self._jwks = keyset
             self._jwks_fetched_at = self._monotonic()
             self.jwks_fetches += 1
-        self._log.debug("fetched upstream JWKS (%d keys)", len(keyset["keys"]))
+        self._log.debug("fetched upstream JWKS (%d keys)", len(keyset.keys))
         return keyset, True
 
     @staticmethod
-    def _candidates(keyset: JWKSet, kid: str | None, alg: str) -> Iterable[JWK]:
+    def _candidates(keyset: KeySet, kid: str | None, alg: str) -> Iterable[Key]:
         kty, crv = _ALG_KEY[alg]
-        for k in keyset["keys"]:
+        for k in keyset.keys:
             if kid is not None and k.get("kid") != kid:
                 continue
             if k.get("use") not in (None, "sig") or k.get("kty") != kty:
@@ -275,16 +225,13 @@ class UpstreamProvider:
             yield k
 
     @staticmethod
-    def _verifies(raw: str, key: JWK, alg: str) -> bytes | None:
-        jws = JWS()
+    def _verifies(raw: str, key: Key, alg: str) -> bytes | None:
         try:
-            jws.deserialize(raw)
-            jws.verify(key, alg=alg)
-        except (JWException, ValueError, TypeError):
+            return jws.deserialize_compact(raw, key, algorithms=[alg]).payload
+        except (JoseError, ValueError, TypeError):
             return None
-        return bytes(jws.payload)
 
-    def _try_keys(self, raw: str, keyset: JWKSet, kid: str | None, alg: str) -> bytes | None:
+    def _try_keys(self, raw: str, keyset: KeySet, kid: str | None, alg: str) -> bytes | None:
         for key in self._candidates(keyset, kid, alg):
             payload = self._verifies(raw, key, alg)
             if payload is not None:
@@ -313,11 +260,9 @@ class UpstreamProvider:
         ``nonce`` is checked when given (logins; not refreshes or token exchange)."""
         if not isinstance(raw, str) or len(raw) > MAX_TOKEN_LENGTH or raw.count(".") != 2:
             raise ConnectorError("The identity provider's ID token is not a signed JWT.")
-        jws = JWS()
         try:
-            jws.deserialize(raw)
-            header = jws.jose_header
-        except (JWException, ValueError, TypeError):
+            header = jws.extract_compact(raw.encode()).headers()
+        except (JoseError, ValueError, TypeError, UnicodeError):
             raise ConnectorError("The identity provider's ID token is malformed.") from None
         if not isinstance(header, dict):
             raise ConnectorError("The identity provider's ID token is malformed.")

@@ -22,7 +22,8 @@ and ``client_assertion``, a JWT it signed with a private key whose public half w
 A ``jwks_uri`` is fetched with a timeout and a size limit, cached for ``JWKSCache.ttl`` and
 re-fetched once when an assertion names an unknown ``kid`` (key rotation), at most once per
 ``JWKSCache.refetch_interval`` so random ``kid``s cannot make us hammer the client's server.
-Every failure is ``invalid_client`` with a short reason; nothing secret is logged.
+Every failure is ``invalid_client`` with a short reason; nothing secret is logged. Keys and
+signatures are handled by joserfc, the one JOSE library for what comes from outside.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 
 import requests
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
 from dex_py import tokens
 from dex_py.clock import Clock
 from dex_py.errors import InvalidClient
-from dex_py.jwk import KeyStoreError, PublicKey, parse_public
 from dex_py.storage.base import Client, Storage
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,23 @@ REPLAY_PREFIX = "assertion:"
 class _Assertion:
     header: dict[str, Any]
     claims: dict[str, Any]
-    signing_input: bytes
-    signature: bytes
+
+
+@dataclass(frozen=True)
+class ClientKey:
+    """A verification key of a client (from its ``jwks`` or ``jwks_uri``), parsed by joserfc."""
+
+    kid: str  # the JWK's kid, or its RFC 7638 thumbprint
+    alg: str  # RS256 or ES256
+    key: RSAKey | ECKey
+
+    def verifies(self, assertion: str) -> bool:
+        """Whether the compact JWS ``assertion`` carries a valid ``alg`` signature by this key."""
+        try:
+            jws.deserialize_compact(assertion, self.key, algorithms=[self.alg])
+        except (JoseError, ValueError, TypeError):
+            return False
+        return True
 
 
 def _segment_json(segment: str) -> dict[str, Any]:
@@ -90,8 +108,7 @@ def parse_assertion(assertion: str) -> _Assertion:
         raise InvalidClient("malformed client assertion") from None
     if tokens.b64url_encode(signature) != parts[2]:
         raise InvalidClient("malformed client assertion")
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    return _Assertion(header, claims, signing_input, signature)
+    return _Assertion(header, claims)
 
 
 def unverified_subject(assertion: str) -> str:
@@ -110,8 +127,35 @@ def _usable_for_signatures(member: dict[str, Any]) -> bool:
     return ops is None or (isinstance(ops, list) and "verify" in ops)
 
 
+_PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
+
+
+def _client_key(member: dict[str, Any]) -> ClientKey | None:
+    """The RS256/ES256 verification key of one JWK Set member, or ``None`` if it is none."""
+    kty, alg = member.get("kty"), member.get("alg")
+    if alg is None:
+        alg = (
+            "RS256"
+            if kty == "RSA"
+            else "ES256"
+            if (kty, member.get("crv")) == ("EC", "P-256")
+            else None
+        )
+    if alg not in ALGORITHMS or kty not in ("RSA", "EC"):
+        return None
+    public = {k: v for k, v in member.items() if k not in _PRIVATE_MEMBERS}
+    try:
+        key = JWKRegistry.import_key(public)
+        kid = str(public["kid"]) if "kid" in public else key.thumbprint()
+    except (JoseError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(key, RSAKey | ECKey):
+        return None
+    return ClientKey(kid=kid, alg=str(alg), key=key)
+
+
 @functools.lru_cache(maxsize=256)
-def parse_jwks(text: str) -> tuple[PublicKey, ...]:
+def parse_jwks(text: str) -> tuple[ClientKey, ...]:
     """The RS256/ES256 verification keys of a JWK Set document (RFC 7517 §5); other keys (HMAC
     secrets, encryption keys, unknown types) are skipped. Raises ``ValueError`` if ``text`` is not
     a JWK Set. Cached by text, so a client's inline set is parsed once per process."""
@@ -122,16 +166,12 @@ def parse_jwks(text: str) -> tuple[PublicKey, ...]:
     members = doc.get("keys") if isinstance(doc, dict) else None
     if not isinstance(members, list):
         raise ValueError('not a JWK Set (no "keys" list)')
-    out: list[PublicKey] = []
+    out: list[ClientKey] = []
     for member in members:
-        if not isinstance(member, dict) or not _usable_for_signatures(member):
-            continue
-        public = {k: v for k, v in member.items() if k not in ("d", "p", "q", "dp", "dq", "qi")}
-        try:
-            key = parse_public(json.dumps(public))
-        except KeyStoreError:
-            continue
-        out.append(key)
+        if isinstance(member, dict) and _usable_for_signatures(member):
+            key = _client_key(member)
+            if key is not None:
+                out.append(key)
     return tuple(out)
 
 
@@ -159,7 +199,7 @@ def http_fetch(uri: str, timeout: float) -> bytes:
 
 @dataclass
 class _Fetched:
-    keys: tuple[PublicKey, ...]
+    keys: tuple[ClientKey, ...]
     fetched_at: datetime
     retry_at: datetime  # no new fetch before this (after a fetch or a failed attempt)
 
@@ -189,7 +229,7 @@ class JWKSCache:
         self._uri_locks: dict[str, threading.Lock] = {}
         self._entries: dict[str, _Fetched] = {}
 
-    def keys(self, uri: str, kid: str | None) -> tuple[PublicKey, ...]:
+    def keys(self, uri: str, kid: str | None) -> tuple[ClientKey, ...]:
         """The keys at ``uri``: from cache while fresh, re-fetched once if ``kid`` is unknown."""
         with self._lock:
             uri_lock = self._uri_locks.setdefault(uri, threading.Lock())
@@ -243,12 +283,12 @@ class ClientAssertionVerifier:
         """Accept ``assertion`` as proof the caller is ``client``, or raise ``InvalidClient``."""
         parsed = parse_assertion(assertion)
         key = self._key_for(client, parsed.header)
-        if not key.verify(parsed.signing_input, parsed.signature):
+        if not key.verifies(assertion):
             raise InvalidClient("client assertion signature does not verify")
         exp = self._check_claims(client, parsed.claims)
         self._consume_jti(client, str(parsed.claims["jti"]), exp)
 
-    def _key_for(self, client: Client, header: dict[str, Any]) -> PublicKey:
+    def _key_for(self, client: Client, header: dict[str, Any]) -> ClientKey:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in ALGORITHMS:
             raise InvalidClient("client assertion algorithm not allowed (RS256 or ES256)")
@@ -264,7 +304,7 @@ class ClientAssertionVerifier:
             raise InvalidClient(f"no key of the client matches the assertion ({why})")
         return candidates[0]
 
-    def _client_keys(self, client: Client, kid: str | None) -> tuple[PublicKey, ...]:
+    def _client_keys(self, client: Client, kid: str | None) -> tuple[ClientKey, ...]:
         if client.jwks:
             try:
                 return parse_jwks(client.jwks)

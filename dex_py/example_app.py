@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from flask import Flask, Response, abort, redirect, render_template, request, session
-from jwcrypto.common import JWException
-from jwcrypto.jwk import JWKSet
-from jwcrypto.jws import JWS
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import Key, KeySet
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from dex_py.resources import resource_dir
@@ -68,7 +68,7 @@ class _Issuer:
         self.issuer = issuer.rstrip("/")
         self._lock = threading.Lock()
         self._metadata: dict[str, Any] | None = None
-        self._keys: JWKSet | None = None
+        self._keys: KeySet | None = None
 
     def _get_json(self, url: str) -> dict[str, Any]:
         try:
@@ -94,14 +94,14 @@ class _Issuer:
                 self._metadata = data
             return self._metadata
 
-    def key_set(self, *, refresh: bool = False) -> JWKSet:
+    def key_set(self, *, refresh: bool = False) -> KeySet:
         jwks_uri = self.metadata["jwks_uri"]
         with self._lock:
             if self._keys is None or refresh:
                 data = self._get_json(jwks_uri)
                 try:
-                    self._keys = JWKSet.from_json(json.dumps(data))
-                except (JWException, ValueError) as exc:
+                    self._keys = KeySet.import_key_set(data)  # type: ignore[arg-type]
+                except (JoseError, ValueError, TypeError, KeyError) as exc:
                     raise IssuerError(f"bad JWKS at {jwks_uri}: {exc}") from exc
             return self._keys
 
@@ -113,6 +113,10 @@ def _half_hash(value: str, alg: str) -> str:
     return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
 
 
+def _key_by_kid(keys: KeySet, kid: str) -> Key | None:
+    return next((k for k in keys.keys if k.get("kid") == kid), None)
+
+
 def verify_id_token(
     token: str,
     provider: _Issuer,
@@ -122,28 +126,23 @@ def verify_id_token(
     access_token: str | None,
 ) -> dict[str, Any]:
     """Verify ``token`` per OpenID Connect Core §3.1.3.7 and return its claims."""
-    jws = JWS()
     try:
-        jws.deserialize(token)
-        header = jws.jose_header
-    except (JWException, ValueError) as exc:
+        header = jws.extract_compact(token.encode()).headers()
+    except (JoseError, ValueError, UnicodeError) as exc:
         raise TokenError(f"malformed ID token: {exc}") from exc
-    if not isinstance(header, dict):
-        raise TokenError("ID token has several signatures")
     alg, kid = header.get("alg"), header.get("kid")
     if not alg or alg == "none":
         raise TokenError("ID token is unsigned")
-    key = provider.key_set().get_key(kid) if kid else None
+    key = _key_by_kid(provider.key_set(), kid) if kid else None
     if key is None:  # maybe the issuer rotated its keys
-        key = provider.key_set(refresh=True).get_key(kid) if kid else None
+        key = _key_by_kid(provider.key_set(refresh=True), kid) if kid else None
     if key is None:
         raise TokenError(f"no key {kid!r} in the issuer's JWKS")
     if key.get("alg") and key.get("alg") != alg:
         raise TokenError(f"token alg {alg} does not match the key's alg {key.get('alg')}")
     try:
-        jws.verify(key, alg=alg)
-        claims = json.loads(jws.payload)
-    except (JWException, ValueError) as exc:
+        claims = json.loads(jws.deserialize_compact(token, key, algorithms=[alg]).payload)
+    except (JoseError, ValueError) as exc:
         raise TokenError(f"bad ID token signature: {exc}") from exc
 
     now = time.time()

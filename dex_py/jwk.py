@@ -4,18 +4,19 @@ RFC 7517 (JWK), RFC 7518 §3.3/§3.4 (RS256, ES256) and RFC 7638 (JWK thumbprint
 ``dex_py.keys.KeyManager`` stores, caches and rotates these keys; this module knows nothing of
 storage.
 
-jwcrypto generates keys and (de)serialises JWKs; per-token signing and verification call
-``cryptography`` directly on the parsed key objects (``Signer``, ``PublicKey``), producing the
-same compact JWS bytes jwcrypto would accept. Parse a key once and keep the result: parsing is
-the expensive part. Measured with ``bench/jose_ops.py`` (2-core dev machine under load average
-~5, best of 5 runs; µs per operation, keys parsed once on both sides):
+joserfc (the JOSE library for everything from outside) generates keys and (de)serialises JWKs;
+per-token signing and verification of OUR tokens call ``cryptography`` directly on the parsed key
+objects (``Signer``, ``PublicKey``), producing the same compact JWS bytes joserfc accepts
+(cross-checked both ways in tests/keys/test_jose_crosscheck.py). Parse a key once and keep the
+result: parsing is the expensive part. Measured with ``bench/jose_ops.py`` (2-core dev machine
+under load average ~6.5, best of 5 runs; µs per operation, keys parsed once on both sides):
 
-    operation       dex-py   plain jwcrypto JWT
-    RS256 sign        ~255     ~340   (the RSA private-key operation itself is ~250)
-    RS256 verify       ~37     ~125
-    ES256 sign         ~30     ~110
-    ES256 verify       ~79     ~175
-    JWKS document     ~0.3       ~8   (KeyManager's cached bytes vs JWKSet.export per request)
+    operation       dex-py   plain joserfc JWT
+    RS256 sign        ~560     ~610   (the RSA private-key operation itself dominates)
+    RS256 verify       ~70     ~135
+    ES256 sign         ~60     ~100
+    ES256 verify      ~175     ~275
+    JWKS document     ~0.3       ~5   (KeyManager's cached bytes vs KeySet.as_dict per request)
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
-from jwcrypto.jwk import JWK
+from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
 SUPPORTED_ALGORITHMS = ("RS256", "ES256")
 _RSA_BITS = 2048
@@ -110,23 +111,51 @@ class Signer:
         return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
-def generate_jwk(algorithm: str) -> JWK:
+@dataclass(frozen=True)
+class NewKey:
+    """A freshly generated signing key: its ``kid`` and its private and public JWKs as JSON."""
+
+    kid: str
+    private_jwk: str
+    public_jwk: str
+
+
+def generate_jwk(algorithm: str) -> NewKey:
     """A fresh private JWK for ``algorithm`` with ``kid`` = RFC 7638 thumbprint, use and alg."""
+    key: RSAKey | ECKey
     if algorithm == "RS256":
-        key = JWK.generate(kty="RSA", size=_RSA_BITS)
+        key = RSAKey.generate_key(_RSA_BITS)
     elif algorithm == "ES256":
-        key = JWK.generate(kty="EC", crv="P-256")
+        key = ECKey.generate_key("P-256")
     else:
         raise ValueError(f"unsupported signing algorithm {algorithm!r}")
-    members = json.loads(key.export_private())
-    members.update(kid=key.thumbprint(), use="sig", alg=algorithm)
-    return JWK(**members)
+    extra = {"kid": key.thumbprint(), "use": "sig", "alg": algorithm}
+    private = {**key.as_dict(private=True), **extra}
+    public = {**key.as_dict(private=False), **extra}
+    return NewKey(extra["kid"], json.dumps(private), json.dumps(public))
 
 
-def _alg_of(jwk: JWK) -> str:
-    alg = jwk.get("alg")
+def public_jwk(text: str) -> str:
+    """The public half (JSON) of a stored private JWK; raises ``KeyStoreError``."""
+    try:
+        return json.dumps(_import(text).as_dict(private=False))
+    except KeyStoreError:
+        raise
+    except Exception as exc:
+        raise KeyStoreError(f"unreadable signing JWK: {type(exc).__name__}") from None
+
+
+def _import(text: str) -> RSAKey | ECKey:
+    key = JWKRegistry.import_key(json.loads(text))
+    if not isinstance(key, RSAKey | ECKey):
+        raise KeyStoreError("unsupported key type")
+    return key
+
+
+def _alg_of(members: dict[str, Any]) -> str:
+    alg = members.get("alg")
     if alg is None:
-        kty, crv = jwk.get("kty"), jwk.get("crv")
+        kty, crv = members.get("kty"), members.get("crv")
         alg = "RS256" if kty == "RSA" else "ES256" if (kty, crv) == ("EC", "P-256") else None
     if alg not in SUPPORTED_ALGORITHMS:
         raise KeyStoreError(f"unsupported key algorithm {alg!r}")
@@ -136,12 +165,12 @@ def _alg_of(jwk: JWK) -> str:
 def parse_public(text: str) -> PublicKey:
     """Parse a stored public JWK (``kid`` defaults to its thumbprint); raises ``KeyStoreError``."""
     try:
-        jwk = JWK.from_json(text)
-        alg = _alg_of(jwk)
-        members = jwk.export_public(as_dict=True)
+        jwk = _import(text)
+        members = jwk.as_dict(private=False)
+        alg = _alg_of(members)
         members.setdefault("kid", jwk.thumbprint())
         members["use"], members["alg"] = "sig", alg
-        key = jwk.get_op_key("verify")
+        key = jwk.public_key
     except KeyStoreError:
         raise
     except Exception as exc:
@@ -154,12 +183,12 @@ def parse_public(text: str) -> PublicKey:
 def parse_private(text: str) -> tuple[Signer, PublicKey]:
     """Parse a stored private JWK into its ``Signer`` and public half; raises ``KeyStoreError``."""
     try:
-        jwk = JWK.from_json(text)
-        if not jwk.has_private:
+        jwk = _import(text)
+        if not jwk.is_private:
             raise KeyStoreError("signing key has no private part")
-        alg = _alg_of(jwk)
-        priv = jwk.get_op_key("sign")
-        pub = parse_public(jwk.export_public())
+        alg = _alg_of(jwk.as_dict(private=False))
+        priv = jwk.private_key
+        pub = parse_public(json.dumps(jwk.as_dict(private=False)))
     except KeyStoreError:
         raise
     except Exception as exc:

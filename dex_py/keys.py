@@ -27,16 +27,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from jwcrypto.jwk import JWK
-
 from dex_py.clock import Clock
 from dex_py.jwk import (
     SUPPORTED_ALGORITHMS,
     KeyStoreError,
+    NewKey,
     PublicKey,
     Signer,
     generate_jwk,
     kid_of,
+    public_jwk,
 )
 
 # Module-level names: KeyManager looks the parsers up here on each call (tests count parses).
@@ -226,8 +226,8 @@ class KeyManager:
             return self._rotated(old, fresh, self._clock.now())
 
         new = self._storage.update_keys(fn)
-        if kid_of(new.signing_key) == fresh["kid"]:
-            log.info("created signing key %s (%s)", fresh["kid"], self.algorithm)
+        if kid_of(new.signing_key) == fresh.kid:
+            log.info("created signing key %s (%s)", fresh.kid, self.algorithm)
         self._install(new, self._clock.now())
 
     def rotate_if_due(self) -> bool:
@@ -254,7 +254,7 @@ class KeyManager:
         new = self._storage.update_keys(fn)
         self._install(new, self._clock.now())
         if outcome["rotated"]:
-            log.info("rotated signing key: now %s", fresh["kid"])
+            log.info("rotated signing key: now %s", fresh.kid)
         return outcome["rotated"]
 
     def rotate_now(self) -> str:
@@ -284,7 +284,7 @@ class KeyManager:
         except (ValueError, AttributeError):
             return False
 
-    def _rotated(self, old: Keys | None, fresh: JWK, now: datetime) -> Keys:
+    def _rotated(self, old: Keys | None, fresh: NewKey, now: datetime) -> Keys:
         """The row after rotating ``old`` to ``fresh`` at ``now``."""
         retired: list[VerificationKey] = []
         if old is not None:
@@ -292,14 +292,14 @@ class KeyManager:
             pub = old.signing_key_pub
             if not pub and old.signing_key:
                 try:
-                    pub = JWK.from_json(old.signing_key).export_public()
-                except Exception:
+                    pub = public_jwk(old.signing_key)
+                except KeyStoreError:
                     log.warning("dropping unreadable old signing key at rotation")
             if pub:
                 retired.append(VerificationKey(jwk=pub, expiry=now + self.id_token_lifetime))
         return Keys(
-            signing_key=fresh.export_private(),
-            signing_key_pub=fresh.export_public(),
+            signing_key=fresh.private_jwk,
+            signing_key_pub=fresh.public_jwk,
             verification_keys=tuple(retired),
             next_rotation=now + self.rotation_period,
         )

@@ -10,7 +10,7 @@
   ``InvalidTokenError`` and nothing else.
 
 Signing and verification use the key objects cached by ``dex_py.keys.KeyManager`` (see its
-docstring for the measured cost versus plain jwcrypto).
+docstring for the measured cost versus plain joserfc).
 """
 
 from __future__ import annotations

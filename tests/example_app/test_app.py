@@ -8,7 +8,8 @@ import json
 import time
 
 import pytest
-from jwcrypto.jwk import JWK, JWKSet
+from joserfc.jwk import KeySet
+from jwcrypto.jwk import JWK
 from jwcrypto.jwt import JWT
 
 from dex_py import example_app as ex
@@ -70,7 +71,7 @@ OTHER_KEY = JWK.generate(kty="EC", crv="P-256", kid="k1", alg="ES256", use="sig"
 def _provider() -> ex._Issuer:
     provider = ex._Issuer(ISSUER)
     provider._metadata = {"issuer": ISSUER, "jwks_uri": ISSUER + "/keys"}
-    provider._keys = JWKSet.from_json(json.dumps({"keys": [json.loads(KEY.export_public())]}))
+    provider._keys = KeySet.import_key_set({"keys": [json.loads(KEY.export_public())]})
     return provider
 
 

@@ -44,7 +44,7 @@ def make_keys(storage, clock) -> Callable[..., KeyManager]:
 @pytest.fixture(scope="session")
 def premade_jwks() -> dict[str, str]:
     """One private JWK per algorithm, generated once per session (RSA generation is slow)."""
-    return {alg: generate_jwk(alg).export_private() for alg in ("RS256", "ES256")}
+    return {alg: generate_jwk(alg).private_jwk for alg in ("RS256", "ES256")}
 
 
 @pytest.fixture

@@ -264,7 +264,7 @@ def test_rotate_if_due_is_cas_safe_in_process(make_keys, storage, clock) -> None
 def test_unreadable_verification_key_is_skipped(make_keys, storage, clock) -> None:
     km = make_keys(algorithm="ES256")
     km.ensure()
-    good = json.loads(generate_jwk("ES256").export_public())
+    good = json.loads(generate_jwk("ES256").public_jwk)
     row = storage.get_keys()
     bad = (
         VerificationKey(jwk="{not json", expiry=clock.now() + LIFETIME),

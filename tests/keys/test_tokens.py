@@ -172,14 +172,14 @@ def test_hs256_with_public_key_as_secret_refused(km, clock) -> None:
 
 def test_alg_mismatch_with_key_refused(km, clock) -> None:
     other = "ES256" if km.algorithm == "RS256" else "RS256"
-    forged = jwk.JWK.from_json(generate_jwk(other).export_private())
+    forged = jwk.JWK.from_json(generate_jwk(other).private_jwk)
     made = jws.JWS(json.dumps(_claims(clock)).encode())
     made.add_signature(forged, alg=other, protected={"alg": other, "kid": km.signer().kid})
     assert _reason(km, made.serialize(compact=True), clock) == "alg mismatch"
 
 
 def test_attacker_key_with_our_kid_refused(km, clock) -> None:
-    forged = jwk.JWK.from_json(generate_jwk(km.algorithm).export_private())
+    forged = jwk.JWK.from_json(generate_jwk(km.algorithm).private_jwk)
     made = jws.JWS(json.dumps(_claims(clock)).encode())
     made.add_signature(
         forged, alg=km.algorithm, protected={"alg": km.algorithm, "kid": km.signer().kid}
@@ -188,7 +188,7 @@ def test_attacker_key_with_our_kid_refused(km, clock) -> None:
 
 
 def test_embedded_jwk_header_is_not_trusted(km, clock) -> None:
-    forged = jwk.JWK.from_json(generate_jwk(km.algorithm).export_private())
+    forged = jwk.JWK.from_json(generate_jwk(km.algorithm).private_jwk)
     made = jws.JWS(json.dumps(_claims(clock)).encode())
     protected = {
         "alg": km.algorithm,

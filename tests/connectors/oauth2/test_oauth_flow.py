@@ -201,6 +201,22 @@ def test_wrong_client_secret(jane: FakeUpstream):
     ("path", "fault", "message"),
     [
         ("/token", (500, "boom"), "oauth: the token request failed (HTTP 500)"),
+        (
+            "/token",
+            (500, '{"error": "temporarily_unavailable"}'),
+            "oauth: the token request was refused (temporarily_unavailable)",
+        ),
+        ("/token", (302, ""), "oauth: the token request failed (HTTP 302)"),
+        (
+            "/token",
+            (200, '{"error": "server_error"}'),
+            "oauth: the token response has no access_token",
+        ),
+        (
+            "/token",
+            (200, '{"access_token": "unknown", "expires_in": "soon"}'),
+            "oauth: the upstream rejected the access token (user info)",
+        ),
         ("/token", (200, "{not json"), "oauth: the token response is not valid JSON"),
         (
             "/token",
@@ -344,7 +360,7 @@ def test_tls_upstream_needs_its_ca(tls_upstream: tuple[FakeUpstream, Path]):
     trusted = make(fake, rootCAs=[str(ca)])
     trusted.check()
     url, login_state = trusted.login_url(Scopes(), CALLBACK_URL, "s")
-    location = trusted._client.session.get(url, allow_redirects=False, timeout=10).headers[
+    location = requests.get(url, allow_redirects=False, timeout=10, verify=str(ca)).headers[
         "Location"
     ]
     args = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
