@@ -21,7 +21,7 @@ import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.connectors.github.fake_github import FakeGitHub, FakeUser, make_test_ca
+from tests.connectors.github.fake_github import FakeGitHub, FakeUser
 from tests.connectors.ldap.conftest import LdapService, pick_ports, start_ldap, stop_ldap
 from tests.live import (
     EXAMPLE_CLIENT_ID,
@@ -31,6 +31,7 @@ from tests.live import (
     parse_page,
     verify_id_token,
 )
+from tests.tls import make_test_ca
 
 pytestmark = [pytest.mark.live, pytest.mark.ldap, pytest.mark.slow]
 

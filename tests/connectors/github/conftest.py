@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from connectors.github import GitHubConnector
-from tests.connectors.github.fake_github import CAFiles, FakeGitHub, make_test_ca
+from tests.connectors.github.fake_github import FakeGitHub
+from tests.tls import CAFiles, make_test_ca
 
 
 @pytest.fixture(scope="session")
