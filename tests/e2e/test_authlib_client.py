@@ -20,9 +20,9 @@ from tests.live import (
     EXAMPLE_REDIRECT_URI,
     PUBLIC_CLIENT_ID,
     LiveServer,
-    login_password,
     verify_id_token,
 )
+from tests.login_flow import example_client, login_password
 
 pytestmark = pytest.mark.live
 
@@ -61,12 +61,7 @@ def authorize(
 
 def test_code_flow_with_pkce_refresh_and_userinfo(live_issuer: LiveServer) -> None:
     meta = discovery(live_issuer.issuer)
-    client = OAuth2Session(
-        EXAMPLE_CLIENT_ID,
-        EXAMPLE_CLIENT_SECRET,
-        redirect_uri=EXAMPLE_REDIRECT_URI,
-        token_endpoint_auth_method="client_secret_basic",
-    )
+    client = example_client()
     token, nonce = authorize(live_issuer, client, "openid email profile groups offline_access")
     claims = verify_id_token(
         live_issuer.issuer,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -20,9 +20,9 @@ from tests.live import (
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    parse_page,
     verify_id_token,
 )
+from tests.login_flow import follow_login
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -42,38 +42,14 @@ def browser_login(server: LiveServer, fake: FakeGitHub, ca_path: Path, nonce: st
     }
     resp = session.get(server.url("/auth?" + urlencode(params)), allow_redirects=False, timeout=10)
     visited: list[str] = []
-    for _ in range(12):
-        if resp.is_redirect:
-            location = urljoin(resp.url, resp.headers["Location"])
-            visited.append(location.split("?", 1)[0])
-            if location.startswith(EXAMPLE_REDIRECT_URI):
-                assert parse_qs(urlsplit(location).query)["state"] == [state]
-                assert fake.base_url + "/login/oauth/authorize" in visited
-                assert server.url("/callback") in visited
-                return location
-            # The fake's authorize page is HTTPS with the test CA; dex-py is plain HTTP.
-            resp = session.get(location, allow_redirects=False, verify=str(ca_path), timeout=10)
-            continue
-        assert resp.status_code == 200, (
-            f"{resp.url} -> {resp.status_code}: {resp.text[:600]}\n{server.log_tail()}"
-        )
-        forms = [
-            f
-            for f in parse_page(resp.text).forms
-            if any(i.get("name") == "req" for i in f["inputs"])
-        ]
-        assert forms, f"no approval form at {resp.url}: {resp.text[:600]}"
-        data = {
-            i["name"]: i.get("value", "") for i in forms[0]["inputs"] if i.get("type") == "hidden"
-        }
-        data["approval"] = "approve"
-        resp = session.post(
-            urljoin(resp.url, forms[0]["action"] or resp.url),
-            data=data,
-            allow_redirects=False,
-            timeout=10,
-        )
-    raise AssertionError(f"login did not return to the client; visited {visited}")
+    # The fake's authorize page is HTTPS with the test CA; dex-py is plain HTTP.
+    location = follow_login(
+        session, resp, verify=str(ca_path), visited=visited, log_tail=server.log_tail, steps=12
+    )
+    assert parse_qs(urlsplit(location).query)["state"] == [state]
+    assert fake.base_url + "/login/oauth/authorize" in visited
+    assert server.url("/callback") in visited
+    return location
 
 
 def token_request(server: LiveServer, **data: str) -> requests.Response:

@@ -8,7 +8,6 @@ with the independent verifier of ``tests/live.py``.
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -23,25 +22,15 @@ from tests.live import (
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    login_password,
-    parse_page,
     verify_id_token,
 )
+from tests.login_flow import example_client, login_password, parse_page
 from tests.services import missing_service
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.ldap, pytest.mark.live]
 
 SCOPES = "openid email profile groups offline_access"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 def ldap_connector(ldap_service, mode: str = "starttls") -> dict[str, Any]:
@@ -55,13 +44,7 @@ def only_ldap(ldap_service, mode: str = "starttls") -> dict[str, Any]:
 
 def client_for(server: LiveServer) -> tuple[OAuth2Session, dict[str, Any]]:
     meta = requests.get(server.url("/.well-known/openid-configuration"), timeout=10).json()
-    client = OAuth2Session(
-        EXAMPLE_CLIENT_ID,
-        EXAMPLE_CLIENT_SECRET,
-        redirect_uri=EXAMPLE_REDIRECT_URI,
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    return client, meta
+    return example_client(), meta
 
 
 def log_in(server: LiveServer, username: str, password: str) -> tuple[dict, dict, OAuth2Session]:

@@ -6,28 +6,17 @@ groups."""
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.connectors.oidc.conftest import Upstream
-from tests.connectors.oidc.flow import example_client
 from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_REDIRECT_URI, LiveServer, verify_id_token
+from tests.login_flow import example_client
 from tests.services import missing_service
+from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.slow]
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 def test_browser_login_through_upstream_oidc(oidc_dex: LiveServer, upstream: Upstream) -> None:
