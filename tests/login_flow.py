@@ -1,20 +1,23 @@
 """The browser part of a login, driven with ``requests`` for every end-to-end test: follow
 redirects, fill the password form, click through the connector chooser, approve, and stop at
 the redirect back to the client (returned, not fetched). ``follow_login`` is the one loop;
-``login_password`` is its common case (the issuer's own password connector); ``example_client``
-is the authlib client of the live server's static client ``example-app``."""
+``login_password`` is its common case (the issuer's own password connector), ``pkce_login`` the
+whole code flow with PKCE around it; ``example_client`` is the authlib client of the live
+server's static client ``example-app``."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Mapping
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, EXAMPLE_REDIRECT_URI
+from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, EXAMPLE_REDIRECT_URI, LiveServer
 
 
 class _PageParser(HTMLParser):
@@ -169,6 +172,45 @@ def login_password(
         chooser="/auth/local",
         steps=12,
     )
+
+
+def discovery(issuer: str) -> dict[str, Any]:
+    """The issuer's discovery document."""
+    resp = requests.get(issuer + "/.well-known/openid-configuration", timeout=10)
+    assert resp.status_code == 200
+    meta: dict[str, Any] = resp.json()
+    return meta
+
+
+def pkce_login(
+    server: LiveServer,
+    client: OAuth2Session,
+    scope: str,
+    email: str,
+    password: str,
+    **extra: str,
+) -> tuple[dict[str, Any], str]:
+    """The code flow with PKCE: authorize, ``login_password`` as ``email``, check the state,
+    redeem the code with ``client``; return (token response, nonce)."""
+    meta = discovery(server.issuer)
+    nonce = secrets.token_urlsafe(12)
+    verifier = secrets.token_urlsafe(48)
+    url, state = client.create_authorization_url(
+        meta["authorization_endpoint"],
+        nonce=nonce,
+        scope=scope,
+        code_challenge=create_s256_code_challenge(verifier),
+        code_challenge_method="S256",
+        **extra,
+    )
+    callback = login_password(requests.Session(), url, email, password)
+    query = parse_qs(urlsplit(callback).query)
+    assert query["state"] == [state], callback
+    assert query.get("code"), callback
+    token = client.fetch_token(
+        meta["token_endpoint"], authorization_response=callback, code_verifier=verifier
+    )
+    return token, nonce
 
 
 def example_client(

@@ -3,14 +3,11 @@ client and checked with an independent verifier (jwcrypto against ``/keys``)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tests.live import (
     ADMIN_EMAIL,
@@ -22,41 +19,16 @@ from tests.live import (
     LiveServer,
     verify_id_token,
 )
-from tests.login_flow import example_client, login_password
+from tests.login_flow import discovery, example_client, pkce_login
 
 pytestmark = pytest.mark.live
-
-
-def discovery(issuer: str) -> dict:
-    resp = requests.get(issuer + "/.well-known/openid-configuration", timeout=10)
-    assert resp.status_code == 200
-    return resp.json()
 
 
 def authorize(
     server: LiveServer, client: OAuth2Session, scope: str, **extra: str
 ) -> tuple[dict, str]:
     """Run the browser part with requests; return (token response, nonce)."""
-    meta = discovery(server.issuer)
-    nonce = secrets.token_urlsafe(12)
-    verifier = secrets.token_urlsafe(48)
-    url, state = client.create_authorization_url(
-        meta["authorization_endpoint"],
-        nonce=nonce,
-        scope=scope,
-        code_challenge=create_s256_code_challenge(verifier),
-        code_challenge_method="S256",
-        **extra,
-    )
-    callback = login_password(requests.Session(), url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    query = parse_qs(urlsplit(callback).query)
-    assert query["state"] == [state]
-    token = client.fetch_token(
-        meta["token_endpoint"],
-        authorization_response=callback,
-        code_verifier=verifier,
-    )
-    return token, nonce
+    return pkce_login(server, client, scope, ADMIN_EMAIL, ADMIN_PASSWORD, **extra)
 
 
 def test_code_flow_with_pkce_refresh_and_userinfo(live_issuer: LiveServer) -> None:
