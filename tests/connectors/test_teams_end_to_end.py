@@ -121,14 +121,7 @@ def server_config(ldap: LdapService, fake: FakeGitHub) -> dict[str, Any]:
                 "type": "github",
                 "id": "github",
                 "name": "GitHub Enterprise",
-                "config": {
-                    "clientID": fake.client_id,
-                    "clientSecret": fake.client_secret,
-                    "hostName": fake.host_name,
-                    "rootCA": str(fake.ca.ca_pem),
-                    "loadAllGroups": True,
-                    "teamNameField": "slug",
-                },
+                "config": fake.connector_config(loadAllGroups=True, teamNameField="slug"),
             },
         ],
         "staticClients": [

@@ -35,14 +35,9 @@ def fake_github(_fake_github_server: FakeGitHub) -> FakeGitHub:
 
 
 @pytest.fixture
-def ghe_config(fake_github: FakeGitHub, github_ca: CAFiles) -> dict[str, Any]:
+def ghe_config(fake_github: FakeGitHub) -> dict[str, Any]:
     """A connector config for the fake, as a GitHub Enterprise user writes it."""
-    return {
-        "clientID": fake_github.client_id,
-        "clientSecret": fake_github.client_secret,
-        "hostName": fake_github.host_name,
-        "rootCA": str(github_ca.ca_pem),
-    }
+    return fake_github.connector_config()
 
 
 @pytest.fixture

@@ -144,6 +144,17 @@ class FakeGitHub:
     def base_url(self) -> str:
         return f"https://{self.host_name}"
 
+    def connector_config(self, **extra: Any) -> dict[str, Any]:
+        """The ``github`` connector's config for this host, as a GitHub Enterprise user writes it
+        (``hostName`` and ``rootCA``), with ``extra`` keys after."""
+        return {
+            "clientID": self.client_id,
+            "clientSecret": self.client_secret,
+            "hostName": self.host_name,
+            "rootCA": str(self.ca.ca_pem),
+            **extra,
+        }
+
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self.ca.cert_pem, self.ca.key_pem)

@@ -53,21 +53,14 @@ def browser_login(server: LiveServer, fake: FakeGitHub, ca_path: Path, nonce: st
     return location
 
 
-def github_only(fake: FakeGitHub, ca_path: Path, orgs: list[dict[str, Any]]) -> dict[str, Any]:
+def github_only(fake: FakeGitHub, orgs: list[dict[str, Any]]) -> dict[str, Any]:
     """Config overrides: one ``github`` connector on the fake GHE host, requiring ``orgs``."""
-    connector = {
-        "type": "github",
-        "id": "github",
-        "name": "GitHub Enterprise",
-        "config": {
-            "clientID": fake.client_id,
-            "clientSecret": fake.client_secret,
-            "hostName": fake.host_name,
-            "rootCA": str(ca_path),
-            "orgs": orgs,
-        },
+    config = fake.connector_config(orgs=orgs)
+    return {
+        "connectors": [
+            {"type": "github", "id": "github", "name": "GitHub Enterprise", "config": config}
+        ]
     }
-    return {"connectors": [connector]}
 
 
 def token_request(server: LiveServer, **data: str) -> requests.Response:
@@ -99,7 +92,7 @@ def test_github_login_through_a_live_server(make_live_server, fake_github, ca_pa
         )
     )
     fake_github.next_login = "octo"
-    server = make_live_server(github_only(fake_github, ca_path, [{"name": "acme"}]))
+    server = make_live_server(github_only(fake_github, [{"name": "acme"}]))
     nonce = secrets.token_urlsafe(8)
     callback = browser_login(server, fake_github, ca_path, nonce)
     (authorize,) = fake_github.authorize_requests
@@ -147,9 +140,7 @@ def test_live_server_refuses_a_user_outside_the_required_org(
 ) -> None:
     fake_github.add_user(FakeUser(id=7, login="outsider", email="o@x.example", orgs=["other"]))
     fake_github.next_login = "outsider"
-    server = make_live_server(
-        github_only(fake_github, ca_path, [{"name": "acme", "teams": ["platform"]}])
-    )
+    server = make_live_server(github_only(fake_github, [{"name": "acme", "teams": ["platform"]}]))
     session = requests.Session()
     params = {
         "client_id": EXAMPLE_CLIENT_ID,
