@@ -288,3 +288,17 @@ def verify_id_token(
     if code is not None and "c_hash" in claims:
         assert claims["c_hash"] == _half_hash(code, alg), "c_hash mismatch"
     return claims
+
+
+def verify_token_response(
+    issuer: str, token: dict[str, Any], *, audience: str, nonce: str | None = None
+) -> dict[str, Any]:
+    """``verify_id_token`` on a token endpoint answer: its ``id_token``, with ``at_hash``
+    checked against its ``access_token``; returns the claims."""
+    return verify_id_token(
+        issuer,
+        token["id_token"],
+        audience=audience,
+        nonce=nonce,
+        access_token=token["access_token"],
+    )

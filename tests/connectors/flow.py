@@ -19,7 +19,7 @@ from tests.live import (
     EXAMPLE_CLIENT_ID,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    verify_id_token,
+    verify_token_response,
 )
 from tests.login_flow import example_client, follow_login
 
@@ -102,13 +102,7 @@ def finish(server: LiveServer, client: OAuth2Session, callback: str, nonce: str)
     query = dict(parse_qsl(urlsplit(callback).query))
     assert "code" in query, f"no code in {callback}"
     token = client.fetch_token(server.url("/token"), authorization_response=callback)
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID, nonce=nonce)
     return LiveLogin(client, token, claims)
 
 
@@ -129,10 +123,5 @@ def live_refresh(server: LiveServer, login: LiveLogin) -> tuple[dict[str, Any], 
     token = login.client.refresh_token(
         server.url("/token"), refresh_token=login.token["refresh_token"]
     )
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID)
     return token, claims

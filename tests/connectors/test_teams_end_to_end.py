@@ -28,6 +28,7 @@ from tests.live import (
     EXAMPLE_REDIRECT_URI,
     LiveServer,
     verify_id_token,
+    verify_token_response,
 )
 from tests.login_flow import example_client, follow_login
 from tests.tls import make_test_ca
@@ -180,12 +181,8 @@ class Client:
         """Redeem the code; return the token response and the verified ID token claims."""
         assert "code" in query, query
         token = self.oauth.fetch_token(self.meta["token_endpoint"], code=query["code"][0])
-        claims = verify_id_token(
-            self.server.issuer,
-            token["id_token"],
-            audience=self.client_id,
-            nonce=nonce,
-            access_token=token["access_token"],
+        claims = verify_token_response(
+            self.server.issuer, token, audience=self.client_id, nonce=nonce
         )
         return dict(token), claims
 

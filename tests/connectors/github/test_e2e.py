@@ -22,6 +22,7 @@ from tests.live import (
     EXAMPLE_REDIRECT_URI,
     LiveServer,
     verify_id_token,
+    verify_token_response,
 )
 from tests.login_flow import follow_login
 
@@ -105,13 +106,7 @@ def test_github_login_through_a_live_server(make_live_server, fake_github, ca_pa
     )
     assert resp.status_code == 200, resp.text
     tokens = resp.json()
-    claims = verify_id_token(
-        server.issuer,
-        tokens["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=tokens["access_token"],
-    )
+    claims = verify_token_response(server.issuer, tokens, audience=EXAMPLE_CLIENT_ID, nonce=nonce)
     assert claims["groups"] == ["acme", "acme:Platform"]
     assert claims["email"] == "octo@users.example" and claims["email_verified"] is True
     assert claims["name"] == "Octo Cat"

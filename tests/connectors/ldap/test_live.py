@@ -22,6 +22,7 @@ from tests.live import (
     EXAMPLE_REDIRECT_URI,
     LiveServer,
     verify_id_token,
+    verify_token_response,
 )
 from tests.login_flow import discovery, example_client, parse_page, pkce_login
 from tests.services import missing_service
@@ -48,13 +49,7 @@ def log_in(server: LiveServer, username: str, password: str) -> tuple[dict, dict
     """The code flow with PKCE through the HTML form; returns (token, ID token claims, client)."""
     client = example_client()
     token, nonce = pkce_login(server, client, SCOPES, username, password)
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID, nonce=nonce)
     return token, claims, client
 
 
