@@ -21,29 +21,26 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import datetime
 import json
 import os
-import platform
-import resource
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 import requests
 import yaml
+from procstat import CpuMeter, RssSampler, proc_status_kib, wait_for_quiet
 from profile_summary import summarize_profile
+from report import Result, render, report_header
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -55,13 +52,6 @@ BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).dec
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_DB = "dexpy_bench"
 ENDPOINTS = ("discovery", "keys", "refresh", "password", "userinfo")
-LABELS = {
-    "discovery": "GET /.well-known/openid-configuration",
-    "keys": "GET /keys",
-    "refresh": "POST /token (refresh_token)",
-    "password": "POST /token (password)",
-    "userinfo": "GET /userinfo",
-}
 TOKENS_PER_CONNECTION = 4
 
 
@@ -69,15 +59,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return f"{fields.get('Model name', '?').strip()}, {os.cpu_count()} CPUs"
 
 
 # --- storage backends ----------------------------------------------------------------------------
@@ -199,100 +180,6 @@ class Server:
             self.proc.wait(20)
 
 
-def proc_status_kib(pid: int, key: str) -> int:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of ``pids`` (from /proc/<pid>/stat)."""
-    ticks = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def db_backend_pids() -> list[int]:
-    """PostgreSQL backend processes serving the bench database (their CPU is the DB's cost)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-                if cmdline.startswith(b"postgres: ") and f" {PG_DB} ".encode() in cmdline:
-                    pids.append(int(entry))
-    return pids
-
-
-def busy_seconds() -> float:
-    """CPU time the whole machine spent not idle (/proc/stat, all CPUs)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_for_quiet(max_wait: float, busy_limit: float = 0.25) -> None:
-    """Wait (at most ``max_wait`` s) for a second in which the machine is at most
-    ``busy_limit`` busy: other jobs on a shared machine skew every number."""
-    deadline = time.monotonic() + max_wait
-    while time.monotonic() < deadline:
-        before = busy_seconds()
-        time.sleep(1.0)
-        if (busy_seconds() - before) / (os.cpu_count() or 1) <= busy_limit:
-            return
-
-
-class CpuMeter:
-    """CPU seconds spent during a run by the workers, the database backends, wrk, and everything
-    else on the machine."""
-
-    def __init__(self, server: Server) -> None:
-        self.server = server
-        self.start = self._read()
-
-    def _read(self) -> tuple[float, float, float, float, float]:
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return (
-            cpu_seconds(self.server.worker_pids()),
-            cpu_seconds(db_backend_pids()),
-            children.ru_utime + children.ru_stime,  # wrk (and py-spy), once waited for
-            busy_seconds(),
-            time.monotonic(),
-        )
-
-    def finish(self) -> tuple[float, float, float]:
-        """(worker CPU s, DB CPU s, share of the machine used by anything else)."""
-        end = self._read()
-        workers, db, wrk, busy, wall = (b - a for a, b in zip(self.start, end, strict=True))
-        others = max(0.0, busy - workers - db - wrk) / ((os.cpu_count() or 1) * wall)
-        return workers, db, others
-
-
-class RssSampler(threading.Thread):
-    """Samples VmRSS of every worker every 0.2 s; ``peak`` is the max per pid (KiB)."""
-
-    def __init__(self, server: Server) -> None:
-        super().__init__(daemon=True)
-        self.server = server
-        self.peak: dict[int, int] = {}
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.is_set():
-            for pid in self.server.worker_pids():
-                self.peak[pid] = max(self.peak.get(pid, 0), proc_status_kib(pid, "VmRSS"))
-            self._stop_event.wait(0.2)
-
-    def finish(self) -> dict[int, int]:
-        self._stop_event.set()
-        self.join()
-        return self.peak
-
-
 # --- tokens --------------------------------------------------------------------------------------
 
 
@@ -318,23 +205,6 @@ def refresh_pool(base: str, count: int, parallel: int) -> list[str]:
 
 
 # --- wrk -----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    backend: str
-    endpoint: str
-    concurrency: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    peak_rss_mib: float
-    cpu_ms: float  # worker CPU per request
-    db_cpu_ms: float  # PostgreSQL backend CPU per request
-    others: float  # share of the machine's CPU used by unrelated processes during the run
-    detail: dict[str, int] = field(default_factory=dict)
-    first_bad: str = ""  # the first rejected answer (status and body start), if any
 
 
 def run_wrk(url: str, script: str, concurrency: int, duration: int, args: list[str],
@@ -377,7 +247,7 @@ def bench_endpoint(server: Server, backend: str, endpoint: str, c: int, opts: An
         url = base + "/userinfo"
         headers = [f"Authorization: Bearer {opts.access_token}"]
     wait_for_quiet(0 if warmup else opts.max_wait)
-    meter = CpuMeter(server)
+    meter = CpuMeter(server, PG_DB)
     sampler = RssSampler(server)
     sampler.start()
     spy = None if warmup else start_profile(server, backend, endpoint, c, opts)
@@ -427,45 +297,6 @@ def start_profile(server: Server, backend: str, endpoint: str, c: int,
     cmd = [opts.py_spy, "record", "--pid", str(server.proc.pid), "--subprocesses", "--format",
            "raw", "--rate", "250", "--duration", str(opts.duration), "-o", str(out)]  # fmt: skip
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-# --- report --------------------------------------------------------------------------------------
-
-
-def render(results: list[Result], header: str, hwm: dict[str, list[float]]) -> str:
-    lines = [
-        header,
-        "",
-        "CPU ms/req: user+system CPU of the workers (and of PostgreSQL's backends) "
-        "during the run / requests, the server's cost, barely skewed by other load; others: "
-        "share of the machine's CPU that unrelated processes took during the run (wrk, on the "
-        "same machine, is not counted there).",
-        "",
-    ]
-    for backend in dict.fromkeys(r.backend for r in results):
-        lines += [
-            f"### {backend}",
-            "",
-            "| endpoint | concurrency | req/s | p50 ms | p99 ms | errors | peak RSS/worker MiB "
-            "| worker CPU ms/req | DB CPU ms/req | others |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ]
-        for r in (r for r in results if r.backend == backend):
-            lines.append(
-                f"| {LABELS[r.endpoint]} | {r.concurrency} | {r.rps:.0f} | {r.p50_ms:.1f} | "
-                f"{r.p99_ms:.1f} | {r.errors} | {r.peak_rss_mib:.1f} | {r.cpu_ms:.2f} | "
-                f"{r.db_cpu_ms:.2f} | {100 * r.others:.0f}% |"
-            )
-        peaks = ", ".join(f"{v:.1f}" for v in hwm.get(backend, []))
-        lines += ["", f"VmHWM per worker at the end (MiB): {peaks}", ""]
-    bad = [r for r in results if r.errors]
-    if bad:
-        lines.append("**INVALID: error answers; these numbers do not count.**")
-        for r in bad:
-            lines.append(f"- {r.backend}/{r.endpoint}/c={r.concurrency}: {r.detail}")
-            if r.first_bad:
-                lines.append(f"  first rejected answer: `{r.first_bad}`")
-    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -536,12 +367,7 @@ def main(argv: list[str] | None = None) -> int:
                     ]
                 finally:
                     server.stop()
-    header = (
-        f"dex-py benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-        f"machine: {cpu_model()}; {opts.engine} workers: {workers}; {opts.duration} s per run "
-        f"(wrk -t min(2,c) -c c); signing {opts.signing}; Python {platform.python_version()}"
-    )
-    report = render(results, header, hwm)
+    report = render(results, report_header(opts.engine, workers, opts.duration, opts.signing), hwm)
     if opts.profile:
         for f in sorted(opts.out.parent.glob(f"profile-*-{opts.signing}.txt")):
             summary = f.with_suffix(".summary")

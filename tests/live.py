@@ -6,9 +6,9 @@
 for ``/healthz``. The fixtures ``live_issuer`` (one per test session) and ``make_live_server``
 (a factory; servers stop at the end of the test) are registered by ``tests/conftest.py``.
 
-``login_password`` drives the HTML login flow with ``requests``; ``verify_id_token`` checks an ID
-token with jwcrypto against the issuer's ``/keys`` (OpenID Connect Core §3.1.3.7), sharing no code
-with ``dex_py``.
+``verify_id_token`` checks an ID token with jwcrypto against the issuer's ``/keys`` (OpenID
+Connect Core §3.1.3.7), sharing no code with ``dex_py``. The browser part of a login is driven by
+``tests/login_flow.py``.
 """
 
 from __future__ import annotations
@@ -26,10 +26,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import pytest
 import requests
@@ -239,112 +237,6 @@ def make_live_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
         shutil.rmtree(server.data_dir, ignore_errors=True)
 
 
-# --- driving the HTML login flow -----------------------------------------------------------------
-
-
-class _PageParser(HTMLParser):
-    """Collects forms (action, method, inputs) and link targets of an HTML page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[dict[str, Any]] = []
-        self.links: list[str] = []
-        self._form: dict[str, Any] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._form = {
-                "action": a.get("action", ""),
-                "method": a.get("method", "get"),
-                "inputs": [],
-            }
-            self.forms.append(self._form)
-        elif tag in ("input", "button") and self._form is not None:
-            self._form["inputs"].append(a)
-        elif tag == "a" and "href" in a:
-            self.links.append(a["href"])
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._form = None
-
-
-def parse_page(html: str) -> _PageParser:
-    parser = _PageParser()
-    parser.feed(html)
-    parser.close()
-    return parser
-
-
-def _hidden_fields(form: dict[str, Any]) -> dict[str, str]:
-    return {
-        i["name"]: i.get("value", "")
-        for i in form["inputs"]
-        if i.get("type") == "hidden" and i.get("name")
-    }
-
-
-def _has_input(form: dict[str, Any], name: str) -> bool:
-    return any(i.get("name") == name for i in form["inputs"])
-
-
-def login_password(
-    session: requests.Session,
-    authorize_url: str,
-    email: str,
-    password: str,
-    *,
-    approval: str = "approve",
-) -> str:
-    """Log in through the issuer's password connector and approve (or send ``approval``, e.g.
-    ``"rejected"``); return the redirect URL to the client (with ``code`` and ``state``, or an
-    error) without following it."""
-    issuer_root = authorize_url.split("?", 1)[0].rsplit("/auth", 1)[0]
-    resp = session.get(authorize_url, allow_redirects=False, timeout=10)
-    for _step in range(12):
-        if resp.is_redirect:
-            location = urljoin(resp.url, resp.headers["Location"])
-            if not location.startswith(issuer_root + "/"):
-                return location  # back to the client
-            resp = session.get(location, allow_redirects=False, timeout=10)
-            continue
-        if resp.status_code != 200:
-            raise AssertionError(
-                f"{resp.request.method} {resp.url} -> {resp.status_code}: {resp.text[:800]}"
-            )
-        page = parse_page(resp.text)
-        password_form = next((f for f in page.forms if _has_input(f, "password")), None)
-        approval_form = next((f for f in page.forms if _has_input(f, "req")), None)
-        if password_form is not None:
-            data = {**_hidden_fields(password_form), "login": email, "password": password}
-            resp = session.post(
-                urljoin(resp.url, password_form["action"] or resp.url),
-                data=data,
-                allow_redirects=False,
-                timeout=10,
-            )
-        elif approval_form is not None:
-            data = {**_hidden_fields(approval_form), "approval": approval}
-            resp = session.post(
-                urljoin(resp.url, approval_form["action"] or resp.url),
-                data=data,
-                allow_redirects=False,
-                timeout=10,
-            )
-        else:
-            local = [
-                h for h in page.links if urlsplit(urljoin(resp.url, h)).path.endswith("/auth/local")
-            ]
-            if not local:
-                raise AssertionError(
-                    f"no password form, approval form or /auth/local link at "
-                    f"{resp.url}:\n{resp.text[:800]}"
-                )
-            resp = session.get(urljoin(resp.url, local[0]), allow_redirects=False, timeout=10)
-    raise AssertionError(f"login flow did not return to the client; last page {resp.url}")
-
-
 # --- independent ID token verification -----------------------------------------------------------
 
 
@@ -396,3 +288,17 @@ def verify_id_token(
     if code is not None and "c_hash" in claims:
         assert claims["c_hash"] == _half_hash(code, alg), "c_hash mismatch"
     return claims
+
+
+def verify_token_response(
+    issuer: str, token: dict[str, Any], *, audience: str, nonce: str | None = None
+) -> dict[str, Any]:
+    """``verify_id_token`` on a token endpoint answer: its ``id_token``, with ``at_hash``
+    checked against its ``access_token``; returns the claims."""
+    return verify_id_token(
+        issuer,
+        token["id_token"],
+        audience=audience,
+        nonce=nonce,
+        access_token=token["access_token"],
+    )

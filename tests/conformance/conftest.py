@@ -11,7 +11,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -197,17 +196,12 @@ def op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OP]:
     yield from start_op(tmp_path_factory)
 
 
-def write_self_signed(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (its own CA); returns (cert, key) paths."""
-    return self_signed_cert(directory)
-
-
 @pytest.fixture(scope="module")
 def https_op(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OP]:
     """A conformance OP served over HTTPS only (the Config OP plan requires https endpoints).
     ``REQUESTS_CA_BUNDLE`` points at its self-signed certificate while the module runs, so
     requests and authlib verify TLS for real."""
-    cert, key = write_self_signed(tmp_path_factory.mktemp("tls"))
+    cert, key = self_signed_cert(tmp_path_factory.mktemp("tls"))
     port = free_port()
     overrides = {
         "issuer": f"https://127.0.0.1:{port}/dex",

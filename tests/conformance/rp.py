@@ -22,7 +22,8 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tests.conformance.verifier import Verifier
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, parse_page
+from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.login_flow import has_input, hidden_fields, parse_page
 
 MAX_STEPS = 15
 
@@ -48,18 +49,6 @@ class AuthResponse:
     @property
     def error(self) -> str | None:
         return self.params.get("error")
-
-
-def _hidden(form: dict[str, Any]) -> dict[str, str]:
-    return {
-        i["name"]: i.get("value", "")
-        for i in form["inputs"]
-        if i.get("type") == "hidden" and i.get("name")
-    }
-
-
-def _has_input(form: dict[str, Any], name: str) -> bool:
-    return any(i.get("name") == name for i in form["inputs"])
 
 
 class Browser:
@@ -110,8 +99,8 @@ class Browser:
             if resp.status_code != 200:
                 raise PageShown(resp)
             page = parse_page(resp.text)
-            password_form = next((f for f in page.forms if _has_input(f, "password")), None)
-            approval_form = next((f for f in page.forms if _has_input(f, "req")), None)
+            password_form = next((f for f in page.forms if has_input(f, "password")), None)
+            approval_form = next((f for f in page.forms if has_input(f, "req")), None)
             outbound = next(
                 (
                     f
@@ -125,7 +114,7 @@ class Browser:
                 return AuthResponse(
                     url=urljoin(resp.url, outbound["action"]),
                     mode="form_post",
-                    params=_hidden(outbound),
+                    params=hidden_fields(outbound),
                     logins=logins,
                     approvals=approvals,
                 )
@@ -133,14 +122,14 @@ class Browser:
                 assert login, f"the issuer asked the user to log in again at {resp.url}"
                 logins += 1
                 fields = {
-                    **_hidden(password_form),
+                    **hidden_fields(password_form),
                     "login": self.email,
                     "password": self.password if password is None else password,
                 }
                 resp = self.open(urljoin(resp.url, password_form["action"] or resp.url), fields)
             elif approval_form is not None:
                 approvals += 1
-                fields = {**_hidden(approval_form), "approval": approval}
+                fields = {**hidden_fields(approval_form), "approval": approval}
                 resp = self.open(urljoin(resp.url, approval_form["action"] or resp.url), fields)
             else:
                 local = [

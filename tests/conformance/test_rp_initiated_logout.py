@@ -33,7 +33,8 @@ from tests.conformance.verifier import (
     check_error_text,
     unverified_parts,
 )
-from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, EXAMPLE_REDIRECT_URI, parse_page
+from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, EXAMPLE_REDIRECT_URI
+from tests.login_flow import parse_page
 
 pytestmark = pytest.mark.live
 

@@ -15,22 +15,23 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 
-from tests.connectors.github.fake_github import FakeGitHub, FakeUser, make_test_ca
+from tests.connectors.github.fake_github import FakeGitHub, FakeUser
 from tests.connectors.ldap.conftest import LdapService, pick_ports, start_ldap, stop_ldap
 from tests.live import (
     EXAMPLE_CLIENT_ID,
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    parse_page,
     verify_id_token,
+    verify_token_response,
 )
+from tests.login_flow import example_client, follow_login
+from tests.tls import make_test_ca
 
 pytestmark = [pytest.mark.live, pytest.mark.ldap, pytest.mark.slow]
 
@@ -121,14 +122,7 @@ def server_config(ldap: LdapService, fake: FakeGitHub) -> dict[str, Any]:
                 "type": "github",
                 "id": "github",
                 "name": "GitHub Enterprise",
-                "config": {
-                    "clientID": fake.client_id,
-                    "clientSecret": fake.client_secret,
-                    "hostName": fake.host_name,
-                    "rootCA": str(fake.ca.ca_pem),
-                    "loadAllGroups": True,
-                    "teamNameField": "slug",
-                },
+                "config": fake.connector_config(loadAllGroups=True, teamNameField="slug"),
             },
         ],
         "staticClients": [
@@ -165,12 +159,7 @@ class Client:
         self.server = server
         self.client_id = client_id
         self.meta = requests.get(server.url("/.well-known/openid-configuration"), timeout=10).json()
-        self.oauth = OAuth2Session(
-            client_id,
-            secret,
-            redirect_uri=EXAMPLE_REDIRECT_URI,
-            token_endpoint_auth_method="client_secret_basic",
-        )
+        self.oauth = example_client(client_id=client_id, client_secret=secret)
 
     def login(
         self, connector_id: str, fake: FakeGitHub, username: str = "", password: str = ""
@@ -192,12 +181,8 @@ class Client:
         """Redeem the code; return the token response and the verified ID token claims."""
         assert "code" in query, query
         token = self.oauth.fetch_token(self.meta["token_endpoint"], code=query["code"][0])
-        claims = verify_id_token(
-            self.server.issuer,
-            token["id_token"],
-            audience=self.client_id,
-            nonce=nonce,
-            access_token=token["access_token"],
+        claims = verify_token_response(
+            self.server.issuer, token, audience=self.client_id, nonce=nonce
         )
         return dict(token), claims
 
@@ -213,36 +198,14 @@ def drive_browser(
     """Follow redirects (the fake GitHub is HTTPS with the test CA), fill the password form and
     approve; return the redirect to the client without following it."""
     session = requests.Session()
-    ca = str(fake.ca.ca_pem)
-    resp = session.get(url, allow_redirects=False, timeout=10)
-    for _step in range(12):
-        if resp.is_redirect:
-            location = urljoin(resp.url, resp.headers["Location"])
-            if location.startswith(EXAMPLE_REDIRECT_URI):
-                return location
-            resp = session.get(location, allow_redirects=False, verify=ca, timeout=10)
-            continue
-        assert resp.status_code == 200, (
-            f"{resp.url} -> {resp.status_code}: {resp.text[:600]}\n{server.log_tail()}"
-        )
-        forms = parse_page(resp.text).forms
-        form = next(
-            (f for f in forms if any(i.get("name") in ("password", "req") for i in f["inputs"])),
-            None,
-        )
-        assert form is not None, f"no login or approval form at {resp.url}: {resp.text[:600]}"
-        data = {i["name"]: i.get("value", "") for i in form["inputs"] if i.get("type") == "hidden"}
-        if any(i.get("name") == "password" for i in form["inputs"]):
-            data.update(login=username, password=password)
-        else:
-            data["approval"] = "approve"
-        resp = session.post(
-            urljoin(resp.url, form["action"] or resp.url),
-            data=data,
-            allow_redirects=False,
-            timeout=10,
-        )
-    raise AssertionError(f"login did not return to the client; last page {resp.url}")
+    return follow_login(
+        session,
+        session.get(url, allow_redirects=False, timeout=10),
+        credentials=(username, password),
+        verify=str(fake.ca.ca_pem),
+        log_tail=server.log_tail,
+        steps=12,
+    )
 
 
 def assert_refused(query: dict[str, list[str]]) -> None:

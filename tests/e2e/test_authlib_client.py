@@ -3,14 +3,11 @@ client and checked with an independent verifier (jwcrypto against ``/keys``)."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tests.live import (
     ADMIN_EMAIL,
@@ -20,60 +17,26 @@ from tests.live import (
     EXAMPLE_REDIRECT_URI,
     PUBLIC_CLIENT_ID,
     LiveServer,
-    login_password,
-    verify_id_token,
+    verify_token_response,
 )
+from tests.login_flow import discovery, example_client, pkce_login
 
 pytestmark = pytest.mark.live
-
-
-def discovery(issuer: str) -> dict:
-    resp = requests.get(issuer + "/.well-known/openid-configuration", timeout=10)
-    assert resp.status_code == 200
-    return resp.json()
 
 
 def authorize(
     server: LiveServer, client: OAuth2Session, scope: str, **extra: str
 ) -> tuple[dict, str]:
     """Run the browser part with requests; return (token response, nonce)."""
-    meta = discovery(server.issuer)
-    nonce = secrets.token_urlsafe(12)
-    verifier = secrets.token_urlsafe(48)
-    url, state = client.create_authorization_url(
-        meta["authorization_endpoint"],
-        nonce=nonce,
-        scope=scope,
-        code_challenge=create_s256_code_challenge(verifier),
-        code_challenge_method="S256",
-        **extra,
-    )
-    callback = login_password(requests.Session(), url, ADMIN_EMAIL, ADMIN_PASSWORD)
-    query = parse_qs(urlsplit(callback).query)
-    assert query["state"] == [state]
-    token = client.fetch_token(
-        meta["token_endpoint"],
-        authorization_response=callback,
-        code_verifier=verifier,
-    )
-    return token, nonce
+    return pkce_login(server, client, scope, ADMIN_EMAIL, ADMIN_PASSWORD, **extra)
 
 
 def test_code_flow_with_pkce_refresh_and_userinfo(live_issuer: LiveServer) -> None:
     meta = discovery(live_issuer.issuer)
-    client = OAuth2Session(
-        EXAMPLE_CLIENT_ID,
-        EXAMPLE_CLIENT_SECRET,
-        redirect_uri=EXAMPLE_REDIRECT_URI,
-        token_endpoint_auth_method="client_secret_basic",
-    )
+    client = example_client()
     token, nonce = authorize(live_issuer, client, "openid email profile groups offline_access")
-    claims = verify_id_token(
-        live_issuer.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=token["access_token"],
+    claims = verify_token_response(
+        live_issuer.issuer, token, audience=EXAMPLE_CLIENT_ID, nonce=nonce
     )
     assert claims["email"] == ADMIN_EMAIL
     assert "admins" in claims["groups"]
@@ -84,12 +47,7 @@ def test_code_flow_with_pkce_refresh_and_userinfo(live_issuer: LiveServer) -> No
 
     refreshed = client.refresh_token(meta["token_endpoint"], refresh_token=token["refresh_token"])
     assert refreshed["refresh_token"] != token["refresh_token"]
-    new_claims = verify_id_token(
-        live_issuer.issuer,
-        refreshed["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        access_token=refreshed["access_token"],
-    )
+    new_claims = verify_token_response(live_issuer.issuer, refreshed, audience=EXAMPLE_CLIENT_ID)
     assert new_claims["sub"] == claims["sub"]
 
     # the rotated-away refresh token, replayed later, revokes the chain
@@ -131,13 +89,7 @@ def test_public_client_on_a_loopback_port(
         token_endpoint_auth_method="none",
     )
     token, nonce = authorize(server, client, "openid email")
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=PUBLIC_CLIENT_ID,
-        nonce=nonce,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=PUBLIC_CLIENT_ID, nonce=nonce)
     assert claims["email"] == ADMIN_EMAIL
 
 
@@ -148,12 +100,7 @@ def test_password_grant_live(make_live_server: Callable[..., LiveServer]) -> Non
     token = client.fetch_token(
         meta["token_endpoint"], username=ADMIN_EMAIL, password=ADMIN_PASSWORD
     )
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID)
     assert claims["email"] == ADMIN_EMAIL
 
 

@@ -20,8 +20,8 @@ from tests.live import (
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    login_password,
 )
+from tests.login_flow import login_password
 
 DEFAULT_SCOPES = {"profile": "1", "email": "1", "groups": "1", "offline_access": "1"}
 

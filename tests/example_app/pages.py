@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-from tests.live import parse_page
+from tests.login_flow import parse_page
 
 
 class _ById(HTMLParser):

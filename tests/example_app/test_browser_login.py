@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from dex_py.example_app import create_example_app
+from tests.chromium import CHROMIUM, chromium, serve
 from tests.live import (
     ADMIN_EMAIL,
     ADMIN_GROUPS,
@@ -24,17 +22,6 @@ from tests.services import missing_service
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-
 
 @contextmanager
 def serve_example_app(app_holder: dict[str, Any]) -> Iterator[str]:
@@ -44,22 +31,13 @@ def serve_example_app(app_holder: dict[str, Any]) -> Iterator[str]:
     def dispatch(environ: dict, start_response: Any) -> Any:
         return app_holder["app"](environ, start_response)
 
-    server = make_server("127.0.0.1", 0, dispatch, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
+    with serve(dispatch) as url:
+        yield url
 
 
 def test_browser_logs_in_through_example_app(make_live_server):
     if not CHROMIUM.exists():
         missing_service("chromium", f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
     holder: dict[str, Any] = {}
     with serve_example_app(holder) as app_url:
         redirect_uri = f"{app_url}/callback"
@@ -67,24 +45,20 @@ def test_browser_logs_in_through_example_app(make_live_server):
         holder["app"] = create_example_app(
             issuer.issuer, EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, redirect_uri
         )
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(app_url + "/")
-                page.check("#scope-groups")
-                page.click("#login")
-                page.wait_for_url(issuer.url("/auth") + "**")
-                page.click('a[href*="/auth/local"]')
-                page.fill("#login", ADMIN_EMAIL)
-                page.fill("#password", ADMIN_PASSWORD)
-                page.locator("#password").press("Enter")
-                page.wait_for_url(issuer.url("/approval") + "**")
-                page.click('button[name="approval"][value="approve"]')
-                page.wait_for_url(redirect_uri + "**")
-                claims = json.loads(page.inner_text("#claims"))
-            finally:
-                browser.close()
+        with chromium() as browser:
+            page = browser.new_page()
+            page.goto(app_url + "/")
+            page.check("#scope-groups")
+            page.click("#login")
+            page.wait_for_url(issuer.url("/auth") + "**")
+            page.click('a[href*="/auth/local"]')
+            page.fill("#login", ADMIN_EMAIL)
+            page.fill("#password", ADMIN_PASSWORD)
+            page.locator("#password").press("Enter")
+            page.wait_for_url(issuer.url("/approval") + "**")
+            page.click('button[name="approval"][value="approve"]')
+            page.wait_for_url(redirect_uri + "**")
+            claims = json.loads(page.inner_text("#claims"))
     assert claims["email"] == ADMIN_EMAIL
     assert set(ADMIN_GROUPS) <= set(claims["groups"])
     assert claims["aud"] in (EXAMPLE_CLIENT_ID, [EXAMPLE_CLIENT_ID])

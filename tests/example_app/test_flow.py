@@ -10,14 +10,8 @@ import requests
 
 from tests.example_app.conftest import callback_path, start_login
 from tests.example_app.pages import element_text, form_fields
-from tests.live import (
-    ADMIN_EMAIL,
-    ADMIN_GROUPS,
-    ADMIN_PASSWORD,
-    EXAMPLE_CLIENT_ID,
-    login_password,
-    verify_id_token,
-)
+from tests.live import ADMIN_EMAIL, ADMIN_GROUPS, ADMIN_PASSWORD, EXAMPLE_CLIENT_ID, verify_id_token
+from tests.login_flow import login_password
 
 pytestmark = pytest.mark.live
 

@@ -23,9 +23,9 @@ from tests.live import (
     EXAMPLE_REDIRECT_URI,
     LiveServer,
     default_config,
-    login_password,
     verify_id_token,
 )
+from tests.login_flow import login_password
 from tests.logout.conftest import WAIT, verify_logout_token
 
 pytestmark = pytest.mark.live

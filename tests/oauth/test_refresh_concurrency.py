@@ -25,8 +25,8 @@ from tests.live import (
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    login_password,
 )
+from tests.login_flow import login_password
 from tests.storage.conftest import Namespaces
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]

@@ -16,7 +16,8 @@ import requests
 
 from tests.conformance.conftest import OP, POST_LOGOUT_URI
 from tests.conformance.rp import Browser, RelyingParty
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, parse_page
+from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.login_flow import parse_page
 from tests.security.conftest import CLIENT, PUBLIC, connector_of
 
 pytestmark = pytest.mark.live

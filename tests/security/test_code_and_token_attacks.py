@@ -15,7 +15,8 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from tests.conformance.conftest import OP
 from tests.conformance.rp import Flow, RelyingParty
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, parse_page
+from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD
+from tests.login_flow import parse_page
 from tests.security.conftest import CLIENT, PUBLIC, SECOND
 
 pytestmark = pytest.mark.live

@@ -21,7 +21,8 @@ from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from tests.conformance.conftest import KEYED_ID, KEYED_REDIRECT_URI, OP, start_op
 from tests.conformance.rp import Browser, ClientInfo
-from tests.live import ADMIN_GROUPS, ADMIN_HASH, ADMIN_USER_ID, parse_page
+from tests.live import ADMIN_GROUPS, ADMIN_HASH, ADMIN_USER_ID
+from tests.login_flow import parse_page
 from tests.security.conftest import (
     CLIENT,
     MACHINE_ID,

@@ -4,8 +4,6 @@ and stops it."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import logging
 import os
@@ -20,10 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.tls import CertPair, self_signed_cert
 
 REPO = Path(__file__).resolve().parents[2]
 START_DEADLINE = 60.0
@@ -41,46 +37,9 @@ def restore_logging() -> Iterator[None]:
         lg.propagate = propagate
 
 
-@dataclass
-class CertPair:
-    cert: Path
-    key: Path
-
-
-def write_self_signed(directory: Path, host: str = "127.0.0.1") -> CertPair:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pair = CertPair(directory / "tls.crt", directory / "tls.key")
-    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pair.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pair
-
-
 @pytest.fixture
 def tls_pair(tmp_path: Path) -> CertPair:
-    return write_self_signed(tmp_path)
+    return self_signed_cert(tmp_path)
 
 
 def _accepts(port: int) -> bool:

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 from tests.services import free_port
+from tests.tls import CertPair, self_signed_cert
 
-from .conftest import CertPair, Running, ServerRunner, write_self_signed
+from .conftest import Running, ServerRunner
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -222,7 +223,7 @@ def served_certificate(port: int) -> bytes:
 def test_changed_certificate_is_served_without_restart(
     engine: str, server_runner: ServerRunner, tmp_path: Path
 ) -> None:
-    pair = write_self_signed(tmp_path)
+    pair = self_signed_cert(tmp_path)
     port = free_port()
     run = server_runner.standin(
         engine=engine,
@@ -234,7 +235,7 @@ def test_changed_certificate_is_served_without_restart(
     first = served_certificate(port)
     rotated = tmp_path / "rotated"
     rotated.mkdir()
-    new = write_self_signed(rotated)
+    new = self_signed_cert(rotated)
     new.key.replace(pair.key)  # as cert-manager does: new files under the same names
     new.cert.replace(pair.cert)
     expected = ssl.PEM_cert_to_DER_cert(pair.cert.read_text())

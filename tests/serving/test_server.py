@@ -16,8 +16,7 @@ from dex_py.granian_server import Listener, build_granian, raise_open_files_limi
 from dex_py.gunicorn_server import DexSyncWorker, build_application
 from dex_py.server import ServeError, default_workers, make_ssl_context, startup_warnings
 from tests.services import free_port
-
-from .conftest import CertPair, write_self_signed
+from tests.tls import CertPair, self_signed_cert
 
 
 @pytest.fixture(autouse=True)
@@ -115,11 +114,11 @@ def test_ssl_context_rejects_other_versions(tls_pair: CertPair) -> None:
 
 
 def test_tls_context_reloads_changed_certificate(tmp_path: Path) -> None:
-    pair = write_self_signed(tmp_path)
+    pair = self_signed_cert(tmp_path)
     provider = server.TLSContextProvider(WebConfig(tls_cert=str(pair.cert), tls_key=str(pair.key)))
     first = provider.get()
     assert provider.get() is first
-    write_self_signed(tmp_path)  # same paths, new key pair
+    self_signed_cert(tmp_path)  # same paths, new key pair
     stat = pair.cert.stat()
     os.utime(pair.cert, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     second = provider.get()

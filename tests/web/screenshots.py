@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from dex_py.config import FrontendConfig
-from tests.web.browser import chromium, serve
+from tests.chromium import chromium, serve
 from tests.web.samples import make_page_app
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from dex_py.config import FrontendConfig
+from tests.chromium import CHROMIUM, chromium, serve
 from tests.services import missing_service
-from tests.web.browser import CHROMIUM, chromium, serve
 from tests.web.samples import PAGES, make_page_app
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from flask import Flask
 from dex_py.config import FrontendConfig
 from dex_py.resources import resource_dir
 from dex_py.web import init_web
-from tests.web.browser import serve
+from tests.chromium import serve
 from tests.web.html import Page
 
 MakeApp = Callable[..., Flask]

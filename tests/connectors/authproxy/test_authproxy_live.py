@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.connectors.oauth2.flow import dex_sub, finish, follow, follow_until, start_login
+from tests.connectors.flow import dex_sub, finish, follow_until, start_login
 from tests.live import LiveServer
+from tests.login_flow import follow_login
 
 pytestmark = pytest.mark.live
 
@@ -54,7 +55,7 @@ def test_login_with_proxy_headers(server: LiveServer):
     assert bare.status_code == 502 and "X-Remote-User" in bare.text
 
     resp = browser.get(callback, headers=HEADERS, allow_redirects=False, timeout=10)
-    login = finish(server, client, follow(browser, resp), nonce)
+    login = finish(server, client, follow_login(browser, resp), nonce)
     claims = login.claims
     assert claims["sub"] == dex_sub("1001", "proxy")
     assert claims["email"] == "jane@example.com" and claims["email_verified"] is True
@@ -82,7 +83,7 @@ def test_identity_headers_elsewhere_are_ignored(server: LiveServer):
 
     # the same login still completes through the proxied path
     resp = browser.get(callback, headers=HEADERS, allow_redirects=False, timeout=10)
-    login = finish(server, client, follow(browser, resp), nonce)
+    login = finish(server, client, follow_login(browser, resp), nonce)
     assert login.claims["sub"] == dex_sub("1001", "proxy")
 
 

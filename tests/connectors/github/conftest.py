@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from connectors.github import GitHubConnector
-from tests.connectors.github.fake_github import CAFiles, FakeGitHub, make_test_ca
+from tests.connectors.github.fake_github import FakeGitHub
+from tests.tls import CAFiles, make_test_ca
 
 
 @pytest.fixture(scope="session")
@@ -34,14 +35,9 @@ def fake_github(_fake_github_server: FakeGitHub) -> FakeGitHub:
 
 
 @pytest.fixture
-def ghe_config(fake_github: FakeGitHub, github_ca: CAFiles) -> dict[str, Any]:
+def ghe_config(fake_github: FakeGitHub) -> dict[str, Any]:
     """A connector config for the fake, as a GitHub Enterprise user writes it."""
-    return {
-        "clientID": fake_github.client_id,
-        "clientSecret": fake_github.client_secret,
-        "hostName": fake_github.host_name,
-        "rootCA": str(github_ca.ca_pem),
-    }
+    return fake_github.connector_config()
 
 
 @pytest.fixture

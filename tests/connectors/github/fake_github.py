@@ -15,106 +15,19 @@ It serves, on one HTTPS host (127.0.0.1, a certificate from a test CA made with
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import secrets
 import ssl
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from tests.tls import CAFiles
+
 DOCS_URL = "https://docs.github.com/rest"
-
-
-# --- a test CA ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CAFiles:
-    """PEM files: the CA certificate (what ``rootCA`` points at) and the server's key pair."""
-
-    ca_pem: Path
-    cert_pem: Path
-    key_pem: Path
-
-
-def make_test_ca(directory: Path, host: str = "127.0.0.1") -> CAFiles:
-    """A throwaway CA and a server certificate for ``host`` (an IP, plus ``localhost``)."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dex-py test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-github")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(host)), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    files = CAFiles(directory / "ca.pem", directory / "server.pem", directory / "server-key.pem")
-    files.ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    files.cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    files.key_pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return files
 
 
 # --- the fake's data ----------------------------------------------------------------------------
@@ -230,6 +143,17 @@ class FakeGitHub:
     @property
     def base_url(self) -> str:
         return f"https://{self.host_name}"
+
+    def connector_config(self, **extra: Any) -> dict[str, Any]:
+        """The ``github`` connector's config for this host, as a GitHub Enterprise user writes it
+        (``hostName`` and ``rootCA``), with ``extra`` keys after."""
+        return {
+            "clientID": self.client_id,
+            "clientSecret": self.client_secret,
+            "hostName": self.host_name,
+            "rootCA": str(self.ca.ca_pem),
+            **extra,
+        }
 
     def start(self) -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -20,9 +21,10 @@ from tests.live import (
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    parse_page,
     verify_id_token,
+    verify_token_response,
 )
+from tests.login_flow import follow_login
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -42,38 +44,24 @@ def browser_login(server: LiveServer, fake: FakeGitHub, ca_path: Path, nonce: st
     }
     resp = session.get(server.url("/auth?" + urlencode(params)), allow_redirects=False, timeout=10)
     visited: list[str] = []
-    for _ in range(12):
-        if resp.is_redirect:
-            location = urljoin(resp.url, resp.headers["Location"])
-            visited.append(location.split("?", 1)[0])
-            if location.startswith(EXAMPLE_REDIRECT_URI):
-                assert parse_qs(urlsplit(location).query)["state"] == [state]
-                assert fake.base_url + "/login/oauth/authorize" in visited
-                assert server.url("/callback") in visited
-                return location
-            # The fake's authorize page is HTTPS with the test CA; dex-py is plain HTTP.
-            resp = session.get(location, allow_redirects=False, verify=str(ca_path), timeout=10)
-            continue
-        assert resp.status_code == 200, (
-            f"{resp.url} -> {resp.status_code}: {resp.text[:600]}\n{server.log_tail()}"
-        )
-        forms = [
-            f
-            for f in parse_page(resp.text).forms
-            if any(i.get("name") == "req" for i in f["inputs"])
+    # The fake's authorize page is HTTPS with the test CA; dex-py is plain HTTP.
+    location = follow_login(
+        session, resp, verify=str(ca_path), visited=visited, log_tail=server.log_tail, steps=12
+    )
+    assert parse_qs(urlsplit(location).query)["state"] == [state]
+    assert fake.base_url + "/login/oauth/authorize" in visited
+    assert server.url("/callback") in visited
+    return location
+
+
+def github_only(fake: FakeGitHub, orgs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Config overrides: one ``github`` connector on the fake GHE host, requiring ``orgs``."""
+    config = fake.connector_config(orgs=orgs)
+    return {
+        "connectors": [
+            {"type": "github", "id": "github", "name": "GitHub Enterprise", "config": config}
         ]
-        assert forms, f"no approval form at {resp.url}: {resp.text[:600]}"
-        data = {
-            i["name"]: i.get("value", "") for i in forms[0]["inputs"] if i.get("type") == "hidden"
-        }
-        data["approval"] = "approve"
-        resp = session.post(
-            urljoin(resp.url, forms[0]["action"] or resp.url),
-            data=data,
-            allow_redirects=False,
-            timeout=10,
-        )
-    raise AssertionError(f"login did not return to the client; visited {visited}")
+    }
 
 
 def token_request(server: LiveServer, **data: str) -> requests.Response:
@@ -105,24 +93,7 @@ def test_github_login_through_a_live_server(make_live_server, fake_github, ca_pa
         )
     )
     fake_github.next_login = "octo"
-    server = make_live_server(
-        {
-            "connectors": [
-                {
-                    "type": "github",
-                    "id": "github",
-                    "name": "GitHub Enterprise",
-                    "config": {
-                        "clientID": fake_github.client_id,
-                        "clientSecret": fake_github.client_secret,
-                        "hostName": fake_github.host_name,
-                        "rootCA": str(ca_path),
-                        "orgs": [{"name": "acme"}],
-                    },
-                }
-            ]
-        }
-    )
+    server = make_live_server(github_only(fake_github, [{"name": "acme"}]))
     nonce = secrets.token_urlsafe(8)
     callback = browser_login(server, fake_github, ca_path, nonce)
     (authorize,) = fake_github.authorize_requests
@@ -135,13 +106,7 @@ def test_github_login_through_a_live_server(make_live_server, fake_github, ca_pa
     )
     assert resp.status_code == 200, resp.text
     tokens = resp.json()
-    claims = verify_id_token(
-        server.issuer,
-        tokens["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=tokens["access_token"],
-    )
+    claims = verify_token_response(server.issuer, tokens, audience=EXAMPLE_CLIENT_ID, nonce=nonce)
     assert claims["groups"] == ["acme", "acme:Platform"]
     assert claims["email"] == "octo@users.example" and claims["email_verified"] is True
     assert claims["name"] == "Octo Cat"
@@ -170,24 +135,7 @@ def test_live_server_refuses_a_user_outside_the_required_org(
 ) -> None:
     fake_github.add_user(FakeUser(id=7, login="outsider", email="o@x.example", orgs=["other"]))
     fake_github.next_login = "outsider"
-    server = make_live_server(
-        {
-            "connectors": [
-                {
-                    "type": "github",
-                    "id": "github",
-                    "name": "GitHub Enterprise",
-                    "config": {
-                        "clientID": fake_github.client_id,
-                        "clientSecret": fake_github.client_secret,
-                        "hostName": fake_github.host_name,
-                        "rootCA": str(ca_path),
-                        "orgs": [{"name": "acme", "teams": ["platform"]}],
-                    },
-                }
-            ]
-        }
-    )
+    server = make_live_server(github_only(fake_github, [{"name": "acme", "teams": ["platform"]}]))
     session = requests.Session()
     params = {
         "client_id": EXAMPLE_CLIENT_ID,

@@ -12,8 +12,8 @@ import pytest
 import connectors
 from connectors.base import ConnectorConfigError, ConnectorError, Identity, Scopes, parse_config
 from connectors.gitlab import GitLabConnector, with_permissions
+from tests.connectors.flow import CALLBACK_URL, connector_login
 from tests.connectors.oauth2.fake_upstream import FakeUpstream
-from tests.connectors.oauth2.flow import CALLBACK_URL, connector_login
 
 ALL = Scopes(offline_access=True, groups=True)
 CLAIM = "https://gitlab.org/claims/groups/"

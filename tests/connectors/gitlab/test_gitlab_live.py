@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.connectors.flow import dex_sub, live_login, live_refresh, login_page_error
 from tests.connectors.oauth2.fake_upstream import FakeUpstream
-from tests.connectors.oauth2.flow import dex_sub, live_login, live_refresh, login_page_error
 from tests.live import LiveServer
 
 pytestmark = pytest.mark.live

@@ -7,41 +7,29 @@ with the independent verifier of ``tests/live.py``.
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from ldap3 import MODIFY_ADD
 
+from tests.chromium import CHROMIUM, chromium
 from tests.live import (
     EXAMPLE_CLIENT_ID,
     EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    login_password,
-    parse_page,
     verify_id_token,
+    verify_token_response,
 )
+from tests.login_flow import discovery, example_client, parse_page, pkce_login
 from tests.services import missing_service
 
 pytestmark = [pytest.mark.ldap, pytest.mark.live]
 
 SCOPES = "openid email profile groups offline_access"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
 
 
 def ldap_connector(ldap_service, mode: str = "starttls") -> dict[str, Any]:
@@ -54,42 +42,14 @@ def only_ldap(ldap_service, mode: str = "starttls") -> dict[str, Any]:
 
 
 def client_for(server: LiveServer) -> tuple[OAuth2Session, dict[str, Any]]:
-    meta = requests.get(server.url("/.well-known/openid-configuration"), timeout=10).json()
-    client = OAuth2Session(
-        EXAMPLE_CLIENT_ID,
-        EXAMPLE_CLIENT_SECRET,
-        redirect_uri=EXAMPLE_REDIRECT_URI,
-        token_endpoint_auth_method="client_secret_basic",
-    )
-    return client, meta
+    return example_client(), discovery(server.issuer)
 
 
 def log_in(server: LiveServer, username: str, password: str) -> tuple[dict, dict, OAuth2Session]:
     """The code flow with PKCE through the HTML form; returns (token, ID token claims, client)."""
-    client, meta = client_for(server)
-    nonce = secrets.token_urlsafe(12)
-    verifier = secrets.token_urlsafe(48)
-    url, state = client.create_authorization_url(
-        meta["authorization_endpoint"],
-        nonce=nonce,
-        scope=SCOPES,
-        code_challenge=create_s256_code_challenge(verifier),
-        code_challenge_method="S256",
-    )
-    callback = login_password(requests.Session(), url, username, password)
-    query = parse_qs(urlsplit(callback).query)
-    assert query["state"] == [state], callback
-    assert query.get("code"), callback
-    token = client.fetch_token(
-        meta["token_endpoint"], authorization_response=callback, code_verifier=verifier
-    )
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=token["access_token"],
-    )
+    client = example_client()
+    token, nonce = pkce_login(server, client, SCOPES, username, password)
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID, nonce=nonce)
     return token, claims, client
 
 
@@ -161,32 +121,26 @@ def test_wrong_password_shows_the_form_again(make_live_server, ldap_service):
 def test_browser_logs_in_through_the_chooser(make_live_server, ldap_service):
     if not CHROMIUM.exists():
         missing_service("chromium", f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
     server = make_live_server({"connectors": [ldap_connector(ldap_service)]})
     client, meta = client_for(server)
     url, state = client.create_authorization_url(
         meta["authorization_endpoint"], scope="openid email profile groups"
     )
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            # Nothing listens on the client's redirect URI: let the request show, then stop it.
-            page.route(EXAMPLE_REDIRECT_URI + "**", lambda route: route.abort())
-            page.goto(url)
-            page.click('a[href*="/auth/ldap"]')  # the chooser lists "Email" and "OpenLDAP"
-            page.wait_for_selector("#password")
-            assert page.inner_text('label[for="login"]') == "Username"
-            page.fill("#login", "zoe")
-            page.fill("#password", "zoe-secret")
-            page.locator("#password").press("Enter")
-            page.wait_for_url(server.url("/approval") + "**")
-            with page.expect_request(lambda r: r.url.startswith(EXAMPLE_REDIRECT_URI)) as sent:
-                page.click('button[name="approval"][value="approve"]')
-            redirect = sent.value.url
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        # Nothing listens on the client's redirect URI: let the request show, then stop it.
+        page.route(EXAMPLE_REDIRECT_URI + "**", lambda route: route.abort())
+        page.goto(url)
+        page.click('a[href*="/auth/ldap"]')  # the chooser lists "Email" and "OpenLDAP"
+        page.wait_for_selector("#password")
+        assert page.inner_text('label[for="login"]') == "Username"
+        page.fill("#login", "zoe")
+        page.fill("#password", "zoe-secret")
+        page.locator("#password").press("Enter")
+        page.wait_for_url(server.url("/approval") + "**")
+        with page.expect_request(lambda r: r.url.startswith(EXAMPLE_REDIRECT_URI)) as sent:
+            page.click('button[name="approval"][value="approve"]')
+        redirect = sent.value.url
     query = parse_qs(urlsplit(redirect).query)
     assert query["state"] == [state]
     token = client.fetch_token(meta["token_endpoint"], code=query["code"][0])

@@ -15,8 +15,8 @@ import requests
 
 from connectors.base import CallbackRequest, ConnectorError, Identity, Scopes
 from connectors.oauth import OAuth2Connector
+from tests.connectors.flow import CALLBACK_URL, connector_login
 from tests.connectors.oauth2.fake_upstream import FakeUpstream, Grant, serve
-from tests.connectors.oauth2.flow import CALLBACK_URL, connector_login
 from tests.services import free_port
 from tests.tls import self_signed_cert
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 import requests
 
+from tests.connectors.flow import dex_sub, live_login, live_refresh, login_page_error
 from tests.connectors.oauth2.fake_upstream import FakeUpstream
-from tests.connectors.oauth2.flow import dex_sub, live_login, live_refresh, login_page_error
 from tests.live import EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET, LiveServer
 
 pytestmark = pytest.mark.live

@@ -6,10 +6,13 @@ with an independent verifier."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 
 from connectors.oidc_provider import JWKS_REFETCH_INTERVAL
 from tests.connectors.oidc.conftest import CONNECTOR_ID, Upstream
@@ -19,16 +22,23 @@ from tests.live import EXAMPLE_CLIENT_ID, LiveServer, verify_id_token
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
+def log_in(
+    server: LiveServer, upstream: Upstream, dev_login: Callable[..., str], username: str
+) -> tuple[dict[str, Any], dict[str, Any], OAuth2Session]:
+    """``dex_login`` through this package's upstream and connector."""
+    return dex_login(
+        server,
+        upstream_issuer=upstream.issuer,
+        dev_login=dev_login,
+        username=username,
+        connector_id=CONNECTOR_ID,
+    )
+
+
 def test_login_through_upstream_carries_its_groups(
     oidc_dex: LiveServer, upstream: Upstream, dev_login
 ) -> None:
-    _, claims, _ = dex_login(
-        oidc_dex,
-        upstream_issuer=upstream.issuer,
-        dev_login=dev_login,
-        username="alice",
-        connector_id=CONNECTOR_ID,
-    )
+    _, claims, _ = log_in(oidc_dex, upstream, dev_login, "alice")
     assert claims["email"] == "alice@upstream.example.org"
     assert claims["email_verified"] is True
     assert claims["name"] == "Alice"
@@ -39,13 +49,7 @@ def test_login_through_upstream_carries_its_groups(
 def test_refresh_goes_through_the_upstream(
     oidc_dex: LiveServer, upstream: Upstream, dev_login
 ) -> None:
-    token, _, client = dex_login(
-        oidc_dex,
-        upstream_issuer=upstream.issuer,
-        dev_login=dev_login,
-        username="bob",
-        connector_id=CONNECTOR_ID,
-    )
+    token, _, client = log_in(oidc_dex, upstream, dev_login, "bob")
     assert token.get("refresh_token")
     before = upstream.count_log("POST /token -> 200")
     refreshed = client.refresh_token(oidc_dex.url("/token"), refresh_token=token["refresh_token"])
@@ -58,13 +62,7 @@ def test_refresh_goes_through_the_upstream(
 def test_upstream_key_rotation(oidc_dex: LiveServer, upstream: Upstream, dev_login) -> None:
     """The upstream restarts with new signing keys (same kids) and forgets its tokens: the old
     refresh token is refused upstream, and a new login verifies after a JWKS re-fetch."""
-    token, _, client = dex_login(
-        oidc_dex,
-        upstream_issuer=upstream.issuer,
-        dev_login=dev_login,
-        username="alice",
-        connector_id=CONNECTOR_ID,
-    )
+    token, _, client = log_in(oidc_dex, upstream, dev_login, "alice")
     started = time.monotonic()
     upstream.restart()
     # Re-fetches are rate-limited per process; make sure the interval has passed.
@@ -74,13 +72,7 @@ def test_upstream_key_rotation(oidc_dex: LiveServer, upstream: Upstream, dev_log
         client.refresh_token(oidc_dex.url("/token"), refresh_token=token["refresh_token"])
     assert err.value.error == "invalid_grant"
 
-    _, claims, _ = dex_login(
-        oidc_dex,
-        upstream_issuer=upstream.issuer,
-        dev_login=dev_login,
-        username="alice",
-        connector_id=CONNECTOR_ID,
-    )
+    _, claims, _ = log_in(oidc_dex, upstream, dev_login, "alice")
     assert "upstream-admins" in claims["groups"]
     assert upstream.count_log("GET /jwks -> 200") >= 1  # the new keys were fetched
 

@@ -1,4 +1,5 @@
-"""Headless Chromium helpers: serve a Flask app on a free local port, launch Chromium."""
+"""Headless Chromium for the browser tests: the system Chromium and its flags, a Playwright
+browser on it, and a WSGI app served on a free local port for it to visit."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,8 +27,9 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """Run ``app`` with werkzeug in a thread on 127.0.0.1:<free port>; yield its base URL."""
+def serve(app: WSGIApplication) -> Iterator[str]:
+    """Run ``app`` (any WSGI application) with werkzeug in a thread on 127.0.0.1:<free port>;
+    yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,5 +1,6 @@
-"""Driving logins in tests: straight through a connector (``connector_login``), or through a live
-dex-py server with an authlib client (``live_login``), following redirects like a browser."""
+"""Driving logins in the connector tests: straight through a connector (``connector_login``), or
+through a live dex-py server with an authlib client (``live_login``; the browser part is
+``tests.login_flow.follow_login``)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,11 @@ from authlib.integrations.requests_client import OAuth2Session
 from connectors.base import CallbackConnector, CallbackRequest, Identity, Scopes
 from tests.live import (
     EXAMPLE_CLIENT_ID,
-    EXAMPLE_CLIENT_SECRET,
     EXAMPLE_REDIRECT_URI,
     LiveServer,
-    parse_page,
-    verify_id_token,
+    verify_token_response,
 )
+from tests.login_flow import example_client, follow_login
 
 CALLBACK_URL = "http://dex.test/dex/callback"
 
@@ -51,15 +51,6 @@ class LiveLogin:
     claims: dict[str, Any]
 
 
-def example_client() -> OAuth2Session:
-    return OAuth2Session(
-        EXAMPLE_CLIENT_ID,
-        EXAMPLE_CLIENT_SECRET,
-        redirect_uri=EXAMPLE_REDIRECT_URI,
-        token_endpoint_auth_method="client_secret_basic",
-    )
-
-
 def start_login(
     server: LiveServer, connector_id: str, scope: str
 ) -> tuple[OAuth2Session, requests.Session, requests.Response, str]:
@@ -72,43 +63,6 @@ def start_login(
     )
     browser = requests.Session()
     return client, browser, browser.get(url, allow_redirects=False, timeout=10), nonce
-
-
-def follow(
-    browser: requests.Session,
-    resp: requests.Response,
-    *,
-    headers_for: Mapping[str, Mapping[str, str]] | None = None,
-) -> str:
-    """Follow redirects (sending ``headers_for[path]`` on requests to that path) and approve;
-    return the redirect to the client."""
-    headers_for = headers_for or {}
-    for _ in range(15):
-        if resp.is_redirect:
-            location = urljoin(resp.url, resp.headers["Location"])
-            if location.startswith(EXAMPLE_REDIRECT_URI):
-                return location
-            extra = dict(headers_for.get(urlsplit(location).path, {}))
-            resp = browser.get(location, headers=extra, allow_redirects=False, timeout=10)
-            continue
-        assert resp.status_code == 200, f"{resp.url} -> {resp.status_code}: {resp.text[:500]}"
-        forms = [
-            f
-            for f in parse_page(resp.text).forms
-            if any(i.get("name") == "req" for i in f["inputs"])
-        ]
-        assert forms, f"no approval form at {resp.url}: {resp.text[:500]}"
-        data = {
-            i["name"]: i.get("value", "") for i in forms[0]["inputs"] if i.get("type") == "hidden"
-        }
-        data["approval"] = "approve"
-        resp = browser.post(
-            urljoin(resp.url, forms[0]["action"] or resp.url),
-            data=data,
-            allow_redirects=False,
-            timeout=10,
-        )
-    raise AssertionError("the login did not return to the client")
 
 
 def follow_until(browser: requests.Session, resp: requests.Response, path: str) -> str:
@@ -148,13 +102,7 @@ def finish(server: LiveServer, client: OAuth2Session, callback: str, nonce: str)
     query = dict(parse_qsl(urlsplit(callback).query))
     assert "code" in query, f"no code in {callback}"
     token = client.fetch_token(server.url("/token"), authorization_response=callback)
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        nonce=nonce,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID, nonce=nonce)
     return LiveLogin(client, token, claims)
 
 
@@ -167,7 +115,7 @@ def live_login(
 ) -> LiveLogin:
     """A whole login through the live server: authorize, connector, approval, token."""
     client, browser, resp, nonce = start_login(server, connector_id, scope)
-    return finish(server, client, follow(browser, resp, headers_for=headers_for), nonce)
+    return finish(server, client, follow_login(browser, resp, headers_for=headers_for), nonce)
 
 
 def live_refresh(server: LiveServer, login: LiveLogin) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -175,10 +123,5 @@ def live_refresh(server: LiveServer, login: LiveLogin) -> tuple[dict[str, Any], 
     token = login.client.refresh_token(
         server.url("/token"), refresh_token=login.token["refresh_token"]
     )
-    claims = verify_id_token(
-        server.issuer,
-        token["id_token"],
-        audience=EXAMPLE_CLIENT_ID,
-        access_token=token["access_token"],
-    )
+    claims = verify_token_response(server.issuer, token, audience=EXAMPLE_CLIENT_ID)
     return token, claims
