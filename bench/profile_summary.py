@@ -6,11 +6,17 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-PROFILE_MARKER = "DexSyncWorker.handle (dex_py/gunicorn_server.py"
+PROFILE_MARKER = "DexSyncWorker.handle (dex_py/serving/gunicorn_server.py"
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
     (
         "JOSE (sign/verify)",
-        ("dex_py/jwk.py", "dex_py/keys.py", "dex_py/tokens.py", "jwcrypto/", "cryptography/"),
+        (
+            "dex_py/jose/jwk.py",
+            "dex_py/jose/keys.py",
+            "dex_py/jose/tokens.py",
+            "jwcrypto/",
+            "cryptography/",
+        ),
     ),
     (
         "SQL (SQLAlchemy + driver + DB wait)",

@@ -191,7 +191,7 @@ def _wants_json() -> bool:
 def register_error_handlers(app: Flask) -> None:
     """Map every error class to its response, in one place."""
     from dex_py.oauth.responses import authorization_error_response
-    from dex_py.web import render_page
+    from dex_py.web.pages import render_page
 
     @app.errorhandler(OAuth2Error)
     def _oauth(err: OAuth2Error) -> Response:

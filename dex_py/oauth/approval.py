@@ -14,11 +14,12 @@ from werkzeug import Response
 
 from dex_py import scopes as sc
 from dex_py.errors import AccessDenied, PageError, RedirectError
-from dex_py.oauth import browser, issuance, sessions
+from dex_py.oauth import issuance, sessions
 from dex_py.oauth.responses import deliver
 from dex_py.services import services
 from dex_py.storage.base import AuthCode, AuthRequest, NotFoundError
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.pages import render_page
 
 
 def approval_view() -> Response:

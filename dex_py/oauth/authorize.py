@@ -33,13 +33,13 @@ from dex_py.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
-from dex_py.oauth import browser
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import default_mode, redirect_to
 from dex_py.oauth.sso import already_approved, check_id_token_hint, reusable_session
 from dex_py.services import Services, services
 from dex_py.storage.base import PKCE, AuthRequest, Client, Session
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.pages import render_page
 
 MAX_PARAM_LENGTH = 4096
 SINGLE_VALUED = (

@@ -11,7 +11,7 @@ import json
 from werkzeug import Response
 
 from dex_py import scopes as sc
-from dex_py.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
+from dex_py.jose.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
 from dex_py.services import Services, services
 
 CLAIMS_SUPPORTED = [

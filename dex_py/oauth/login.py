@@ -20,13 +20,14 @@ from connectors.base import CallbackRequest, ConnectorError, Identity
 from dex_py import scopes as sc
 from dex_py.connector_manager import ConnectorEntry
 from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
-from dex_py.metrics import count_event
-from dex_py.oauth import authorize, browser, consent, issuance, sessions
+from dex_py.oauth import authorize, consent, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import redirect_to
+from dex_py.ops.metrics import count_event
 from dex_py.services import services
 from dex_py.storage.base import AuthRequest, NotFoundError
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.pages import render_page
 
 log = logging.getLogger(__name__)
 

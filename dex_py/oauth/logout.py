@@ -41,13 +41,15 @@ from flask import request
 from werkzeug import Response
 from werkzeug.datastructures import MultiDict
 
-from dex_py import backchannel, tokens
+from dex_py import backchannel
 from dex_py.errors import PageError
-from dex_py.oauth import browser, sessions
+from dex_py.jose import tokens
+from dex_py.oauth import sessions
 from dex_py.oauth.responses import redirect_to
 from dex_py.services import Services, services
 from dex_py.storage.base import Client, NotFoundError, Session
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.pages import render_page
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from flask import request
 from werkzeug import Response
 
 from dex_py.config import ConfigError
-from dex_py.durations import parse_duration
+from dex_py.config.durations import parse_duration
 from dex_py.oauth import consent
 from dex_py.services import Services
 from dex_py.storage.base import Claims, NotFoundError, Session

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
-from dex_py import tokens
 from dex_py.errors import ConsentRequired, InvalidRequest, LoginRequired
+from dex_py.jose import tokens
 from dex_py.oauth import consent, issuance, sessions
 from dex_py.storage.base import NotFoundError, Session
 

@@ -14,9 +14,9 @@ from werkzeug import Response
 
 from dex_py.clients import authenticate_client
 from dex_py.errors import InvalidRequest, UnsupportedGrantType
-from dex_py.metrics import count_event
 from dex_py.oauth.grants import GRANTS, TokenRequest
 from dex_py.oauth.policy import check_grant_policy
+from dex_py.ops.metrics import count_event
 from dex_py.services import services
 
 

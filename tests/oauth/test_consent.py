@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from dex_py.config import ConfigError, from_dict
-from dex_py.config_validate import validate
+from dex_py.config.validation import validate
 from tests.oauth.conftest import (
     BASE_CONFIG,
     REDIRECT,

@@ -1,4 +1,4 @@
-"""dex_py.background: one housekeeping pass, and a loop that survives failures."""
+"""dex_py.ops.background: one housekeeping pass, and a loop that survives failures."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from dex_py.background import jittered, run_once, start_background
 from dex_py.clock import FrozenClock
+from dex_py.ops.background import jittered, run_once, start_background
 from dex_py.storage.base import GCResult
 
 WAIT = 30.0  # generous upper bound for a thread to get going; never the thing under test
@@ -59,7 +59,7 @@ def test_run_once_rotates_and_collects_with_clock_now(caplog: pytest.LogCaptureF
         keys=FakeKeys(rotate=True),
         storage=FakeStorage(result=GCResult(auth_requests=2, refresh_tokens=1)),
     )
-    caplog.set_level(logging.INFO, "dex_py.background")
+    caplog.set_level(logging.INFO, "dex_py.ops.background")
     rotated, result = run_once(services)
     assert rotated is True
     assert result.total == 3
@@ -70,7 +70,7 @@ def test_run_once_rotates_and_collects_with_clock_now(caplog: pytest.LogCaptureF
 
 
 def test_run_once_quiet_when_nothing_happened(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "dex_py.background")
+    caplog.set_level(logging.INFO, "dex_py.ops.background")
     assert run_once(FakeServices()) == (False, GCResult())
     assert caplog.records == []
 
@@ -81,7 +81,7 @@ def test_run_once_propagates_errors() -> None:
 
 
 def test_loop_survives_failures_and_stops(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "dex_py.background")
+    caplog.set_level(logging.INFO, "dex_py.ops.background")
     services = FakeServices(
         keys=FakeKeys(error=RuntimeError("keys broken")),
         storage=FakeStorage(error=RuntimeError("gc broken"), target_calls=3),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dex_py.wsgi_bridge import build_environ
+from dex_py.serving.wsgi_bridge import build_environ
 
 
 @dataclass

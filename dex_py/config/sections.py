@@ -1,6 +1,6 @@
 """Dex's camelCase config keys mapped, section by section, to the dataclasses of ``dex_py.config``.
 
-``SectionReader`` extends the typed-value ``Reader`` of ``dex_py.config_reader`` with one method
+``SectionReader`` extends the typed-value ``Reader`` of ``dex_py.config.reader`` with one method
 per section (``storage``, ``web``, ``expiry``, ``oauth2``, ``staticClients``, ``connectors``,
 ``staticPasswords``, ``frontend``, and our ``signing``/``server``); ``config`` builds the whole
 ``Config``. Reserved top-level sections of ours (``teams``, ``proxy``, ``kube``, ``admin``,
@@ -14,7 +14,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
-from dex_py.config import (
+from dex_py.config.model import (
     Config,
     ConnectorConfig,
     ExpiryConfig,
@@ -30,8 +30,8 @@ from dex_py.config import (
     TelemetryConfig,
     WebConfig,
 )
-from dex_py.config_reader import Reader
-from dex_py.config_validate import looks_like_bcrypt
+from dex_py.config.reader import Reader
+from dex_py.config.validation import looks_like_bcrypt
 
 RESERVED_SECTIONS = ("teams", "proxy", "kube", "admin", "session")
 _TOP_KEYS = (

@@ -10,7 +10,7 @@ from werkzeug import Response
 
 from dex_py.services import services
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.ops.health")
 
 
 def _storage_ok() -> str:

@@ -5,15 +5,15 @@ risky setups are reported (memory storage, which also forces one worker; a plain
 a non-loopback host), storage migrations run once and the worker count is settled. Then
 ``server.engine`` (or ``--server``) picks the engine:
 
-- ``granian`` (``dex_py.granian_server``): HTTP in Rust; slow or idle clients cost no worker;
-  SIGTERM drains (readiness 503, ``server.shutdownDelay``, finish every held connection).
-- ``gunicorn`` (``dex_py.gunicorn_server``): one master, ``sync`` workers. A sync worker
+- ``granian`` (``dex_py.serving.granian_server``): HTTP in Rust; slow or idle clients cost no
+  worker; SIGTERM drains (readiness 503, ``server.shutdownDelay``, finish every held connection).
+- ``gunicorn`` (``dex_py.serving.gunicorn_server``): one master, ``sync`` workers. A sync worker
   reads the request itself, so a few slow clients stall it: use it only behind a proxy that
   buffers whole requests (nginx's default). SIGTERM stops accepting at once: requests still
   queued in the kernel are reset.
 
 For both: each worker builds its own app (database pools are per process) and runs the
-housekeeping thread (``dex_py.background``); when ``telemetry.http`` is set, metrics use
+housekeeping thread (``dex_py.ops.background``); when ``telemetry.http`` is set, metrics use
 prometheus_client's multi-process mode and the master serves the aggregate (``stopped`` removes
 it). ``web.http`` and ``web.https`` may both be set, as in Dex; ``TLSContextProvider`` checks
 the certificate pair (and is gunicorn's per-connection TLS context).
@@ -31,9 +31,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dex_py.config import Config, WebConfig
-from dex_py.logs import setup_logging
+from dex_py.ops.logs import setup_logging
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.serving.server")
 
 AppFactory = Callable[[Config], Any]  # config -> WSGI app (create_app)
 MAX_DEFAULT_WORKERS = 8
@@ -141,19 +141,19 @@ def stopped(state: dict[str, Any]) -> None:
     if metrics_server is not None:
         metrics_server.shutdown()
     if "metrics_dir" in state:
-        from dex_py import metrics
+        from dex_py.ops import metrics
 
         metrics.cleanup_multiprocess(state.pop("metrics_dir"))
     log.info("dex-py stopped")
 
 
 def start_housekeeping(app: Any, interval: float) -> None:
-    """Start the worker's housekeeping thread (``dex_py.background``), once per worker."""
+    """Start the worker's housekeeping thread (``dex_py.ops.background``), once per worker."""
     services = getattr(app, "extensions", {}).get("dex_py")
     if services is None:
         log.debug("no dex_py services on the app; background housekeeping not started")
         return
-    from dex_py.background import start_background
+    from dex_py.ops.background import start_background
 
     start_background(services, interval=interval)
 
@@ -238,11 +238,11 @@ def serve(
     }
     try:
         if engine == "gunicorn":
-            from dex_py.gunicorn_server import build_application
+            from dex_py.serving.gunicorn_server import build_application
 
             application = build_application(config, config_path, **kwargs)
         else:
-            from dex_py.granian_server import build_granian
+            from dex_py.serving.granian_server import build_granian
 
             server = build_granian(config, config_path, **kwargs)
     except ServeError as exc:

@@ -1,7 +1,7 @@
 """Signing keys: generate, cache, rotate (compare-and-swap across replicas) and publish as JWKS.
 
 OIDC Core §10.1 (key rotation); RFC 7517 §5 (JWK Set). The JOSE primitives (key generation and
-parsing, ``Signer``, ``PublicKey``, ``kid_of``) live in ``dex_py.jwk``.
+parsing, ``Signer``, ``PublicKey``, ``kid_of``) live in ``dex_py.jose.jwk``.
 
 Storage holds one ``Keys`` row: the private signing key, its public half, the retired public keys
 (each published until every token it signed has expired) and ``next_rotation``. Every process
@@ -15,7 +15,7 @@ Rotation is a compare-and-swap through ``storage.update_keys``: the new key is g
 the lock, and inside it the updater re-checks ``next_rotation`` and leaves the row unchanged when
 another replica rotated first, so exactly one process rotates. Nothing rotates on the request
 path; the app's housekeeping loop calls ``rotate_if_due()`` (and ``dex-py keys rotate`` forces
-one). Per-operation JOSE costs are measured in ``dex_py.jwk``'s docstring.
+one). Per-operation JOSE costs are measured in ``dex_py.jose.jwk``'s docstring.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 from jwcrypto.jwk import JWK
 
 from dex_py.clock import Clock
-from dex_py.jwk import (
+from dex_py.jose.jwk import (
     SUPPORTED_ALGORITHMS,
     KeyStoreError,
     PublicKey,
@@ -40,11 +40,11 @@ from dex_py.jwk import (
 )
 
 # Module-level names: KeyManager looks the parsers up here on each call (tests count parses).
-from dex_py.jwk import parse_private as _parse_private
-from dex_py.jwk import parse_public as _parse_public
+from dex_py.jose.jwk import parse_private as _parse_private
+from dex_py.jose.jwk import parse_public as _parse_public
 from dex_py.storage.base import Keys, NotFoundError, Storage, VerificationKey
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.jose.keys")
 
 _ONE_US = timedelta(microseconds=1)
 

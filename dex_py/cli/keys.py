@@ -53,8 +53,8 @@ def keys() -> None:
 def rotate(config_file: str) -> None:
     """Rotate the signing key now (safe while servers run)."""
     from dex_py.clock import Clock
-    from dex_py.jwk import KeyStoreError, kid_of
-    from dex_py.keys import manager_from_config
+    from dex_py.jose.jwk import KeyStoreError, kid_of
+    from dex_py.jose.keys import manager_from_config
     from dex_py.storage.base import NotFoundError
 
     with _open(config_file) as (config, storage):
@@ -77,7 +77,7 @@ def rotate(config_file: str) -> None:
 def list_keys(config_file: str) -> None:
     """List the signing key and the retired keys still published."""
     from dex_py.clock import Clock
-    from dex_py.keys import key_infos
+    from dex_py.jose.keys import key_infos
     from dex_py.storage.base import NotFoundError
 
     with _open(config_file) as (_config, storage):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dex_py.clock import Clock
-    from dex_py.keys import KeyManager
+    from dex_py.jose.keys import KeyManager
 
 MAX_TOKEN_LENGTH = 16 * 1024
 _COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")

@@ -20,7 +20,7 @@ from dex_py.clock import Clock
 from dex_py.storage import DATABASE_UNAVAILABLE, error_reason
 from dex_py.storage.base import GCResult
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.ops.background")
 
 JITTER = 0.2
 

@@ -20,28 +20,21 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from dex_py.config import Config, ExpiryConfig, StaticClient, WebConfig
-
-STORAGE_TYPES = ("sqlite3", "postgres", "mysql", "memory")
-TLS_VERSIONS = ("1.2", "1.3")
-LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
-LOG_FORMATS = ("text", "json")
-SIGNING_ALGORITHMS = ("RS256", "ES256")
-SERVER_ENGINES = ("granian", "gunicorn")
-DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
-GRANT_TYPES = (
-    "authorization_code",
-    "refresh_token",
-    "implicit",
-    "password",
-    DEVICE_CODE_GRANT,
-    TOKEN_EXCHANGE_GRANT,
-    "client_credentials",
+from dex_py.config.model import (
+    GRANT_TYPES,
+    LOCAL_CONNECTOR_ID,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    RESPONSE_TYPE_PARTS,
+    SERVER_ENGINES,
+    SIGNING_ALGORITHMS,
+    STORAGE_TYPES,
+    TLS_VERSIONS,
 )
-RESPONSE_TYPE_PARTS = ("code", "token", "id_token")
-LOCAL_CONNECTOR_ID = "local"  # the password-DB connector's id when enablePasswordDB is true
+
+if TYPE_CHECKING:
+    from dex_py.config.model import Config, ExpiryConfig, StaticClient, WebConfig
+
 
 _At = Callable[[str, int], str]  # (section, list index) -> "section[original index]"
 _BCRYPT = re.compile(rb"\$2[abxy]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
@@ -214,7 +207,7 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
     """Each connector's ``config`` against its typed dataclass, and ``storage.config`` against
     its backend, so ``check-config`` reports those problems together with all the others."""
     import connectors
-    from dex_py.config import ConfigError
+    from dex_py.config.model import ConfigError
     from dex_py.storage.engine import validate_storage_config
 
     for i, conn in enumerate(config.connectors):
@@ -234,9 +227,9 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
 def _check_extension_sections(config: Config, result: Validation) -> None:
     """Our own top-level sections (``teams``, ``session``), validated by the modules that own
     them, so a bad rule stops ``serve`` and ``check-config`` with the others."""
-    from dex_py.config import ConfigError
+    from dex_py.config.model import ConfigError
+    from dex_py.config.teams import validate_teams_section
     from dex_py.oauth.sessions import SessionPolicy
-    from dex_py.teams_config import validate_teams_section
 
     for key, message in validate_teams_section(config):
         result.error(key, message)
@@ -294,7 +287,7 @@ def _check_client_auth(path: str, client: StaticClient, result: Validation) -> N
     """``tokenEndpointAuthMethod``, ``jwks`` and ``jwksURI`` (OIDC Dynamic Client Registration
     §2): public clients use ``none``; ``private_key_jwt`` needs exactly one of ``jwks`` (public
     keys only) and ``jwksURI`` (https, or http on a loopback host)."""
-    from dex_py.client_assertions import parse_jwks
+    from dex_py.jose.client_assertions import parse_jwks
 
     method = client.token_endpoint_auth_method
     key = f"{path}.tokenEndpointAuthMethod"

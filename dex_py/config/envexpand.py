@@ -1,6 +1,6 @@
 """Go's ``os.ExpandEnv`` rules for ``$NAME`` and ``${NAME}`` (Dex expands config values with it).
 
-Used by ``dex_py.config_reader`` on the parsed string values of ``storage.config`` and
+Used by ``dex_py.config.reader`` on the parsed string values of ``storage.config`` and
 ``connectors[].config`` only, never on raw YAML text.
 """
 

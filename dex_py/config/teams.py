@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dex_py.config import LOCAL_CONNECTOR_ID, ConfigError
+from dex_py.config.model import LOCAL_CONNECTOR_ID, ConfigError
 
 if TYPE_CHECKING:
-    from dex_py.config import Config
+    from dex_py.config.model import Config
 
 __all__ = [
     "MAX_PATTERN_LENGTH",

@@ -1,4 +1,4 @@
-"""Typed-value reading for ``dex_py.config_load``: parsed YAML in, values and key-path errors out.
+"""Typed-value reading for ``dex_py.config.loader``: parsed YAML in, values and key-path errors out.
 
 ``Reader`` reads one key at a time (string, boolean, integer, list of strings, string map, Go
 duration, ``*Env`` indirection, list of mappings) from the parsed YAML, falling back to a default
@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from dex_py.durations import DurationError, parse_duration
-from dex_py.envexpand import expand_env
+from dex_py.config.durations import DurationError, parse_duration
+from dex_py.config.envexpand import expand_env
 
 T = TypeVar("T")
 

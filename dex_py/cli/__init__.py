@@ -53,7 +53,7 @@ def main() -> None:
 )
 def serve(config_file: str, workers: int | None, engine: str | None) -> None:
     """Run the server (Granian, or gunicorn) with CONFIG_FILE."""
-    from dex_py.server import serve as run_server
+    from dex_py.serving.server import serve as run_server
 
     config = load_config_or_exit(config_file)
     run_server(config, config_file, workers=workers, engine=engine)
@@ -90,9 +90,9 @@ def db_upgrade(config_file: str) -> None:
 
 
 def _register_optional_groups() -> None:
-    from dex_py.keys_cli import keys
-    from dex_py.passwords_cli import passwords
-    from dex_py.teams_cli import teams
+    from dex_py.cli.keys import keys
+    from dex_py.cli.passwords import passwords
+    from dex_py.cli.teams import teams
 
     main.add_command(passwords)
     main.add_command(keys)

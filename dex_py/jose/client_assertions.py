@@ -40,13 +40,13 @@ from typing import Any, TypeGuard
 
 import requests
 
-from dex_py import tokens
 from dex_py.clock import Clock
 from dex_py.errors import InvalidClient
-from dex_py.jwk import KeyStoreError, PublicKey, parse_public
+from dex_py.jose import tokens
+from dex_py.jose.jwk import KeyStoreError, PublicKey, parse_public
 from dex_py.storage.base import Client, Storage
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.jose.client_assertions")
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PRIVATE_KEY_JWT = "private_key_jwt"

@@ -3,14 +3,15 @@
 Granian does HTTP in Rust (hyper). A connection costs a socket and a small buffer until its
 request head is complete (``HEADER_READ_TIMEOUT_MS``, at most ``MAX_HEAD_BUFFER`` bytes); each
 worker holds up to ``BACKPRESSURE`` connections. Workers run Granian's RSGI interface with
-``dex_py.wsgi_bridge``, which reads the body on the event loop and only then runs the Flask app
-on one of ``PY_THREADS`` threads (Granian's own WSGI interface would let a slow body hold one).
+``dex_py.serving.wsgi_bridge``, which reads the body on the event loop and only then runs the
+Flask app on one of ``PY_THREADS`` threads (Granian's own WSGI interface would let a slow body
+hold one).
 
 One master (``DexGranian``, a ``granian.server.MPServer``) forks ``workers`` processes. Plain
 Granian binds one address; here every worker serves each configured listener (``web.https`` with
 TLS >= ``web.tlsMinVersion``, and ``web.http``) with one Rust worker per listener, each bound
 with SO_REUSEPORT. In each worker, after the app is built: the housekeeping thread
-(``dex_py.background``). In the master: migrations already ran (``dex_py.server.plan``), metrics
+(``dex_py.ops.background``). In the master: migrations already ran (``dex_py.server.plan``), metrics
 multi-process mode and the aggregate on ``telemetry.http``, the certificate watch (a changed and
 loadable ``tlsCert``/``tlsKey`` pair respawns the workers one at a time, which is how Granian
 loads a new certificate), and a dead worker is replaced.
@@ -50,7 +51,7 @@ from granian.net import SocketSpec
 from granian.server.mp import MPServer, WorkerProcess
 
 from dex_py.config import Config
-from dex_py.server import (
+from dex_py.serving.server import (
     ServeError,
     default_factory,
     listening_message,
@@ -60,9 +61,9 @@ from dex_py.server import (
     start_housekeeping,
     stopped,
 )
-from dex_py.wsgi_bridge import WSGIBridge
+from dex_py.serving.wsgi_bridge import WSGIBridge
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.serving.granian_server")
 
 HEADER_READ_TIMEOUT_MS = 10_000  # a request head must arrive within 10 s
 BACKPRESSURE = 4096  # connections a worker holds at once (idle and slow ones included)
@@ -222,7 +223,7 @@ class DexGranian(MPServer):
             respawn_failed_workers=True,
             workers_kill_timeout=max(1, stop_timeout),
             log_level=log_level,  # type: ignore[arg-type]
-            log_dictconfig={  # Granian's records go to our root handler (dex_py.logs)
+            log_dictconfig={  # Granian's records go to our root handler (dex_py.ops.logs)
                 "loggers": {
                     "_granian": {"handlers": [], "propagate": True},
                     "granian.access": {"handlers": [], "propagate": True},
@@ -395,7 +396,7 @@ def build_granian(
     telemetry = config.telemetry.http
     state: dict[str, Any] = {}
     if telemetry:
-        from dex_py import metrics
+        from dex_py.ops import metrics
 
         state["metrics_dir"] = metrics.prepare_multiprocess()
         server.on_worker_exit = metrics.mark_process_dead
@@ -403,7 +404,7 @@ def build_granian(
     @server.on_startup
     def started() -> None:
         if telemetry:
-            from dex_py import metrics
+            from dex_py.ops import metrics
 
             metrics_server = state["metrics_server"] = metrics.start_metrics_server(telemetry)
             server.setup.close_in_worker.append(metrics_server.socket)

@@ -1,40 +1,35 @@
-"""Configuration: Dex's ``config.yaml`` schema as typed dataclasses, loaded and validated.
+"""The config model: Dex's ``config.yaml`` schema as typed dataclasses, and ``ConfigError``.
 
-``load(path)`` parses the YAML, expands ``$VAR``/``${VAR}`` in the parsed string values of
-``storage.config`` and ``connectors[].config`` (never in raw YAML text), honours ``idEnv``,
-``secretEnv`` and ``hashFromEnv``, and returns a ``Config``. ``validate`` reports *all* problems at
-once, each with its key path (``staticClients[1].redirectURIs: required``); unknown keys are
-warnings. Our own additions live under new top-level keys and never change a Dex key's meaning.
-
-This module holds the dataclasses, ``ConfigError`` and ``load``/``load_string``/``from_dict``
-(thin wrappers over the YAML reader in ``dex_py.config_load``). The validation rules live in
-``dex_py.config_validate``; ``validate``, ``Validation`` and their constants are re-exported here.
+Reading YAML into these lives in ``dex_py.config.loader`` (with ``reader`` and ``sections``), the
+semantic rules in ``dex_py.config.validation``; ``dex_py.config`` re-exports all of them.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from dex_py.config_validate import (
+# The schema's vocabulary.
+STORAGE_TYPES = ("sqlite3", "postgres", "mysql", "memory")
+TLS_VERSIONS = ("1.2", "1.3")
+LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
+LOG_FORMATS = ("text", "json")
+SIGNING_ALGORITHMS = ("RS256", "ES256")
+SERVER_ENGINES = ("granian", "gunicorn")
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "implicit",
+    "password",
     DEVICE_CODE_GRANT,
-    GRANT_TYPES,
-    LOCAL_CONNECTOR_ID,
-    LOG_FORMATS,
-    LOG_LEVELS,
-    RESPONSE_TYPE_PARTS,
-    SIGNING_ALGORITHMS,
-    STORAGE_TYPES,
-    TLS_VERSIONS,
     TOKEN_EXCHANGE_GRANT,
-    Validation,
-    is_response_type,
-    looks_like_bcrypt,
-    validate,
+    "client_credentials",
 )
+RESPONSE_TYPE_PARTS = ("code", "token", "id_token")
+LOCAL_CONNECTOR_ID = "local"  # the password-DB connector's id when enablePasswordDB is true
 
 __all__ = [
     "DEVICE_CODE_GRANT",
@@ -43,6 +38,7 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "RESPONSE_TYPE_PARTS",
+    "SERVER_ENGINES",
     "SIGNING_ALGORITHMS",
     "STORAGE_TYPES",
     "TLS_VERSIONS",
@@ -61,14 +57,7 @@ __all__ = [
     "StaticPassword",
     "StorageConfig",
     "TelemetryConfig",
-    "Validation",
     "WebConfig",
-    "from_dict",
-    "is_response_type",
-    "load",
-    "load_string",
-    "looks_like_bcrypt",
-    "validate",
 ]
 
 
@@ -201,7 +190,7 @@ class SigningConfig:
 
 @dataclass
 class ServerConfig:
-    """dex-py addition (top-level ``server``): how ``dex-py serve`` runs (dex_py.server)."""
+    """dex-py addition (top-level ``server``): how ``dex-py serve`` runs (dex_py.serving.server)."""
 
     workers: int = 0  # 0 = cores + 1, capped at 8
     timeout: int = 30  # seconds: gunicorn's worker timeout; granian's bound on a graceful stop
@@ -239,33 +228,3 @@ class ConfigError(Exception):
     def __init__(self, errors: list[tuple[str, str]]) -> None:
         self.errors = errors
         super().__init__("\n".join(f"{k}: {m}" for k, m in errors))
-
-
-# --------------------------------------------------------------------------------------------
-# Loading (the YAML reader lives in dex_py.config_load; these wrappers keep one import path).
-
-
-def load(path: str | os.PathLike[str]) -> Config:
-    """Read, parse and validate the YAML config at ``path``.
-
-    Raises ``ConfigError`` listing every problem (YAML syntax errors with line and column, a
-    missing file, wrong types, invalid values); non-fatal findings are in ``Config.warnings``.
-    """
-    from dex_py.config_load import load as _load
-
-    return _load(path)
-
-
-def load_string(text: str, source: str = "<string>") -> Config:
-    """Like ``load`` but for YAML text; ``source`` names it in error messages."""
-    from dex_py.config_load import load_string as _load_string
-
-    return _load_string(text, source)
-
-
-def from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
-    """Build and validate a ``Config`` from an already-parsed mapping in Dex's schema (camelCase
-    keys), applying env expansion and ``*Env`` keys exactly as ``load`` does."""
-    from dex_py.config_load import from_dict as _from_dict
-
-    return _from_dict(data, source)

@@ -1,8 +1,8 @@
 """Reading Dex's ``config.yaml`` into the dataclasses of ``dex_py.config``.
 
 The YAML is parsed with a safe loader that rejects duplicate keys. Dex's camelCase keys are
-mapped to the typed sections (``dex_py.config_sections``, on the typed-value reader of
-``dex_py.config_reader``); wrong types, bad durations and missing ``*Env`` variables are
+mapped to the typed sections (``dex_py.config.sections``, on the typed-value reader of
+``dex_py.config.reader``); wrong types, bad durations and missing ``*Env`` variables are
 collected with their key paths, then ``dex_py.config_validate.validate`` adds the semantic
 errors, and everything is raised at once as one ``ConfigError``. Unknown keys are warnings.
 
@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
-from dex_py.config import Config, ConfigError
-from dex_py.config_sections import SectionReader
-from dex_py.config_validate import validate
+from dex_py.config.model import Config, ConfigError
+from dex_py.config.sections import SectionReader
+from dex_py.config.validation import validate
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

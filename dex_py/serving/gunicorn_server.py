@@ -28,8 +28,8 @@ from gunicorn.workers.sync import SyncWorker
 from werkzeug.exceptions import BadRequest
 
 from dex_py.config import Config
-from dex_py.logs import GunicornLogger
-from dex_py.server import (
+from dex_py.ops.logs import GunicornLogger
+from dex_py.serving.server import (
     AppFactory,
     TLSContextProvider,
     default_factory,
@@ -39,7 +39,7 @@ from dex_py.server import (
     stopped,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dex_py.serving.gunicorn_server")
 
 
 class DexSyncWorker(SyncWorker):
@@ -171,7 +171,7 @@ def build_application(
     state: dict[str, Any] = {}
 
     if telemetry:
-        from dex_py import metrics
+        from dex_py.ops import metrics
 
         metrics_dir = state["metrics_dir"] = metrics.prepare_multiprocess()
         master_pid = os.getpid()
@@ -186,7 +186,7 @@ def build_application(
 
     def when_ready(server: Any) -> None:
         if telemetry:
-            from dex_py import metrics
+            from dex_py.ops import metrics
 
             state["metrics_server"] = metrics.start_metrics_server(telemetry)
             log.info("metrics on http://%s/metrics", telemetry)
@@ -202,7 +202,7 @@ def build_application(
 
     def child_exit(server: Any, worker: Any) -> None:
         if telemetry:
-            from dex_py import metrics
+            from dex_py.ops import metrics
 
             metrics.mark_process_dead(worker.pid)
 

@@ -7,9 +7,10 @@ environ before the request, one cached counter/histogram child update after it) 
 name, ``none`` when no route matched), ``method`` (known methods, else ``other``), ``code``.
 
 Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
-(prometheus_client's multiprocess mode): ``dex_py.server`` calls ``prepare_multiprocess()`` in the
-master before any metric exists, ``mark_process_dead(pid)`` when a worker exits, and serves the
-aggregated view with ``start_metrics_server(telemetry.http)`` from the master.
+(prometheus_client's multiprocess mode): ``dex_py.serving.server`` calls
+``prepare_multiprocess()`` in the master before any metric exists, ``mark_process_dead(pid)``
+when a worker exits, and serves the aggregated view with
+``start_metrics_server(telemetry.http)`` from the master.
 
 ``count_event(name, **labels)`` counts domain events (logins, issued tokens, refresh-token reuse);
 it is a no-op while metrics are off.
@@ -123,7 +124,7 @@ def init_metrics(app: Flask, telemetry: TelemetryConfig) -> None:
     # First in line, so a before_request hook that answers early is still timed.
     app.before_request_funcs.setdefault(None, []).insert(0, start_timer)
     app.after_request(record)
-    app.extensions["dex_py.metrics"] = metrics
+    app.extensions["dex_py.ops.metrics"] = metrics
 
 
 def count_event(name: str, **labels: str) -> None:
