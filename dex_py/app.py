@@ -14,12 +14,12 @@ from flask import Flask
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.session import SessionPolicy
 from dex_py.connector_manager import ConnectorManager
-from dex_py.errors import register_error_handlers
+from dex_py.error_handlers import register_error_handlers
 from dex_py.jose.client_assertions import ClientAssertionVerifier
 from dex_py.jose.keys import KeyManager
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
-from dex_py.oauth.sessions import SessionPolicy
 from dex_py.ops.metrics import init_metrics
 from dex_py.passwords import PasswordService
 from dex_py.services import Services

@@ -21,7 +21,7 @@ def _fail(message: str) -> NoReturn:
 
 def load_config_or_exit(path: str) -> Config:
     """Load and validate ``path``; on any problem print every error and exit 1."""
-    from dex_py.config import load
+    from dex_py.config.loader import load
 
     try:
         config = load(path)

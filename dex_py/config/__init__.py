@@ -6,13 +6,13 @@
 once, each with its key path (``staticClients[1].redirectURIs: required``); unknown keys are
 warnings. Our own additions live under new top-level keys and never change a Dex key's meaning.
 
-The package: ``model`` (the dataclasses and ``ConfigError``), ``loader`` (``load``,
+The package: ``model`` (the dataclasses, ``ConfigError`` and the schema's constants, re-exported
+here, so that every layer may import ``dex_py.config`` cheaply); ``loader`` (``load``,
 ``load_string``, ``from_dict``) over ``reader``, ``sections``, ``envexpand`` and ``durations``;
-``validation`` (the rules); ``teams`` and ``session`` (the sections of our own additions).
-Import from ``dex_py.config``; modules inside the package import each other directly.
+``validation`` (the rules, calling the owners of ``storage.config``, client JWK Sets and our own
+sections ``teams`` and ``session``). Only the entry points (``app``, ``cli``) load a config.
 """
 
-from dex_py.config.loader import from_dict, load, load_string
 from dex_py.config.model import (
     DEVICE_CODE_GRANT,
     GRANT_TYPES,
@@ -20,6 +20,7 @@ from dex_py.config.model import (
     LOG_FORMATS,
     LOG_LEVELS,
     RESPONSE_TYPE_PARTS,
+    SERVER_ENGINES,
     SIGNING_ALGORITHMS,
     STORAGE_TYPES,
     TLS_VERSIONS,
@@ -40,12 +41,6 @@ from dex_py.config.model import (
     TelemetryConfig,
     WebConfig,
 )
-from dex_py.config.validation import (
-    Validation,
-    is_response_type,
-    looks_like_bcrypt,
-    validate,
-)
 
 __all__ = [
     "DEVICE_CODE_GRANT",
@@ -54,6 +49,7 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "RESPONSE_TYPE_PARTS",
+    "SERVER_ENGINES",
     "SIGNING_ALGORITHMS",
     "STORAGE_TYPES",
     "TLS_VERSIONS",
@@ -72,12 +68,5 @@ __all__ = [
     "StaticPassword",
     "StorageConfig",
     "TelemetryConfig",
-    "Validation",
     "WebConfig",
-    "from_dict",
-    "is_response_type",
-    "load",
-    "load_string",
-    "looks_like_bcrypt",
-    "validate",
 ]

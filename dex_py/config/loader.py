@@ -1,9 +1,9 @@
-"""Reading Dex's ``config.yaml`` into the dataclasses of ``dex_py.config``.
+"""Reading Dex's ``config.yaml`` into the dataclasses of ``dex_py.config.model``.
 
 The YAML is parsed with a safe loader that rejects duplicate keys. Dex's camelCase keys are
 mapped to the typed sections (``dex_py.config.sections``, on the typed-value reader of
 ``dex_py.config.reader``); wrong types, bad durations and missing ``*Env`` variables are
-collected with their key paths, then ``dex_py.config_validate.validate`` adds the semantic
+collected with their key paths, then ``dex_py.config.validation.validate`` adds the semantic
 errors, and everything is raised at once as one ``ConfigError``. Unknown keys are warnings.
 
 Environment variables (``$VAR``, ``${VAR}``) are expanded with Go's ``os.ExpandEnv`` rules, only in
@@ -50,7 +50,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load(path: str | os.PathLike[str]) -> Config:
-    """Read and validate the config file at ``path`` (see ``dex_py.config.load``)."""
+    """Read, parse and validate the YAML config at ``path``.
+
+    Raises ``ConfigError`` listing every problem (YAML syntax errors with line and column, a
+    missing file, wrong types, invalid values); non-fatal findings are in ``Config.warnings``.
+    """
     source = os.fspath(path)
     try:
         text = Path(source).read_text(encoding="utf-8")
@@ -83,7 +87,8 @@ def load_string(text: str, source: str = "<string>") -> Config:
 
 
 def from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
-    """Map a parsed Dex config to ``Config`` and validate it (see ``dex_py.config.from_dict``)."""
+    """Build and validate a ``Config`` from an already-parsed mapping in Dex's schema (camelCase
+    keys), applying env expansion and ``*Env`` keys exactly as ``load`` does."""
     if not isinstance(data, Mapping):
         raise ConfigError([(source, "top level must be a mapping of keys")])
     reader = SectionReader()

@@ -3,8 +3,9 @@
 ``validate(config)`` checks every rule and returns a ``Validation`` holding all fatal errors as
 ``(key path, message)`` pairs (``staticClients[1].redirectURIs[0]: ...``) and all warnings; it
 never stops at the first problem and never raises. Each rule is a short ``_check_*`` function.
-Connector configs and ``storage.config`` are checked by their owners (``connectors`` and
-``dex_py.storage.engine``), imported lazily so this module stays free of import cycles.
+Connector configs, ``storage.config``, client JWK Sets and our own sections are checked by their
+owners (``connectors``, ``dex_py.storage.settings``, ``dex_py.jose.client_assertions``,
+``dex_py.config.teams``, ``dex_py.config.session``), none of which imports this package back.
 
 The names here are re-exported by ``dex_py.config``.
 """
@@ -17,9 +18,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+import connectors
 from dex_py.config.model import (
     GRANT_TYPES,
     LOCAL_CONNECTOR_ID,
@@ -30,11 +31,16 @@ from dex_py.config.model import (
     SIGNING_ALGORITHMS,
     STORAGE_TYPES,
     TLS_VERSIONS,
+    Config,
+    ConfigError,
+    ExpiryConfig,
+    StaticClient,
+    WebConfig,
 )
-
-if TYPE_CHECKING:
-    from dex_py.config.model import Config, ExpiryConfig, StaticClient, WebConfig
-
+from dex_py.config.session import SessionPolicy
+from dex_py.config.teams import validate_teams_section
+from dex_py.jose.client_assertions import parse_jwks
+from dex_py.storage.settings import validate_storage_config
 
 _At = Callable[[str, int], str]  # (section, list index) -> "section[original index]"
 _BCRYPT = re.compile(rb"\$2[abxy]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
@@ -206,9 +212,6 @@ def _check_connectors(config: Config, result: Validation, at: _At) -> set[str]:
 def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
     """Each connector's ``config`` against its typed dataclass, and ``storage.config`` against
     its backend, so ``check-config`` reports those problems together with all the others."""
-    import connectors
-    from dex_py.config.model import ConfigError
-    from dex_py.storage.engine import validate_storage_config
 
     for i, conn in enumerate(config.connectors):
         if conn.type:
@@ -227,9 +230,6 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
 def _check_extension_sections(config: Config, result: Validation) -> None:
     """Our own top-level sections (``teams``, ``session``), validated by the modules that own
     them, so a bad rule stops ``serve`` and ``check-config`` with the others."""
-    from dex_py.config.model import ConfigError
-    from dex_py.config.teams import validate_teams_section
-    from dex_py.oauth.sessions import SessionPolicy
 
     for key, message in validate_teams_section(config):
         result.error(key, message)
@@ -287,7 +287,6 @@ def _check_client_auth(path: str, client: StaticClient, result: Validation) -> N
     """``tokenEndpointAuthMethod``, ``jwks`` and ``jwksURI`` (OIDC Dynamic Client Registration
     §2): public clients use ``none``; ``private_key_jwt`` needs exactly one of ``jwks`` (public
     keys only) and ``jwksURI`` (https, or http on a loopback host)."""
-    from dex_py.jose.client_assertions import parse_jwks
 
     method = client.token_endpoint_auth_method
     key = f"{path}.tokenEndpointAuthMethod"

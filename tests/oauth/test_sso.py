@@ -11,8 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from dex_py.config import ConfigError
+from dex_py.config.session import SessionPolicy
 from dex_py.jose import tokens
-from dex_py.oauth.sessions import COOKIE, SessionPolicy
+from dex_py.oauth.sessions import COOKIE
 from tests.oauth.conftest import (
     CLIENT_ID,
     ISSUER,
