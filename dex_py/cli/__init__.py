@@ -1,38 +1,19 @@
 """The ``dex-py`` command line: serve, check-config, db upgrade, passwords, keys, example-app.
 
 Each command is a thin shell over a service module; errors are printed as one line per problem
-(with the config key path) and exit non-zero, never a stack trace.
+(with the config key path) and exit non-zero, never a stack trace. The command groups live in
+their own modules (``keys``, ``passwords``, ``teams``) and are added to ``main`` here; what they
+share is in ``common``.
 """
 
 from __future__ import annotations
 
-import sys
-from typing import NoReturn
-
 import click
 
-from dex_py.config import Config, ConfigError
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
-def load_config_or_exit(path: str) -> Config:
-    """Load and validate ``path``; on any problem print every error and exit 1."""
-    from dex_py.config.loader import load
-
-    try:
-        config = load(path)
-    except ConfigError as exc:
-        click.echo(f"error: invalid config {path}:", err=True)
-        for key_path, message in exc.errors:
-            click.echo(f"  {key_path}: {message}", err=True)
-        sys.exit(1)
-    for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    return config
+from dex_py.cli.common import fail, load_config_or_exit
+from dex_py.cli.keys import keys
+from dex_py.cli.passwords import passwords
+from dex_py.cli.teams import teams
 
 
 @click.group()
@@ -85,18 +66,8 @@ def db_upgrade(config_file: str) -> None:
     try:
         revision = migrate.upgrade(config.storage)
     except migrate.MigrationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"database at revision {revision}")
-
-
-def _register_optional_groups() -> None:
-    from dex_py.cli.keys import keys
-    from dex_py.cli.passwords import passwords
-    from dex_py.cli.teams import teams
-
-    main.add_command(passwords)
-    main.add_command(keys)
-    main.add_command(teams)
 
 
 @main.command("example-app")
@@ -120,7 +91,6 @@ def example_app(
     )
 
 
-_register_optional_groups()
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+main.add_command(passwords)
+main.add_command(keys)
+main.add_command(teams)

@@ -7,12 +7,13 @@ public key stays published until every token it signed has expired.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
+
+from dex_py.cli.common import fail, load_config_or_exit
 
 if TYPE_CHECKING:
     from dex_py.config import Config
@@ -23,19 +24,13 @@ __all__ = ["keys"]
 _CONFIG_ARG = click.argument("config_file", type=click.Path(dir_okay=False))
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
 @contextmanager
 def _open(config_file: str) -> Iterator[tuple[Config, Storage]]:
-    from dex_py.cli import load_config_or_exit
     from dex_py.storage import open_storage
 
     config = load_config_or_exit(config_file)
     if config.storage.type == "memory":
-        _fail("storage type is memory: keys live only inside the running server")
+        fail("storage type is memory: keys live only inside the running server")
     storage = open_storage(config.storage)
     try:
         yield config, storage
@@ -65,7 +60,7 @@ def rotate(config_file: str) -> None:
         try:
             kid = manager_from_config(storage, Clock(), config).rotate_now()
         except KeyStoreError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     if previous:
         click.echo(f"rotated: signing key {kid} (retired {previous})")
     else:

@@ -11,9 +11,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
+
+from dex_py.cli.common import fail, load_config_or_exit
 
 if TYPE_CHECKING:
     from dex_py.config import Config
@@ -28,13 +30,7 @@ _STDIN_OPT = click.option(
 )
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
-
-
 def _load(config_file: str) -> Config:
-    from dex_py.cli import load_config_or_exit
 
     config = load_config_or_exit(config_file)
     if not config.enable_password_db:
@@ -54,9 +50,9 @@ def _storage(config: Config) -> Iterator[Storage]:
     try:
         storage = open_storage(config.storage)
     except ConfigError as exc:
-        _fail("; ".join(f"{path}: {message}" for path, message in exc.errors))
+        fail("; ".join(f"{path}: {message}" for path, message in exc.errors))
     except (MigrationError, StorageError) as exc:
-        _fail(f"cannot open storage: {exc}")
+        fail(f"cannot open storage: {exc}")
     try:
         yield storage
     finally:
@@ -78,13 +74,13 @@ def _read_password(from_stdin: bool) -> bytes:
     try:
         return hash_password(plain)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _normalise_email(email: str) -> str:
     email = email.strip().lower()
     if not email:
-        _fail("--email must not be empty")
+        fail("--email must not be empty")
     return email
 
 
@@ -113,10 +109,10 @@ def add(
 
     email = _normalise_email(email)
     if not username.strip():
-        _fail("--username must not be empty")
+        fail("--username must not be empty")
     config = _load(config_file)
     if _is_static(config, email):
-        _fail(f"{email} is already defined in staticPasswords of {config_file}")
+        fail(f"{email} is already defined in staticPasswords of {config_file}")
     password_hash = _read_password(password_stdin)
     record = Password(
         email=email,
@@ -129,7 +125,7 @@ def add(
         try:
             storage.create_password(record)
         except AlreadyExistsError:
-            _fail(f"a user with e-mail {email} already exists")
+            fail(f"a user with e-mail {email} already exists")
     click.echo(f"added {email} (user id {record.user_id})")
 
 
@@ -166,12 +162,12 @@ def delete(config_file: str, email: str) -> None:
     email = _normalise_email(email)
     config = _load(config_file)
     if _is_static(config, email):
-        _fail(f"{email} is a static password from {config_file} and cannot be deleted here")
+        fail(f"{email} is a static password from {config_file} and cannot be deleted here")
     with _storage(config) as storage:
         try:
             storage.delete_password(email)
         except NotFoundError:
-            _fail(f"no user with e-mail {email}")
+            fail(f"no user with e-mail {email}")
     click.echo(f"deleted {email}")
 
 
@@ -188,15 +184,15 @@ def passwd(config_file: str, email: str, password_stdin: bool) -> None:
     email = _normalise_email(email)
     config = _load(config_file)
     if _is_static(config, email):
-        _fail(f"{email} is a static password from {config_file} and cannot be changed here")
+        fail(f"{email} is a static password from {config_file} and cannot be changed here")
     with _storage(config) as storage:
         try:
             storage.get_password(email)
         except NotFoundError:
-            _fail(f"no user with e-mail {email}")
+            fail(f"no user with e-mail {email}")
         password_hash = _read_password(password_stdin)
         try:
             storage.update_password(email, lambda p: dataclasses.replace(p, hash=password_hash))
         except NotFoundError:
-            _fail(f"no user with e-mail {email}")
+            fail(f"no user with e-mail {email}")
     click.echo(f"changed the password of {email}")

@@ -10,18 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 import click
 
+from dex_py.cli.common import fail, load_config_or_exit
 from dex_py.teams import Decision
 
 __all__ = ["format_explanation", "teams"]
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def _rows(decision: Decision) -> list[tuple[str, str, str]]:
@@ -77,7 +72,6 @@ def explain(
     config_file: str, connector_id: str, group_list: tuple[str, ...], groups_csv: tuple[str, ...]
 ) -> None:
     """Show which rule maps each upstream group, and the resulting teams."""
-    from dex_py.cli import load_config_or_exit
     from dex_py.config import ConfigError
     from dex_py.teams import connector_ids, load_team_rules
 
@@ -93,12 +87,12 @@ def explain(
         click.echo(f"warning: {warning}", err=True)
     known = connector_ids(config)
     if connector_id not in known:
-        _fail(f"unknown connector id {connector_id!r} (configured: {', '.join(known) or 'none'})")
+        fail(f"unknown connector id {connector_id!r} (configured: {', '.join(known) or 'none'})")
     groups = list(group_list)
     for csv in groups_csv:
         groups.extend(g.strip() for g in csv.split(",") if g.strip())
     if not groups:
-        _fail("give at least one --group or --groups")
+        fail("give at least one --group or --groups")
     if rules.identity:
         click.echo("no teams section: groups pass through unchanged (Dex behaviour)")
     else:
