@@ -34,7 +34,7 @@ def main() -> None:
 )
 def serve(config_file: str, workers: int | None, engine: str | None) -> None:
     """Run the server (Granian, or gunicorn) with CONFIG_FILE."""
-    from dex_py.serving.server import serve as run_server
+    from dex_py.serving.run import serve as run_server
 
     config = load_config_or_exit(config_file)
     run_server(config, config_file, workers=workers, engine=engine)

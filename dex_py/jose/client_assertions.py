@@ -46,7 +46,7 @@ from dex_py.jose import tokens
 from dex_py.jose.jwk import KeyStoreError, PublicKey, parse_public
 from dex_py.storage.base import Client, Storage
 
-log = logging.getLogger("dex_py.jose.client_assertions")
+log = logging.getLogger("dex_py.client_assertions")  # the name before the move
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PRIVATE_KEY_JWT = "private_key_jwt"

@@ -44,7 +44,7 @@ from dex_py.jose.jwk import parse_private as _parse_private
 from dex_py.jose.jwk import parse_public as _parse_public
 from dex_py.storage.base import Keys, NotFoundError, Storage, VerificationKey
 
-log = logging.getLogger("dex_py.jose.keys")
+log = logging.getLogger("dex_py.keys")  # the name before the move
 
 _ONE_US = timedelta(microseconds=1)
 

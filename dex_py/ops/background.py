@@ -20,7 +20,7 @@ from dex_py.clock import Clock
 from dex_py.storage import DATABASE_UNAVAILABLE, error_reason
 from dex_py.storage.base import GCResult
 
-log = logging.getLogger("dex_py.ops.background")
+log = logging.getLogger("dex_py.background")  # the name before the move
 
 JITTER = 0.2
 

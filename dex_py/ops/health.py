@@ -10,7 +10,7 @@ from werkzeug import Response
 
 from dex_py.services import services
 
-log = logging.getLogger("dex_py.ops.health")
+log = logging.getLogger("dex_py.oauth.health")  # the name before the move
 
 
 def _storage_ok() -> str:

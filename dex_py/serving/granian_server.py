@@ -63,7 +63,7 @@ from dex_py.serving.server import (
 )
 from dex_py.serving.wsgi_bridge import WSGIBridge
 
-log = logging.getLogger("dex_py.serving.granian_server")
+log = logging.getLogger("dex_py.granian_server")  # the name before the move
 
 HEADER_READ_TIMEOUT_MS = 10_000  # a request head must arrive within 10 s
 BACKPRESSURE = 4096  # connections a worker holds at once (idle and slow ones included)

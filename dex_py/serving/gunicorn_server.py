@@ -39,7 +39,7 @@ from dex_py.serving.server import (
     stopped,
 )
 
-log = logging.getLogger("dex_py.serving.gunicorn_server")
+log = logging.getLogger("dex_py.gunicorn_server")  # the name before the move
 
 
 class DexSyncWorker(SyncWorker):

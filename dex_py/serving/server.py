@@ -1,9 +1,9 @@
-"""``dex-py serve``: checks, migrations and the two engines, Granian (default) and gunicorn.
+"""``dex-py serve``: what both engines share (checks, migrations, TLS, workers, housekeeping).
 
 ``plan()`` runs first, in the master, for either engine: the listeners and TLS files are checked,
 risky setups are reported (memory storage, which also forces one worker; a plain-HTTP issuer on
 a non-loopback host), storage migrations run once and the worker count is settled. Then
-``server.engine`` (or ``--server``) picks the engine:
+``server.engine`` (or ``--server``) picks the engine (``dex_py.serving.run.serve``):
 
 - ``granian`` (``dex_py.serving.granian_server``): HTTP in Rust; slow or idle clients cost no
   worker; SIGTERM drains (readiness 503, ``server.shutdownDelay``, finish every held connection).
@@ -31,9 +31,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dex_py.config import Config, WebConfig
-from dex_py.ops.logs import setup_logging
 
-log = logging.getLogger("dex_py.serving.server")
+log = logging.getLogger("dex_py.server")  # the name before the move
 
 AppFactory = Callable[[Config], Any]  # config -> WSGI app (create_app)
 MAX_DEFAULT_WORKERS = 8
@@ -213,42 +212,3 @@ def listening_message(config: Config, n_workers: int) -> str:
     urls = ", ".join(_listen_urls(config.web))
     plural = "" if n_workers == 1 else "s"
     return f"dex-py listening on {urls} (issuer {config.issuer}, {n_workers} worker{plural})"
-
-
-def serve(
-    config: Config,
-    config_path: str,
-    *,
-    workers: int | None = None,
-    app_factory: AppFactory | None = None,
-    access_log: bool = False,
-    engine: str | None = None,
-) -> None:
-    """Run dex-py until SIGTERM/SIGINT on ``engine`` (default ``server.engine``: granian).
-
-    ``app_factory(config)`` builds the WSGI app in each worker (default
-    ``dex_py.app.create_app``). ``workers`` overrides ``server.workers``.
-    """
-    setup_logging(config.logger)
-    engine = engine or config.server.engine
-    kwargs: dict[str, Any] = {
-        "workers": workers,
-        "app_factory": app_factory,
-        "access_log": access_log,
-    }
-    try:
-        if engine == "gunicorn":
-            from dex_py.serving.gunicorn_server import build_application
-
-            application = build_application(config, config_path, **kwargs)
-        else:
-            from dex_py.serving.granian_server import build_granian
-
-            server = build_granian(config, config_path, **kwargs)
-    except ServeError as exc:
-        log.error("cannot start: %s", exc)
-        raise SystemExit(f"error: {exc}") from None
-    if engine == "gunicorn":
-        application.run()  # exits the process (SystemExit)
-    else:
-        server.serve_forever()

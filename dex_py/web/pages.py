@@ -31,7 +31,7 @@ from werkzeug.security import safe_join
 from dex_py.config import FrontendConfig
 from dex_py.resources import resource_dir
 
-log = logging.getLogger("dex_py.web.pages")
+log = logging.getLogger("dex_py.web")  # the name before the move
 
 DEFAULT_THEME = "light"
 LOGO_NAMES = ("logo.svg", "logo.png")  # looked up in the theme folder, in this order

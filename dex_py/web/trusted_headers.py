@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AUTHPROXY_TYPE", "TrustedHeaderFilter", "environ_key", "trusted_header_paths"]
 
-log = logging.getLogger("dex_py.web.trusted_headers")
+log = logging.getLogger("dex_py.trusted_headers")  # the name before the move
 
 AUTHPROXY_TYPE = "authproxy"
 

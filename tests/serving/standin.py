@@ -29,7 +29,7 @@ from dex_py.config import (
     WebConfig,
 )
 from dex_py.ops.metrics import init_metrics
-from dex_py.serving import server
+from dex_py.serving import run, server
 from dex_py.storage.base import GCResult
 from dex_py.web.headers import init_headers
 
@@ -112,7 +112,7 @@ def main(params_path: str) -> None:
             f.write(f"{os.getpid()}\n")
 
     server.run_migrations = record_migration  # type: ignore[assignment]
-    server.serve(
+    run.serve(
         config,
         params_path,
         app_factory=lambda cfg: create_app(cfg, marker_dir),

@@ -59,7 +59,7 @@ def test_run_once_rotates_and_collects_with_clock_now(caplog: pytest.LogCaptureF
         keys=FakeKeys(rotate=True),
         storage=FakeStorage(result=GCResult(auth_requests=2, refresh_tokens=1)),
     )
-    caplog.set_level(logging.INFO, "dex_py.ops.background")
+    caplog.set_level(logging.INFO, "dex_py.background")
     rotated, result = run_once(services)
     assert rotated is True
     assert result.total == 3
@@ -70,7 +70,7 @@ def test_run_once_rotates_and_collects_with_clock_now(caplog: pytest.LogCaptureF
 
 
 def test_run_once_quiet_when_nothing_happened(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "dex_py.ops.background")
+    caplog.set_level(logging.INFO, "dex_py.background")
     assert run_once(FakeServices()) == (False, GCResult())
     assert caplog.records == []
 
@@ -81,7 +81,7 @@ def test_run_once_propagates_errors() -> None:
 
 
 def test_loop_survives_failures_and_stops(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "dex_py.ops.background")
+    caplog.set_level(logging.INFO, "dex_py.background")
     services = FakeServices(
         keys=FakeKeys(error=RuntimeError("keys broken")),
         storage=FakeStorage(error=RuntimeError("gc broken"), target_calls=3),
