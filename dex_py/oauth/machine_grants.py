@@ -46,7 +46,7 @@ from dex_py.oauth import issuance
 
 # ``grants`` imports this module at its end to register these grants in ``GRANTS``: import them
 # from there (importing this module first would be a circular import).
-from dex_py.oauth.grants import BaseGrant
+from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_connector_allowed, check_issue_policy
 from dex_py.storage.base import Claims
 

@@ -17,6 +17,9 @@ need that one, which no other browser has.
 
 CSRF tokens on our forms are an HMAC of the auth request id under that browser secret: stateless,
 and useless to anyone who cannot read the victim's cookie.
+
+``load_auth_request`` is how every step after ``/auth`` gets its request: known, not expired,
+and bound to this browser.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from werkzeug import Response
 
 from dex_py.errors import PageError
 from dex_py.services import services
-from dex_py.storage.base import AuthRequest
+from dex_py.storage.base import AuthRequest, NotFoundError
 
 COOKIE = "dexpy_browser"
 
@@ -96,3 +99,26 @@ def check_csrf(auth_req_id: str, presented: str) -> None:
         raise PageError(400, "Invalid form", "The form has expired. Please start again.")
     if not hmac.compare_digest(csrf_token(auth_req_id), presented):
         raise PageError(400, "Invalid form", "The form has expired. Please start again.")
+
+
+_EXPIRED = PageError(
+    400,
+    "Login expired",
+    "This login request is unknown or has expired. Please return to the application and "
+    "start again.",
+)
+
+
+def load_auth_request(req_id: str) -> AuthRequest:
+    """The stored auth request, checked for expiry and browser binding."""
+    svc = services()
+    if not req_id or len(req_id) > 128:
+        raise _EXPIRED
+    try:
+        req = svc.storage.get_auth_request(req_id)
+    except NotFoundError:
+        raise _EXPIRED from None
+    if req.expiry <= svc.clock.now():
+        raise _EXPIRED
+    check_browser(req)
+    return req
