@@ -15,8 +15,8 @@ answers a request needing approval), the auth request is re-bound to a fresh sec
 in the response to that browser (``renew``); the approval page and the code's issuance then
 need that one, which no other browser has.
 
-CSRF tokens on our forms are an HMAC of the auth request id under that browser secret: stateless,
-and useless to anyone who cannot read the victim's cookie.
+CSRF tokens on the login forms are an HMAC of the auth request id under that browser secret
+(``dex_py.web.csrf``): stateless, and useless to anyone who cannot read the victim's cookie.
 
 ``load_auth_request`` is how every step after ``/auth`` gets its request: known, not expired,
 and bound to this browser.
@@ -24,7 +24,6 @@ and bound to this browser.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import secrets
@@ -35,6 +34,7 @@ from werkzeug import Response
 from dex_py.errors import PageError
 from dex_py.services import services
 from dex_py.storage.base import AuthRequest, NotFoundError
+from dex_py.web import csrf
 
 COOKIE = "dexpy_browser"
 
@@ -89,15 +89,12 @@ def check_browser(auth_req: AuthRequest) -> None:
 
 
 def csrf_token(auth_req_id: str) -> str:
-    key = browser_secret().encode()
-    mac = hmac.new(key, b"csrf:" + auth_req_id.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+    """The CSRF token of the login forms of one auth request (``web.csrf``)."""
+    return csrf.csrf_token(browser_secret(), b"csrf:" + auth_req_id.encode())
 
 
 def check_csrf(auth_req_id: str, presented: str) -> None:
-    if not presented or not browser_secret():
-        raise PageError(400, "Invalid form", "The form has expired. Please start again.")
-    if not hmac.compare_digest(csrf_token(auth_req_id), presented):
+    if not csrf.csrf_valid(browser_secret(), b"csrf:" + auth_req_id.encode(), presented):
         raise PageError(400, "Invalid form", "The form has expired. Please start again.")
 
 
