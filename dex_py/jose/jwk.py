@@ -1,7 +1,7 @@
 """JOSE key primitives: generate, parse and identify JWKs; sign and verify JWS signatures.
 
 RFC 7517 (JWK), RFC 7518 §3.3/§3.4 (RS256, ES256) and RFC 7638 (JWK thumbprint, used as ``kid``).
-``dex_py.keys.KeyManager`` stores, caches and rotates these keys; this module knows nothing of
+``dex_py.jose.keys.KeyManager`` stores, caches and rotates these keys; this module knows nothing of
 storage.
 
 jwcrypto generates keys and (de)serialises JWKs; per-token signing and verification call

@@ -9,7 +9,7 @@
   and HMAC are refused; an unknown ``kid`` is refused; every malformed input raises
   ``InvalidTokenError`` and nothing else.
 
-Signing and verification use the key objects cached by ``dex_py.keys.KeyManager`` (see its
+Signing and verification use the key objects cached by ``dex_py.jose.keys.KeyManager`` (see its
 docstring for the measured cost versus plain jwcrypto).
 """
 

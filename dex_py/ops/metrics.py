@@ -131,7 +131,7 @@ def count_event(name: str, **labels: str) -> None:
     """Count one domain event, e.g. ``count_event("dexpy_logins_total", connector="ldap",
     result="success")``. Unknown names raise ``KeyError``; a no-op while metrics are off."""
     if name not in EVENTS:
-        raise KeyError(f"undeclared metric event {name!r}; declare it in dex_py.metrics.EVENTS")
+        raise KeyError(f"undeclared metric event {name!r}; declare it in dex_py.ops.metrics.EVENTS")
     if _metrics is None:
         return
     counter = _metrics.events[name]

@@ -11,10 +11,11 @@ One master (``DexGranian``, a ``granian.server.MPServer``) forks ``workers`` pro
 Granian binds one address; here every worker serves each configured listener (``web.https`` with
 TLS >= ``web.tlsMinVersion``, and ``web.http``) with one Rust worker per listener, each bound
 with SO_REUSEPORT. In each worker, after the app is built: the housekeeping thread
-(``dex_py.ops.background``). In the master: migrations already ran (``dex_py.server.plan``), metrics
-multi-process mode and the aggregate on ``telemetry.http``, the certificate watch (a changed and
-loadable ``tlsCert``/``tlsKey`` pair respawns the workers one at a time, which is how Granian
-loads a new certificate), and a dead worker is replaced.
+(``dex_py.ops.background``). In the master: migrations already ran
+(``dex_py.serving.server.plan``), metrics multi-process mode and the aggregate on
+``telemetry.http``, the certificate watch (a changed and loadable ``tlsCert``/``tlsKey`` pair
+respawns the workers one at a time, which is how Granian loads a new certificate), and a dead
+worker is replaced.
 
 Shutdown (SIGTERM): ``/healthz/ready`` answers 503 at once, requests are served as usual for
 ``server.shutdownDelay`` (so load balancers stop sending new ones), then every worker stops

@@ -3,7 +3,7 @@
 One gunicorn master, ``sync`` workers (DESIGN §8: they balanced load evenly where ``gthread``
 did not). A sync worker reads each request itself, one at a time, so slow clients stall it: use
 this engine only behind a proxy that buffers whole requests. ``build_application`` runs
-``dex_py.server.plan`` (checks, warnings, migrations, worker count) and returns the gunicorn
+``dex_py.serving.server.plan`` (checks, warnings, migrations, worker count) and returns the gunicorn
 application: hooks start the metrics aggregate in the master (``telemetry.http``), close its
 socket in each worker, start each worker's housekeeping thread, and mark dead workers for
 prometheus_client. SIGTERM shuts down gracefully, SIGHUP restarts the workers (gunicorn's

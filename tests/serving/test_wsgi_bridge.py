@@ -1,4 +1,5 @@
-"""``dex_py.wsgi_bridge.build_environ``: an RSGI scope and a read body become a PEP 3333 environ."""
+"""``dex_py.serving.wsgi_bridge.build_environ``: an RSGI scope and a read body become a PEP 3333
+environ."""
 
 from __future__ import annotations
 
