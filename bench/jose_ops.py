@@ -18,9 +18,9 @@ from joserfc import jwt
 from joserfc.jwk import JWKRegistry, KeySet
 
 from dex_py.clock import Clock
-from dex_py.keys import KeyManager
+from dex_py.jose.keys import KeyManager
+from dex_py.jose.tokens import sign, verify
 from dex_py.storage.memory import MemoryStorage
-from dex_py.tokens import sign, verify
 
 ISSUER = "https://dex.example.com/dex"
 

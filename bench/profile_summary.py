@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-PROFILE_MARKER = "DexSyncWorker.handle (dex_py/gunicorn_server.py"
+PROFILE_MARKER = "DexSyncWorker.handle (dex_py/serving/gunicorn_server.py"
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
     (
         "JOSE (sign/verify)",
         (
-            "dex_py/jwk.py",
-            "dex_py/keys.py",
-            "dex_py/tokens.py",
+            "dex_py/jose/jwk.py",
+            "dex_py/jose/keys.py",
+            "dex_py/jose/tokens.py",
             "joserfc/",
             "jwcrypto/",
             "cryptography/",

@@ -340,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("py-spy not installed (.venv/bin/pip install py-spy): profiling skipped")
         opts.profile = False
     opts.out.parent.mkdir(parents=True, exist_ok=True)
-    from dex_py.server import default_workers
+    from dex_py.serving.server import default_workers
 
     workers = opts.workers or default_workers()
     results: list[Result] = []

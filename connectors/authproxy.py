@@ -5,7 +5,7 @@ gateway...).
 ``login_url`` sends the browser to ``<issuer>/callback/<connector id>?state=...``. The fronting
 proxy must authenticate every request to exactly that path and set the headers below on it,
 overwriting whatever the client sent. Everywhere else the server removes these headers itself
-(``dex_py.trusted_headers``), so a client that bypasses the proxy cannot name itself anywhere.
+(``dex_py.web.trusted_headers``), so a client that bypasses the proxy cannot name itself anywhere.
 
 Headers (Dex's names and defaults): ``userHeader`` (``X-Remote-User``, required; the username),
 ``userIDHeader`` (``X-Remote-User-Id``), ``userNameHeader`` (``X-Remote-User-Name``, the

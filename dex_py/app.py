@@ -11,25 +11,25 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from dex_py.client_assertions import ClientAssertionVerifier
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.session import SessionPolicy
 from dex_py.connector_manager import ConnectorManager
-from dex_py.errors import register_error_handlers
-from dex_py.http_headers import init_headers
-from dex_py.keys import KeyManager
-from dex_py.metrics import init_metrics
+from dex_py.error_handlers import register_error_handlers
+from dex_py.jose.client_assertions import ClientAssertionVerifier
+from dex_py.jose.keys import KeyManager
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
-from dex_py.oauth.sessions import SessionPolicy
+from dex_py.ops.metrics import init_metrics
 from dex_py.passwords import PasswordService
 from dex_py.services import Services
 from dex_py.storage import StaticOverlay, open_storage
 from dex_py.storage.base import Connector as StoredConnector
 from dex_py.storage.base import Storage
 from dex_py.teams import load_team_rules
-from dex_py.trusted_headers import TrustedHeaderFilter, trusted_header_paths
-from dex_py.web import init_web
+from dex_py.web.headers import init_headers
+from dex_py.web.pages import init_web
+from dex_py.web.trusted_headers import TrustedHeaderFilter, trusted_header_paths
 
 log = logging.getLogger(__name__)
 

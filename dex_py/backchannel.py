@@ -12,7 +12,7 @@ retry signs a new one (new ``jti``, same ``sub``/``sid``).
 
 The first attempt runs right away in a daemon thread, so a slow client never delays the user's
 logout page. A failed attempt is retried by ``deliver_due`` (called from the housekeeping loop,
-``dex_py.background``) after 30 s, 2 min, 10 min and 1 h; after ``MAX_ATTEMPTS`` the event is
+``dex_py.ops.background``) after 30 s, 2 min, 10 min and 1 h; after ``MAX_ATTEMPTS`` the event is
 ``failed``. Before sending, a worker *claims* the event in one ``update_logout_event`` (row
 lock): it bumps ``attempts`` and moves ``next_attempt`` to the retry time, so another worker or
 replica does not see it as due and no client gets the same delivery twice at once.
@@ -29,7 +29,7 @@ from typing import Any
 
 import requests
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from dex_py.services import Services
 from dex_py.storage.base import LogoutEvent, NotFoundError, Session
 

@@ -5,7 +5,7 @@ one up costs no database round trip on the hot path; clients created at run time
 storage. Secrets are compared as SHA-256 digests in constant time: they are
 high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8). Clients
 registered with ``private_key_jwt`` authenticate with a signed assertion instead
-(``dex_py.client_assertions``).
+(``dex_py.jose.client_assertions``).
 
 Redirect URIs match exactly (RFC 9700 §2.1), except that public clients may use any port on a
 loopback address (RFC 8252 §7.3) and the out-of-band URI ``urn:ietf:wg:oauth:2.0:oob``.
@@ -21,14 +21,14 @@ import json
 from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
-from dex_py.client_assertions import (
+from dex_py.config import StaticClient
+from dex_py.errors import InvalidClient, InvalidRequest
+from dex_py.jose.client_assertions import (
     ASSERTION_TYPE,
     PRIVATE_KEY_JWT,
     ClientAssertionVerifier,
     unverified_subject,
 )
-from dex_py.config import StaticClient
-from dex_py.errors import InvalidClient, InvalidRequest
 from dex_py.storage.base import Client, NotFoundError, Storage
 
 OOB_URI = "urn:ietf:wg:oauth:2.0:oob"

@@ -31,6 +31,7 @@ from joserfc.jwk import Key, KeySet
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from dex_py.resources import resource_dir
+from dex_py.web.csrf import csrf_token, csrf_valid
 
 log = logging.getLogger(__name__)
 
@@ -176,15 +177,19 @@ def _scopes_from_form(form: Any) -> list[str]:
     return list(dict.fromkeys(scopes))  # keep order, drop duplicates
 
 
+# Forms post back a token minted under a random secret kept in the session (dex_py.web.csrf).
+_CSRF_PURPOSE = b"example-app-form"
+
+
 def _csrf_token() -> str:
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(24)
-    return str(session["csrf"])
+    return csrf_token(str(session["csrf"]), _CSRF_PURPOSE)
 
 
 def _check_csrf() -> None:
     sent = request.form.get("csrf_token", "")
-    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+    if not csrf_valid(str(session.get("csrf", "")), _CSRF_PURPOSE, sent):
         abort(400, "Bad or missing CSRF token; reload the page and try again.")
 
 

@@ -13,9 +13,9 @@ from dex_py.storage.base import Storage
 
 if TYPE_CHECKING:
     from dex_py.clients import ClientStore
+    from dex_py.config.session import SessionPolicy
     from dex_py.connector_manager import ConnectorManager
-    from dex_py.keys import KeyManager
-    from dex_py.oauth.sessions import SessionPolicy
+    from dex_py.jose.keys import KeyManager
     from dex_py.teams import TeamRules
 
 

@@ -41,7 +41,7 @@ Semantics, for each upstream group in order:
   names are ignored.
 
 Without a ``teams`` section the mapping is the identity: groups pass through unchanged, exactly
-as in Dex. ``TeamRules.from_config`` validates the whole section (``dex_py.teams_config``) and
+as in Dex. ``TeamRules.from_config`` validates the whole section (``dex_py.config.teams``) and
 raises ``ConfigError`` listing every problem with its key path; unknown keys and unknown
 connector ids are errors, because a typo there would silently change who gets which team.
 """
@@ -53,7 +53,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dex_py.teams_config import (
+from dex_py.config.teams import (
     MAX_PATTERN_LENGTH,
     UNMATCHED_POLICIES,
     Rule,

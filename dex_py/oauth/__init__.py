@@ -12,13 +12,13 @@ from dex_py.oauth import (
     approval,
     authorize,
     discovery,
-    health,
     login,
     logout,
     token_endpoint,
     token_lifecycle,
     userinfo,
 )
+from dex_py.ops import health
 
 CORS_ENDPOINTS = (
     "discovery",

@@ -14,15 +14,16 @@ from werkzeug import Response
 
 from dex_py import scopes as sc
 from dex_py.errors import AccessDenied, PageError, RedirectError
-from dex_py.oauth import browser, issuance, sessions
+from dex_py.oauth import issuance, sessions
 from dex_py.oauth.responses import deliver
 from dex_py.services import services
 from dex_py.storage.base import AuthCode, AuthRequest, NotFoundError
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.browser import load_auth_request
+from dex_py.web.pages import render_page
 
 
 def approval_view() -> Response:
-    from dex_py.oauth.login import load_auth_request
 
     req = load_auth_request(request.values.get("req", ""))
     if not req.logged_in or req.claims is None:

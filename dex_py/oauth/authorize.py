@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,13 +32,14 @@ from dex_py.errors import (
     UnauthorizedClient,
     UnsupportedResponseType,
 )
-from dex_py.oauth import browser
 from dex_py.oauth.approval import issue_authorization_response
+from dex_py.oauth.authorize_context import AuthorizeContext
 from dex_py.oauth.responses import default_mode, redirect_to
 from dex_py.oauth.sso import already_approved, check_id_token_hint, reusable_session
-from dex_py.services import Services, services
+from dex_py.services import services
 from dex_py.storage.base import PKCE, AuthRequest, Client, Session
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.pages import render_page
 
 MAX_PARAM_LENGTH = 4096
 SINGLE_VALUED = (
@@ -62,28 +62,6 @@ SINGLE_VALUED = (
 RESPONSE_TYPES = {"code", "token", "id_token"}
 PROMPTS = {"none", "login", "consent", "select_account"}
 _PKCE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-
-
-@dataclass
-class AuthorizeContext:
-    """What the checks read and fill in."""
-
-    params: MultiDict[str, str]
-    svc: Services
-    client: Client | None = None
-    redirect_uri: str = ""
-    response_types: tuple[str, ...] = ()
-    response_mode: str = ""
-    scopes: tuple[str, ...] = ()
-    prompt: tuple[str, ...] = ()
-    max_age: int | None = None
-    connector_id: str = ""
-    # prompt=consent, or approval_prompt=force (Dex's spelling, sent by oauth2-proxy)
-    force_approval: bool = False
-    notes: dict[str, str] = field(default_factory=dict)
-
-    def get(self, name: str) -> str:
-        return self.params.get(name, "")
 
 
 # --- checks before the redirect URI is trusted: errors are pages ------------------------------

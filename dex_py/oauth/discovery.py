@@ -11,7 +11,8 @@ import json
 from werkzeug import Response
 
 from dex_py import scopes as sc
-from dex_py.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
+from dex_py.jose.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
+from dex_py.oauth.token_endpoint import GRANTS
 from dex_py.services import Services, services
 
 CLAIMS_SUPPORTED = [
@@ -74,8 +75,6 @@ def discovery_document(svc: Services) -> dict:
 
 
 def _implemented_grants() -> set[str]:
-    from dex_py.oauth.grants import GRANTS
-
     return set(GRANTS)
 
 

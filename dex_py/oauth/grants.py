@@ -1,10 +1,11 @@
 """Token-endpoint grants: authorization code + PKCE (RFC 6749 §4.1.3, RFC 7636 §4.6) and
 resource owner password (RFC 6749 §4.3); the refresh token grant lives in ``refresh``, client
-credentials and token exchange in ``machine_grants``, and all are registered here.
+credentials and token exchange in ``machine_grants``, the base class in ``grant_base``, and all
+are registered in ``token_endpoint``.
 
 Each grant is a small class that reads its parameters, loads and checks its credential, and
-asks ``issuance`` for tokens. Rules shared by all grants live in ``policy``; ``GRANTS`` is the one
-registry, filtered by ``oauth2.grantTypes`` at the endpoint.
+asks ``issuance`` for tokens. Rules shared by all grants live in ``policy``;
+``token_endpoint.GRANTS`` is the one registry, filtered by ``oauth2.grantTypes`` there.
 """
 
 from __future__ import annotations
@@ -15,47 +16,20 @@ import hmac
 import logging
 import re
 import secrets
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from dataclasses import replace
+from typing import Any
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
-from dex_py.errors import InvalidGrant, InvalidRequest, ServerError
+from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
+from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
-from dex_py.services import Services
 from dex_py.storage.base import AuthCode, NotFoundError
 
 log = logging.getLogger(__name__)
 
 _VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-
-
-@dataclass(frozen=True)
-class TokenRequest:
-    form: dict[str, str]
-    client: Any  # dex_py.storage.base.Client
-    auth_method: str
-    grant_type: str
-
-
-class BaseGrant:
-    grant_type: ClassVar[str]
-
-    def __init__(self, svc: Services, treq: TokenRequest) -> None:
-        self.svc = svc
-        self.treq = treq
-        self.form = treq.form
-        self.client = treq.client
-
-    def require(self, name: str) -> str:
-        value = self.form.get(name, "")
-        if not value:
-            raise InvalidRequest(f"{name} is required")
-        return value
-
-    def respond(self) -> dict[str, Any]:
-        raise NotImplementedError
 
 
 def pkce_matches(method: str, challenge: str, verifier: str) -> bool:
@@ -185,18 +159,3 @@ class PasswordGrant(BaseGrant):
         if refresh_id:
             refresh = issuance.new_refresh_token(svc, grant, now, refresh_id)
         return issuance.token_response(svc, grant, now, refresh_token=refresh)
-
-
-from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant  # noqa: E402
-from dex_py.oauth.refresh import RefreshTokenGrant  # noqa: E402
-
-GRANTS: dict[str, type[BaseGrant]] = {
-    g.grant_type: g
-    for g in (
-        AuthorizationCodeGrant,
-        RefreshTokenGrant,
-        PasswordGrant,
-        ClientCredentialsGrant,
-        TokenExchangeGrant,
-    )
-}

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from connectors.base import Identity
 from dex_py import scopes as sc
-from dex_py import tokens
+from dex_py.jose import tokens
 from dex_py.services import Services
 from dex_py.storage.base import Claims, NotFoundError, RefreshToken, grant_marker
 

@@ -20,37 +20,17 @@ from connectors.base import CallbackRequest, ConnectorError, Identity
 from dex_py import scopes as sc
 from dex_py.connector_manager import ConnectorEntry
 from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
-from dex_py.metrics import count_event
-from dex_py.oauth import authorize, browser, consent, issuance, sessions
+from dex_py.oauth import authorize, consent, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import redirect_to
+from dex_py.ops.metrics import count_event
 from dex_py.services import services
-from dex_py.storage.base import AuthRequest, NotFoundError
-from dex_py.web import render_page
+from dex_py.storage.base import AuthRequest
+from dex_py.web import browser
+from dex_py.web.browser import load_auth_request
+from dex_py.web.pages import render_page
 
 log = logging.getLogger(__name__)
-
-_EXPIRED = PageError(
-    400,
-    "Login expired",
-    "This login request is unknown or has expired. Please return to the application and "
-    "start again.",
-)
-
-
-def load_auth_request(req_id: str) -> AuthRequest:
-    """The stored auth request, checked for expiry and browser binding."""
-    svc = services()
-    if not req_id or len(req_id) > 128:
-        raise _EXPIRED
-    try:
-        req = svc.storage.get_auth_request(req_id)
-    except NotFoundError:
-        raise _EXPIRED from None
-    if req.expiry <= svc.clock.now():
-        raise _EXPIRED
-    browser.check_browser(req)
-    return req
 
 
 def _connector_for(req: AuthRequest, connector_id: str) -> ConnectorEntry:

@@ -28,9 +28,6 @@ session's clients (``dex_py.backchannel``) and redirects to ``post_logout_redire
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,13 +38,16 @@ from flask import request
 from werkzeug import Response
 from werkzeug.datastructures import MultiDict
 
-from dex_py import backchannel, tokens
+from dex_py import backchannel
 from dex_py.errors import PageError
-from dex_py.oauth import browser, sessions
+from dex_py.jose import tokens
+from dex_py.oauth import sessions
 from dex_py.oauth.responses import redirect_to
 from dex_py.services import Services, services
 from dex_py.storage.base import Client, NotFoundError, Session
-from dex_py.web import render_page
+from dex_py.web import browser
+from dex_py.web.csrf import csrf_token, csrf_valid
+from dex_py.web.pages import render_page
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +177,9 @@ def _parse(svc: Services, values: MultiDict[str, str]) -> LogoutRequest:
 # -- CSRF for the confirmation form ------------------------------------------------------------
 
 
-def csrf_token(secret: str) -> str:
-    """The logout form's CSRF token: HMAC of a fixed purpose under the browser's secret."""
-    mac = hmac.new(secret.encode(), _CSRF_PURPOSE, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
-
-
 def check_csrf(presented: str) -> None:
-    secret = browser.browser_secret()
-    if not presented or not secret or not hmac.compare_digest(csrf_token(secret), presented):
+    """The logout form's token: a fixed purpose under the browser's secret (``web.csrf``)."""
+    if not csrf_valid(browser.browser_secret(), _CSRF_PURPOSE, presented):
         raise PageError(400, "Invalid form", "The form has expired. Please try again.")
 
 
@@ -236,7 +230,7 @@ def _confirmation_page(req: LogoutRequest) -> Response:
     resp = render_page(
         "logout.html",
         post_url=req.svc.url("/logout"),
-        csrf_token=csrf_token(secret),
+        csrf_token=csrf_token(secret, _CSRF_PURPOSE),
         client_name=_client_name(req.client),
         hidden=hidden,
     )

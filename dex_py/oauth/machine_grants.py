@@ -39,14 +39,14 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
-from dex_py import tokens
 from dex_py.config import TOKEN_EXCHANGE_GRANT
 from dex_py.errors import InvalidRequest
+from dex_py.jose import tokens
 from dex_py.oauth import issuance
 
 # ``grants`` imports this module at its end to register these grants in ``GRANTS``: import them
 # from there (importing this module first would be a circular import).
-from dex_py.oauth.grants import BaseGrant
+from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_connector_allowed, check_issue_policy
 from dex_py.storage.base import Claims
 

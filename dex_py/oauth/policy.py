@@ -22,7 +22,7 @@ from dex_py.errors import InvalidGrant, InvalidScope, UnauthorizedClient
 from dex_py.services import Services
 
 if TYPE_CHECKING:
-    from dex_py.oauth.grants import TokenRequest
+    from dex_py.oauth.grant_base import TokenRequest
     from dex_py.oauth.issuance import Grant
 
 

@@ -41,10 +41,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from connectors.base import ConnectorError, Identity
 from dex_py import scopes as sc
 from dex_py.errors import InvalidGrant, InvalidScope
-from dex_py.metrics import count_event
 from dex_py.oauth import issuance
-from dex_py.oauth.grants import BaseGrant
+from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
+from dex_py.ops.metrics import count_event
 from dex_py.storage.base import NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)

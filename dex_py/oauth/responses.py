@@ -21,7 +21,7 @@ from werkzeug import Response
 
 from dex_py.clients import OOB_URI
 from dex_py.errors import RedirectError
-from dex_py.web import render_page
+from dex_py.web.pages import render_page
 
 
 def redirect_to(url: str) -> Response:

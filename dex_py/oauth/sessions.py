@@ -7,12 +7,7 @@ path; storage keeps only SHA-256 of the secret. A session expires after ``sessio
 without use or ``session.absoluteLifetime`` after login, whichever comes first. Logging in again
 always starts a new session id (no session fixation).
 
-Config (dex-py addition, top-level ``session``)::
-
-    session:
-      enabled: true            # false: every authorization request asks the user to log in
-      idleTimeout: 8h
-      absoluteLifetime: 24h
+The ``session`` config section is parsed by ``dex_py.config.session``.
 """
 
 from __future__ import annotations
@@ -22,59 +17,20 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import request
 from werkzeug import Response
 
-from dex_py.config import ConfigError
-from dex_py.durations import parse_duration
+from dex_py.config.session import SessionPolicy
 from dex_py.oauth import consent
 from dex_py.services import Services
 from dex_py.storage.base import Claims, NotFoundError, Session
 
 COOKIE = "dexpy_session"
 TOUCH_EVERY = timedelta(minutes=1)
-
-
-@dataclass(frozen=True)
-class SessionPolicy:
-    enabled: bool = True
-    idle_timeout: timedelta = timedelta(hours=8)
-    absolute_lifetime: timedelta = timedelta(hours=24)
-
-    @classmethod
-    def from_config(cls, section: Any) -> SessionPolicy:
-        """Parse the ``session`` section; every problem is reported with its key path."""
-        if section is None:
-            return cls()
-        if not isinstance(section, dict):
-            raise ConfigError([("session", "must be a mapping")])
-        errors: list[tuple[str, str]] = []
-        values: dict[str, Any] = {}
-        for key, value in section.items():
-            path = f"session.{key}"
-            if key == "enabled":
-                if not isinstance(value, bool):
-                    errors.append((path, "must be true or false"))
-                values["enabled"] = bool(value)
-            elif key in ("idleTimeout", "absoluteLifetime"):
-                try:
-                    duration = parse_duration(str(value))
-                except ValueError as exc:
-                    errors.append((path, str(exc)))
-                    continue
-                if duration <= timedelta(0):
-                    errors.append((path, "must be a positive duration"))
-                field = "idle_timeout" if key == "idleTimeout" else "absolute_lifetime"
-                values[field] = duration
-            else:
-                errors.append((path, "unknown key"))
-        if errors:
-            raise ConfigError(errors)
-        return cls(**values)
 
 
 def _policy(svc: Services) -> SessionPolicy:

@@ -19,17 +19,14 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
-from dex_py import tokens
 from dex_py.errors import ConsentRequired, InvalidRequest, LoginRequired
+from dex_py.jose import tokens
 from dex_py.oauth import consent, issuance, sessions
+from dex_py.oauth.authorize_context import AuthorizeContext
 from dex_py.storage.base import NotFoundError, Session
-
-if TYPE_CHECKING:
-    from dex_py.oauth.authorize import AuthorizeContext
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,25 @@ from werkzeug import Response
 
 from dex_py.clients import authenticate_client
 from dex_py.errors import InvalidRequest, UnsupportedGrantType
-from dex_py.metrics import count_event
-from dex_py.oauth.grants import GRANTS, TokenRequest
+from dex_py.oauth.grant_base import BaseGrant, TokenRequest
+from dex_py.oauth.grants import AuthorizationCodeGrant, PasswordGrant
+from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant
 from dex_py.oauth.policy import check_grant_policy
+from dex_py.oauth.refresh import RefreshTokenGrant
+from dex_py.ops.metrics import count_event
 from dex_py.services import services
+
+# The one registry of grants; ``oauth2.grantTypes`` and each client's ``grantTypes`` filter it.
+GRANTS: dict[str, type[BaseGrant]] = {
+    g.grant_type: g
+    for g in (
+        AuthorizationCodeGrant,
+        RefreshTokenGrant,
+        PasswordGrant,
+        ClientCredentialsGrant,
+        TokenExchangeGrant,
+    )
+}
 
 
 def strict_form() -> dict[str, str]:

@@ -19,9 +19,9 @@ from typing import Any
 from flask import request
 from werkzeug import Response
 
-from dex_py import tokens
 from dex_py.clients import authenticate_client
 from dex_py.errors import InvalidRequest, UnsupportedTokenType
+from dex_py.jose import tokens
 from dex_py.oauth import issuance
 from dex_py.oauth.token_endpoint import json_response, strict_form
 from dex_py.services import Services, services

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import request
 from werkzeug import Response
 
-from dex_py import tokens
 from dex_py.errors import InvalidRequest, InvalidToken
+from dex_py.jose import tokens
 from dex_py.oauth.token_endpoint import json_response
 from dex_py.services import services
 

@@ -1,7 +1,7 @@
 """Storage: the ``Storage`` protocol, its backends, and ``open_storage`` to pick one from config.
 
 ``open_storage(cfg)`` builds the backend named by ``storage.type`` (``sqlite3``, ``postgres``,
-``mysql``, ``memory``; keys as in Dex, see ``storage.engine``) and, for SQL backends, migrates
+``mysql``, ``memory``; keys as in Dex, see ``storage.settings``) and, for SQL backends, migrates
 the schema first. Engines connect lazily and hand a forked child a fresh pool, so the storage
 may be created before gunicorn forks its workers. Wrap the result in ``StaticOverlay`` to add
 the config file's clients, passwords and connectors.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from dex_py.config import StorageConfig
+from dex_py.config.model import StorageConfig
 from dex_py.storage.base import (
     AlreadyExistsError,
     NotFoundError,
@@ -19,18 +19,13 @@ from dex_py.storage.base import (
     Storage,
     StorageError,
 )
-from dex_py.storage.engine import (
-    StorageConfigError,
-    engine_url_for,
-    error_reason,
-    make_engine,
-    validate_storage_config,
-)
+from dex_py.storage.engine import error_reason, make_engine
 from dex_py.storage.memory import MemoryStorage
+from dex_py.storage.settings import StorageConfigError, engine_url_for, validate_storage_config
 from dex_py.storage.static import StaticOverlay
 
 # A database that is down, stopped answering within its timeouts, or has no free pooled
-# connection: the web layer answers these with 503 (``errors.register_error_handlers``).
+# connection: the web layer answers these with 503 (``error_handlers``).
 DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.TimeoutError)
 
 __all__ = [

@@ -20,16 +20,16 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
-from dex_py.config import StorageConfig
+from dex_py.config.model import StorageConfig
 from dex_py.resources import resource_dir
 from dex_py.storage.engine import (
     SQLITE_LOCK_OPTION,
-    StorageConfigError,
     describe_url,
     error_reason,
     install_sqlite_hooks,
     make_engine,
 )
+from dex_py.storage.settings import StorageConfigError
 from dex_py.storage.timeouts import without_timeouts
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ forever. Each SQL engine gets:
 Timeouts are whole seconds; 0 turns one off. Schema migrations and garbage collection run
 without them (``without_timeouts``): an ``ALTER TABLE`` or a ``DELETE`` of a large backlog, or
 waiting for another replica's migration, may take longer. What a request gets when it runs
-into one: ``errors.register_error_handlers`` answers 503 for ``storage.DATABASE_UNAVAILABLE``.
+into one: ``error_handlers`` answers 503 for ``storage.DATABASE_UNAVAILABLE``.
 """
 
 from __future__ import annotations

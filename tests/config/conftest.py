@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dex_py.config import Config, ConfigError, load
+from dex_py.config import Config, ConfigError
+from dex_py.config.loader import load
 
 DATA = Path(__file__).parent / "data"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dex_py.durations import DurationError, format_duration, parse_duration
+from dex_py.config.durations import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from dex_py.envexpand import expand_env
+from dex_py.config.envexpand import expand_env
 
 from .conftest import REPO_ROOT
 

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 import connectors
-from dex_py.oauth.sessions import SessionPolicy
+from dex_py.config.session import SessionPolicy
 from dex_py.teams import TeamRules
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"

@@ -10,15 +10,8 @@ from typing import Any
 import bcrypt
 import pytest
 
-from dex_py.config import (
-    Config,
-    ConfigError,
-    ConnectorConfig,
-    StaticClient,
-    from_dict,
-    load,
-    load_string,
-)
+from dex_py.config import Config, ConfigError, ConnectorConfig, StaticClient
+from dex_py.config.loader import from_dict, load, load_string
 
 from .conftest import DATA, PASSWORD_HASH, REPO_ROOT
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from dex_py.config import ConfigError, load
+from dex_py.config import ConfigError
+from dex_py.config.loader import load
 
 Mutate = Callable[[dict[str, Any]], None]
 
@@ -570,7 +571,7 @@ def test_unknown_keys_are_not_errors(valid: dict[str, Any]) -> None:
 
 
 def load_from(data: dict[str, Any]) -> Any:
-    from dex_py.config import from_dict
+    from dex_py.config.loader import from_dict
 
     return from_dict(data)
 

@@ -24,7 +24,7 @@ from tests.live import REPO_ROOT, _dex_py_command
 
 pytestmark = pytest.mark.live
 
-KEY_REFRESH_INTERVAL = 5.0  # dex_py.keys.KeyManager re-reads storage at most this often
+KEY_REFRESH_INTERVAL = 5.0  # dex_py.jose.keys.KeyManager re-reads storage at most this often
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")  # BCP 47, roughly
 

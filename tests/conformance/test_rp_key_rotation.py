@@ -11,7 +11,7 @@ from tests.conformance.conftest import KEYED_ID, OP, keyed_rp
 
 pytestmark = pytest.mark.live
 
-JWKS_REFETCH_INTERVAL = 10.0  # dex_py.client_assertions.JWKSCache.refetch_interval
+JWKS_REFETCH_INTERVAL = 10.0  # dex_py.jose.client_assertions.JWKSCache.refetch_interval
 
 
 @pytest.mark.slow

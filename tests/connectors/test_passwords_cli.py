@@ -6,7 +6,7 @@ import bcrypt
 import pytest
 from click.testing import CliRunner
 
-from dex_py.passwords_cli import passwords
+from dex_py.cli.passwords import passwords
 
 DEX_HASH = "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from dex_py.clients import client_from_config
-from dex_py.config import TOKEN_EXCHANGE_GRANT, ConfigError, from_dict
+from dex_py.config import TOKEN_EXCHANGE_GRANT, ConfigError
+from dex_py.config.loader import from_dict
 from tests.grants.conftest import ClientKey, machine_overrides
 from tests.oauth.conftest import BASE_CONFIG, App, merge
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from connectors.mock import KILGORE_TROUT, MOCK_SUBJECT_TOKEN
-from dex_py import tokens
 from dex_py.config import TOKEN_EXCHANGE_GRANT
+from dex_py.jose import tokens
 from tests.grants.conftest import (
     ACCESS_TOKEN_TYPE,
     EXCHANGER_ID,

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from dex_py.clock import FrozenClock
-from dex_py.jwk import generate_jwk
-from dex_py.keys import KeyManager
+from dex_py.jose.jwk import generate_jwk
+from dex_py.jose.keys import KeyManager
 from dex_py.storage.base import Keys
 from dex_py.storage.memory import MemoryStorage
 

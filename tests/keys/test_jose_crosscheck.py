@@ -1,6 +1,7 @@
-"""Our fast signing path (``dex_py.tokens`` on ``cryptography``) against joserfc, the JOSE library
-the product uses for everything from outside: each side verifies what the other signed, for RS256
-and ES256, with keys made by ``KeyManager.ensure`` (and so by ``dex_py.jwk.generate_jwk``)."""
+"""Our fast signing path (``dex_py.jose.tokens`` on ``cryptography``) against joserfc, the JOSE
+library the product uses for everything from outside: each side verifies what the other signed,
+for RS256 and ES256, with keys made by ``KeyManager.ensure`` (and so by
+``dex_py.jose.jwk.generate_jwk``)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from joserfc import jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import JWKRegistry, KeySet
 
-from dex_py.jwk import parse_private, parse_public
-from dex_py.tokens import InvalidTokenError, b64url_decode, b64url_encode, sign, verify
+from dex_py.jose.jwk import parse_private, parse_public
+from dex_py.jose.tokens import InvalidTokenError, b64url_decode, b64url_encode, sign, verify
 
 from .conftest import ISSUER
 

@@ -9,8 +9,8 @@ from datetime import timedelta
 import pytest
 from jwcrypto import jwk
 
-from dex_py.jwk import KeyStoreError, generate_jwk
-from dex_py.keys import KeyManager, key_infos
+from dex_py.jose.jwk import KeyStoreError, generate_jwk
+from dex_py.jose.keys import KeyManager, key_infos
 from dex_py.storage.base import Keys, VerificationKey
 
 from .conftest import LIFETIME, PERIOD
@@ -315,8 +315,8 @@ def test_bad_settings_rejected(make_keys, kwargs) -> None:
 
 
 def test_keys_are_parsed_once_not_per_request(make_keys, clock, monkeypatch) -> None:
-    from dex_py import keys as keys_module
-    from dex_py.tokens import sign, verify
+    from dex_py.jose import keys as keys_module
+    from dex_py.jose.tokens import sign, verify
 
     km = make_keys(algorithm="ES256", refresh_interval=1.0)
     km.ensure()
@@ -349,7 +349,7 @@ def test_keys_are_parsed_once_not_per_request(make_keys, clock, monkeypatch) -> 
 def test_concurrent_threads_sign_and_verify_across_rotation(make_keys, clock) -> None:
     import threading
 
-    from dex_py.tokens import sign, verify
+    from dex_py.jose.tokens import sign, verify
 
     km = make_keys(algorithm="ES256", refresh_interval=0.0)
     km.ensure()

@@ -11,7 +11,7 @@ import pytest
 
 from dex_py.clock import FrozenClock
 from dex_py.config import StorageConfig
-from dex_py.keys import KeyManager
+from dex_py.jose.keys import KeyManager
 from dex_py.storage import open_storage
 
 from .conftest import LIFETIME, PERIOD

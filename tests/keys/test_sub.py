@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dex_py.tokens import decode_sub, encode_sub, half_hash, new_token_id
+from dex_py.jose.tokens import decode_sub, encode_sub, half_hash, new_token_id
 
 
 def test_known_dex_subject() -> None:

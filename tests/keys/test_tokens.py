@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jwcrypto import jwk, jws, jwt
 
-from dex_py.jwk import generate_jwk
-from dex_py.tokens import (
+from dex_py.jose.jwk import generate_jwk
+from dex_py.jose.tokens import (
     MAX_TOKEN_LENGTH,
     InvalidTokenError,
     b64url_encode,

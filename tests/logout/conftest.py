@@ -115,7 +115,7 @@ def log_in(app: App, browser: FlaskClient | None = None) -> tuple[FlaskClient, d
 
 
 def sid_of(app: App, id_token: str) -> str:
-    from dex_py import tokens
+    from dex_py.jose import tokens
 
     claims = tokens.verify(
         app.svc.keys, id_token, issuer=app.svc.issuer, audience=None, clock=app.clock

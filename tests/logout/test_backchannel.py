@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 from dex_py import backchannel
-from dex_py.background import run_once
+from dex_py.ops.background import run_once
 from dex_py.storage.base import LogoutEvent
 from tests.logout.conftest import (
     WAIT,

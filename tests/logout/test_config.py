@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from dex_py.clients import client_from_config
-from dex_py.config import ConfigError, from_dict
+from dex_py.config import ConfigError
+from dex_py.config.loader import from_dict
 from tests.oauth.conftest import BASE_CONFIG
 
 

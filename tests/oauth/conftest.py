@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from dex_py.app import create_app
 from dex_py.clock import FrozenClock
-from dex_py.config import from_dict
+from dex_py.config.loader import from_dict
 from dex_py.storage.memory import MemoryStorage
 
 ISSUER = "http://127.0.0.1:5556/dex"

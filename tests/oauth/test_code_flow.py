@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from tests.oauth.conftest import (
     CLIENT_ID,
     ISSUER,

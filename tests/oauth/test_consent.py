@@ -11,8 +11,9 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from dex_py.config import ConfigError, from_dict
-from dex_py.config_validate import validate
+from dex_py.config import ConfigError
+from dex_py.config.loader import from_dict
+from dex_py.config.validation import validate
 from tests.oauth.conftest import (
     BASE_CONFIG,
     REDIRECT,

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from dex_py.passwords import hash_password
 from dex_py.storage.base import Password
 from tests.oauth.conftest import (

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from tests.oauth.conftest import (
     CLIENT_ID,
     ISSUER,

@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from dex_py import tokens
 from dex_py.config import ConfigError
-from dex_py.oauth.sessions import COOKIE, SessionPolicy
+from dex_py.config.session import SessionPolicy
+from dex_py.jose import tokens
+from dex_py.oauth.sessions import COOKIE
 from tests.oauth.conftest import (
     CLIENT_ID,
     ISSUER,

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from tests.oauth.conftest import (
     BASE_CONFIG,
     ISSUER,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from tests.oauth.conftest import (
     BASE_CONFIG,
     CLIENT_ID,

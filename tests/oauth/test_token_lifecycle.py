@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dex_py import tokens
+from dex_py.jose import tokens
 from tests.oauth.conftest import (
     ISSUER,
     App,

@@ -144,7 +144,7 @@ class ServerKey:
     so a rejection can only come from the time checks."""
 
     def __init__(self, op: OP) -> None:
-        from dex_py.config import load
+        from dex_py.config.loader import load
         from dex_py.storage import open_storage
 
         config = load(op.server.config_path)

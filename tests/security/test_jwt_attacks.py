@@ -2,7 +2,7 @@
 ``/userinfo`` and introspection, ``id_token_hint`` at ``/auth`` and ``/logout``, and client
 assertions (``private_key_jwt``) at ``/token``.
 
-Protection (``dex_py.tokens.verify``, ``dex_py.client_assertions``; RFC 8725 §2-3): the
+Protection (``dex_py.jose.tokens.verify``, ``dex_py.jose.client_assertions``; RFC 8725 §2-3): the
 algorithm comes from our key, never from the token — ``none`` and HMAC are refused; only our
 published ``kid``s select a key (no ``jwk``/``jku``/``x5u`` header is honoured); ``exp``,
 ``nbf`` and ``iat`` are enforced; size and syntax are checked before any parsing, and every bad

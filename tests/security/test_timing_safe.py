@@ -27,7 +27,7 @@ from flask.testing import FlaskClient
 from connectors.local import bcrypt_cost
 from dex_py import clients
 from dex_py.app import create_app
-from dex_py.config import from_dict
+from dex_py.config.loader import from_dict
 from dex_py.oauth import grants
 from dex_py.passwords import hash_password
 from dex_py.storage.memory import MemoryStorage

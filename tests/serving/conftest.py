@@ -101,7 +101,7 @@ class ServerRunner:
         return run
 
     def standin(self, ports: list[int], **params: Any) -> Running:
-        """Run ``dex_py.server.serve`` with the stand-in app; ``ports`` are waited for."""
+        """Run ``dex_py.serving.run.serve`` with the stand-in app; ``ports`` are waited for."""
         marker_dir = self.tmp_path / f"markers{len(self.running)}"
         marker_dir.mkdir()
         params_path = self.tmp_path / f"params{len(self.running)}.json"

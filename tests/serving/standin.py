@@ -1,5 +1,5 @@
 """A stand-in for ``dex_py.app.create_app`` and a runner, so the gunicorn tests exercise
-``dex_py.server`` with a tiny Flask app: ``python -m tests.serving.standin PARAMS.json``.
+``dex_py.serving.server`` with a tiny Flask app: ``python -m tests.serving.standin PARAMS.json``.
 
 PARAMS.json: ``{"issuer", "http", "https", "tls_cert", "tls_key", "tls_min_version",
 "telemetry", "workers", "storage", "gc_seconds", "marker_dir", "logger_format", "engine",
@@ -19,7 +19,6 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from dex_py import server
 from dex_py.clock import Clock
 from dex_py.config import (
     Config,
@@ -29,9 +28,10 @@ from dex_py.config import (
     TelemetryConfig,
     WebConfig,
 )
-from dex_py.http_headers import init_headers
-from dex_py.metrics import init_metrics
+from dex_py.ops.metrics import init_metrics
+from dex_py.serving import run, server
 from dex_py.storage.base import GCResult
+from dex_py.web.headers import init_headers
 
 
 class FakeKeys:
@@ -112,7 +112,7 @@ def main(params_path: str) -> None:
             f.write(f"{os.getpid()}\n")
 
     server.run_migrations = record_migration  # type: ignore[assignment]
-    server.serve(
+    run.serve(
         config,
         params_path,
         app_factory=lambda cfg: create_app(cfg, marker_dir),

@@ -1,4 +1,4 @@
-"""dex_py.background: one housekeeping pass, and a loop that survives failures."""
+"""dex_py.ops.background: one housekeeping pass, and a loop that survives failures."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from dex_py.background import jittered, run_once, start_background
 from dex_py.clock import FrozenClock
+from dex_py.ops.background import jittered, run_once, start_background
 from dex_py.storage.base import GCResult
 
 WAIT = 30.0  # generous upper bound for a thread to get going; never the thing under test

@@ -1,5 +1,5 @@
-"""The real ``dex-py serve`` (dex_py.cli -> dex_py.server -> dex_py.app.create_app) with SQLite
-in a temp dir, two workers and metrics: health, headers, metrics, graceful stop."""
+"""The real ``dex-py serve`` (dex_py.cli -> dex_py.serving.server -> dex_py.app.create_app) with
+SQLite in a temp dir, two workers and metrics: health, headers, metrics, graceful stop."""
 
 from __future__ import annotations
 

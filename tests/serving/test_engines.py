@@ -1,4 +1,4 @@
-"""A real server started by ``dex_py.server.serve`` (stand-in app), on each engine (Granian,
+"""A real server started by ``dex_py.serving.run.serve`` (stand-in app), on each engine (Granian,
 the default, and gunicorn): TLS versions, HTTP and HTTPS side by side, multi-process metrics,
 housekeeping threads, SIGTERM."""
 

@@ -1,4 +1,4 @@
-"""dex_py.http_headers: security headers, web.headers overrides, CORS and preflight."""
+"""dex_py.web.headers: security headers, web.headers overrides, CORS and preflight."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, Response
 
 from dex_py.config import WebConfig
-from dex_py.http_headers import DEFAULT_CSP, cors_enabled, init_headers
+from dex_py.web.headers import DEFAULT_CSP, cors_enabled, init_headers
 
 ALLOWED = "https://app.example.com"
 

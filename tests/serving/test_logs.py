@@ -1,4 +1,4 @@
-"""dex_py.logs: text and JSON output, levels, secret redaction, gunicorn's access records."""
+"""dex_py.ops.logs: text and JSON output, levels, secret redaction, gunicorn's access records."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from gunicorn.config import Config as GunicornConfig
 
 from dex_py.config import LoggerConfig
-from dex_py.logs import REDACTED, GunicornLogger, redact_text, setup_logging
+from dex_py.ops.logs import REDACTED, GunicornLogger, redact_text, setup_logging
 
 pytestmark = pytest.mark.usefixtures("restore_logging")
 

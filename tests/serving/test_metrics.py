@@ -1,4 +1,4 @@
-"""dex_py.metrics in one process: request counter and histogram, event counters, off switch.
+"""dex_py.ops.metrics in one process: request counter and histogram, event counters, off switch.
 (The multi-process aggregation under gunicorn is in test_gunicorn.py.)"""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
 
-from dex_py import metrics
 from dex_py.config import TelemetryConfig
+from dex_py.ops import metrics
 
 ON = TelemetryConfig(http="127.0.0.1:0")
 

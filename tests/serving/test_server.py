@@ -1,4 +1,4 @@
-"""dex_py.server without starting a server: listeners, TLS context, workers, warnings, for
+"""dex_py.serving.server without starting a server: listeners, TLS context, workers, warnings, for
 both engines (gunicorn's options, Granian's listeners)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dex_py import server
 from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
-from dex_py.granian_server import Listener, build_granian, raise_open_files_limit
-from dex_py.gunicorn_server import DexSyncWorker, build_application
-from dex_py.server import ServeError, default_workers, make_ssl_context, startup_warnings
+from dex_py.serving import server
+from dex_py.serving.granian_server import Listener, build_granian, raise_open_files_limit
+from dex_py.serving.gunicorn_server import DexSyncWorker, build_application
+from dex_py.serving.server import ServeError, default_workers, make_ssl_context, startup_warnings
 from tests.services import free_port
 from tests.tls import CertPair, self_signed_cert
 

@@ -1,10 +1,11 @@
-"""``dex_py.wsgi_bridge.build_environ``: an RSGI scope and a read body become a PEP 3333 environ."""
+"""``dex_py.serving.wsgi_bridge.build_environ``: an RSGI scope and a read body become a PEP 3333
+environ."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dex_py.wsgi_bridge import build_environ
+from dex_py.serving.wsgi_bridge import build_environ
 
 
 @dataclass

@@ -218,7 +218,7 @@ def test_no_free_pooled_connection_answers_503(
     request answers 503 (JSON on the token endpoint, a page on the authorization endpoint)."""
     from dex_py.app import create_app
     from dex_py.clock import FrozenClock
-    from dex_py.config import from_dict
+    from dex_py.config.loader import from_dict
     from tests.oauth.conftest import BASE_CONFIG, CLIENT_ID, CLIENT_SECRET, REDIRECT
 
     cfg = fresh_config(kind)

@@ -61,9 +61,9 @@ def verify_assertion(
 ) -> None:
     """Race to authenticate ``client`` with ``assertion`` (as one replica would); report
     "accepted" or the refusal."""
-    from dex_py.client_assertions import ClientAssertionVerifier
     from dex_py.clock import Clock
     from dex_py.errors import InvalidClient
+    from dex_py.jose.client_assertions import ClientAssertionVerifier
 
     storage = open_storage(cfg, migrate=False)
     storage.ping()

@@ -8,7 +8,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from dex_py.teams_cli import teams
+from dex_py.cli.teams import teams
 
 TEAMS: dict[str, Any] = {
     "unmatched": "drop",

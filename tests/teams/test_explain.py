@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dex_py.cli.teams import format_explanation
 from dex_py.teams import Decision, RuleMatch, TeamRules
-from dex_py.teams_cli import format_explanation
 
 
 def test_explain_decisions(make_rules: Callable[..., TeamRules]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, request
 
 from dex_py.config import FrontendConfig
-from dex_py.web import init_web, render_page
+from dex_py.web.pages import init_web, render_page
 
 CSP = (
     "default-src 'self'; img-src 'self' data: https:; style-src 'self'; script-src 'self'; "

@@ -18,7 +18,7 @@ HOSTILE = "<script>alert(1)</script>\"'&"
 def render(app: Flask, name: str, **overrides: Any) -> tuple[int, Page]:
     template, status, context = PAGES[name]
     with app.test_request_context():
-        from dex_py.web import render_page
+        from dex_py.web.pages import render_page
 
         response = render_page(template, status, **{**context, **overrides})
     return response.status_code, Page(response.get_data(as_text=True))

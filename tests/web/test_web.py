@@ -1,4 +1,4 @@
-"""dex_py.web: template globals, themes, frontend.dir overrides, the /static and /theme routes."""
+"""dex_py.web.pages: template globals, themes, frontend.dir overrides, /static and /theme."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from flask import Flask
 
 from dex_py.config import FrontendConfig
 from dex_py.resources import resource_dir
-from dex_py.web import init_web
+from dex_py.web.pages import init_web
 from tests.chromium import serve
 from tests.web.html import Page
 

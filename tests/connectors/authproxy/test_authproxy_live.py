@@ -1,6 +1,6 @@
 """End to end: a live ``dex-py serve`` with an ``authproxy`` connector. The test plays the
 fronting proxy by sending the identity headers on ``/dex/callback/<id>`` itself, and shows that
-the same headers sent to any other path are ignored (``dex_py.trusted_headers``, wired in
+the same headers sent to any other path are ignored (``dex_py.web.trusted_headers``, wired in
 ``create_app``)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``dex_py.trusted_headers``: identity headers survive only on the authproxy callback paths."""
+"""``dex_py.web.trusted_headers``: identity headers survive only on the authproxy callback paths."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
 
 from dex_py.config import Config, ConnectorConfig
-from dex_py.trusted_headers import TrustedHeaderFilter, environ_key, trusted_header_paths
+from dex_py.web.trusted_headers import TrustedHeaderFilter, environ_key, trusted_header_paths
 
 
 @Request.application

@@ -1,0 +1,96 @@
+"""The ``dex-py`` command line: serve, check-config, db upgrade, passwords, keys, example-app.
+
+Each command is a thin shell over a service module; errors are printed as one line per problem
+(with the config key path) and exit non-zero, never a stack trace. The command groups live in
+their own modules (``keys``, ``passwords``, ``teams``) and are added to ``main`` here; what they
+share is in ``common``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from dex_py.cli.common import fail, load_config_or_exit
+from dex_py.cli.keys import keys
+from dex_py.cli.passwords import passwords
+from dex_py.cli.teams import teams
+
+
+@click.group()
+@click.version_option(package_name="dex-py")
+def main() -> None:
+    """dex-py: an OpenID Connect identity provider compatible with Dex."""
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--workers", type=int, default=None, help="Worker processes (overrides config).")
+@click.option(
+    "--server",
+    "engine",
+    type=click.Choice(["granian", "gunicorn"]),
+    default=None,
+    help="HTTP server (overrides server.engine; default granian).",
+)
+def serve(config_file: str, workers: int | None, engine: str | None) -> None:
+    """Run the server (Granian, or gunicorn) with CONFIG_FILE."""
+    from dex_py.serving.run import serve as run_server
+
+    config = load_config_or_exit(config_file)
+    run_server(config, config_file, workers=workers, engine=engine)
+
+
+@main.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def check_config(config_file: str) -> None:
+    """Validate CONFIG_FILE and report every problem."""
+    config = load_config_or_exit(config_file)
+    click.echo(
+        f"config OK: issuer {config.issuer}, storage {config.storage.type}, "
+        f"{len(config.static_clients)} static client(s), {len(config.connectors)} connector(s)"
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+def db_upgrade(config_file: str) -> None:
+    """Apply migrations to the configured database."""
+    from dex_py.storage import migrate
+
+    config = load_config_or_exit(config_file)
+    try:
+        revision = migrate.upgrade(config.storage)
+    except migrate.MigrationError as exc:
+        fail(str(exc))
+    click.echo(f"database at revision {revision}")
+
+
+@main.command("example-app")
+@click.option("--issuer", default="http://127.0.0.1:5556/dex", show_default=True)
+@click.option("--client-id", default="example-app", show_default=True)
+@click.option("--client-secret", default="ZXhhbXBsZS1hcHAtc2VjcmV0", show_default=True)
+@click.option("--listen", default="127.0.0.1:5555", show_default=True)
+@click.option("--redirect-uri", default="http://127.0.0.1:5555/callback", show_default=True)
+def example_app(
+    issuer: str, client_id: str, client_secret: str, listen: str, redirect_uri: str
+) -> None:
+    """Run a small relying party that logs in through the issuer and shows the tokens."""
+    from dex_py.example_app import run
+
+    run(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        listen=listen,
+        redirect_uri=redirect_uri,
+    )
+
+
+main.add_command(passwords)
+main.add_command(keys)
+main.add_command(teams)

@@ -1,0 +1,417 @@
+"""``dex-py serve`` on Granian, the default engine: slow clients never hold a Python thread.
+
+Granian does HTTP in Rust (hyper). A connection costs a socket and a small buffer until its
+request head is complete (``HEADER_READ_TIMEOUT_MS``, at most ``MAX_HEAD_BUFFER`` bytes); each
+worker holds up to ``BACKPRESSURE`` connections. Workers run Granian's RSGI interface with
+``dex_py.serving.wsgi_bridge``, which reads the body on the event loop and only then runs the
+Flask app on one of ``PY_THREADS`` threads (Granian's own WSGI interface would let a slow body
+hold one).
+
+One master (``DexGranian``, a ``granian.server.MPServer``) forks ``workers`` processes. Plain
+Granian binds one address; here every worker serves each configured listener (``web.https`` with
+TLS >= ``web.tlsMinVersion``, and ``web.http``) with one Rust worker per listener, each bound
+with SO_REUSEPORT. In each worker, after the app is built: the housekeeping thread
+(``dex_py.ops.background``). In the master: migrations already ran
+(``dex_py.serving.server.plan``), metrics multi-process mode and the aggregate on
+``telemetry.http``, the certificate watch (a changed and loadable ``tlsCert``/``tlsKey`` pair
+respawns the workers one at a time, which is how Granian loads a new certificate), and a dead
+worker is replaced.
+
+Shutdown (SIGTERM): ``/healthz/ready`` answers 503 at once, requests are served as usual for
+``server.shutdownDelay`` (so load balancers stop sending new ones), then every worker stops
+accepting, answers every connection it holds and exits (bounded by ``server.timeout``); the
+master exits 0. The workers ignore SIGTERM/SIGINT themselves (a signal to the whole process
+group, as systemd and test harnesses send, must not cut the delay short); the master stops them
+with ``STOP_SIGNAL``. SIGINT or a second SIGTERM skips the delay. Granian's internals used here
+(``RSGIWorker``'s arguments, ``MPServer`` hooks) are those of 2.8, the pinned range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from granian._futures import _future_watcher_wrapper, _new_cbscheduler
+from granian._granian import RSGIWorker, WorkerSignal
+from granian._loops import loops
+from granian.constants import Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.net import SocketSpec
+from granian.server.mp import MPServer, WorkerProcess
+
+from dex_py.config import Config
+from dex_py.serving.server import (
+    ServeError,
+    default_factory,
+    listening_message,
+    make_ssl_context,
+    plan,
+    port_of,
+    start_housekeeping,
+    stopped,
+)
+from dex_py.serving.wsgi_bridge import WSGIBridge
+
+log = logging.getLogger("dex_py.granian_server")  # the name before the move
+
+HEADER_READ_TIMEOUT_MS = 10_000  # a request head must arrive within 10 s
+BACKPRESSURE = 4096  # connections a worker holds at once (idle and slow ones included)
+BACKLOG = 4096  # kernel accept queue per listener
+PY_THREADS = 8  # Python threads per worker running the app (requests wait on the event loop)
+MAX_HEAD_BUFFER = 64 * 1024  # bytes of request head a connection may buffer
+CERT_POLL_SECONDS = 5.0
+STOP_SIGNAL = signal.SIGUSR1
+# Granian 2.8's type stub lags its runtime signature (which has an IPC handle after the socket).
+_RUST_WORKER: Any = RSGIWorker
+_NO_TLS: tuple[Any, ...] = (False, None, None, None, "tls1.2", None, [], False)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One address to serve; ``tls`` = ``(cert, key, "tls1.2"|"tls1.3")`` for ``web.https``."""
+
+    host: str
+    port: int
+    tls: tuple[str, str, str] | None = None
+
+    def ssl_args(self) -> tuple[Any, ...]:
+        if self.tls is None:
+            return _NO_TLS
+        cert, key, minimum = self.tls
+        return (True, cert, key, None, minimum, None, [], False)
+
+
+@dataclass
+class WorkerSetup:
+    """What a forked worker needs (never pickled: workers are forked)."""
+
+    factory: Callable[[], Any]  # builds the WSGI app
+    listeners: list[tuple[Listener, Any]]  # with their granian SocketSpec
+    draining: Any  # multiprocessing.Event, set by the master on SIGTERM
+    ready_path: str  # <issuer path>/healthz/ready
+    gc_interval: float
+    access_log: bool
+    close_in_worker: list[Any]  # master-only sockets the fork inherited
+
+
+def worker_main(worker_id: int, setup: WorkerSetup) -> None:
+    """A worker process: build the app, start housekeeping, serve every listener until the
+    master sends ``STOP_SIGNAL``, then finish every connection it holds and return."""
+    for sock in setup.close_in_worker:
+        sock.close()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the master decides when we stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop_early = threading.Event()  # a stop that arrives while the app is being built
+    signal.signal(STOP_SIGNAL, lambda *_: stop_early.set())
+
+    app = setup.factory()
+    start_housekeeping(app, setup.gc_interval)
+    bridge = WSGIBridge(
+        app,
+        threads=PY_THREADS,
+        ready_path=setup.ready_path,
+        draining=setup.draining,
+        access_log=setup.access_log,
+    )
+    loop = loops.get("auto")
+    bridge.__rsgi_init__(loop)
+    callback = _future_watcher_wrapper(bridge.__rsgi__)
+    http1 = HTTP1Settings(
+        header_read_timeout=HEADER_READ_TIMEOUT_MS,
+        keep_alive=True,
+        max_buffer_size=MAX_HEAD_BUFFER,
+    )
+    stops: list[Any] = []
+    pending = len(setup.listeners)
+    finished = asyncio.Event()
+
+    def listener_done() -> None:
+        nonlocal pending
+        pending -= 1
+        if pending == 0:
+            finished.set()
+
+    for listener, spec in setup.listeners:
+        stop = WorkerSignal()
+        # Called (from a Rust thread) once this listener has finished its connections.
+        stop.add_cb(lambda: loop.call_soon_threadsafe(listener_done))
+        rust = _RUST_WORKER(
+            worker_id,
+            (spec, None),
+            None,  # no IPC: Granian's own metrics are off
+            1,  # Rust I/O threads
+            512,  # Rust blocking threads (Granian's default)
+            1,  # Python threads of Granian's own: the bridge has its pool
+            30,
+            BACKPRESSURE,
+            "1",  # HTTP/1.1
+            http1,
+            None,
+            False,  # no websockets
+            None,  # no static files: Flask serves /static
+            *listener.ssl_args(),
+            (None, None),
+        )
+        rust.serve_str(_new_cbscheduler(loop, callback, impl_asyncio=True), loop, stop)
+        stops.append(stop)
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop.set()
+
+    loop.add_signal_handler(STOP_SIGNAL, stop_all)
+    if stop_early.is_set():
+        stop_all()
+    loop.run_until_complete(finished.wait())
+    bridge.close()
+
+
+class _ForkedWorker(WorkerProcess):
+    """A Granian worker process that is always forked and stopped with ``STOP_SIGNAL``."""
+
+    def _spawn(self, target: Any, args: Any) -> None:
+        self.inner = multiprocessing.get_context("fork").Process(
+            name="dex-py-worker", target=target, args=args
+        )
+
+    def terminate(self) -> None:
+        self.interrupt_by_parent = True
+        if self.inner.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.inner.pid, STOP_SIGNAL)
+
+
+class DexGranian(MPServer):
+    """Granian's multi-process server with several listeners per worker, a drain period on
+    SIGTERM and a certificate watch (see the module docstring)."""
+
+    def __init__(
+        self,
+        listeners: list[Listener],
+        *,
+        workers: int,
+        factory: Callable[[], Any],
+        ready_path: str,
+        gc_interval: float,
+        shutdown_delay: float,
+        stop_timeout: int,
+        log_level: str,
+        access_log: bool = False,
+        cert_files: tuple[str, str] | None = None,
+        cert_check: Callable[[], Any] | None = None,
+    ) -> None:
+        first = listeners[0]
+        super().__init__(
+            "dex_py",
+            address=first.host,
+            port=first.port,
+            interface=Interfaces.RSGI,
+            workers=workers,
+            backlog=BACKLOG,
+            backpressure=BACKPRESSURE,
+            respawn_failed_workers=True,
+            workers_kill_timeout=max(1, stop_timeout),
+            log_level=log_level,  # type: ignore[arg-type]
+            log_dictconfig={  # Granian's records go to our root handler (dex_py.ops.logs)
+                "loggers": {
+                    "_granian": {"handlers": [], "propagate": True},
+                    "granian.access": {"handlers": [], "propagate": True},
+                }
+            },
+        )
+        self.listeners = listeners
+        self.shutdown_delay = shutdown_delay
+        self.cert_files = cert_files
+        self.cert_check = cert_check
+        self.draining = multiprocessing.get_context("fork").Event()
+        self.setup = WorkerSetup(
+            factory=factory,
+            listeners=[],
+            draining=self.draining,
+            ready_path=ready_path,
+            gc_interval=gc_interval,
+            access_log=access_log,
+            close_in_worker=[],
+        )
+        self.on_worker_exit: Callable[[int], None] | None = None
+        self._stop_timer: threading.Timer | None = None
+
+    # --- listeners: one SocketSpec per address; each worker binds it with SO_REUSEPORT ----
+
+    def _init_shared_socket(self) -> None:
+        self.setup.listeners = []
+        for listener in self.listeners:
+            spec = SocketSpec(listener.host, listener.port, self.backlog)
+            spec.build()  # fail here, in the master, if the address is taken
+            self.setup.listeners.append((listener, spec))
+        self._ssp = self._shd = self._sfd = self._sso = None
+
+    def _drop_shared_socket(self) -> None:
+        pass
+
+    def _spawn_worker(self, idx: Any, target: Any, callback_loader: Any, *_: Any) -> Any:
+        return _ForkedWorker(parent=self, idx=idx, target=worker_main, args=(idx + 1, self.setup))
+
+    def _respawn_workers(self, workers: Any, *args: Any, **kwargs: Any) -> None:
+        old = [self.wrks[idx].inner.pid for idx in workers]
+        super()._respawn_workers(workers, *args, **kwargs)
+        for pid in old:
+            if self.on_worker_exit is not None and pid is not None:
+                self.on_worker_exit(pid)
+
+    # --- shutdown: readiness 503, serve on for shutdown_delay, then stop --------------------
+
+    def signal_handler_interrupt(self, signum: int = signal.SIGTERM, *args: Any) -> None:
+        first = not self.draining.is_set()
+        self.draining.set()
+        if signum == signal.SIGTERM and first and self.shutdown_delay > 0:
+            log.info(
+                "SIGTERM: /healthz/ready now answers 503; stopping in %.1fs", self.shutdown_delay
+            )
+            self._stop_timer = threading.Timer(self.shutdown_delay, self._stop_now)
+            self._stop_timer.daemon = True
+            self._stop_timer.start()
+            return
+        self._stop_now()
+
+    def _stop_now(self) -> None:
+        log.info("stopping: no new connections; finishing the accepted ones")
+        super().signal_handler_interrupt()
+
+    # --- certificate watch ------------------------------------------------------------------
+
+    def _cert_stamp(self) -> tuple[int, int] | None:
+        if self.cert_files is None:
+            return None
+        try:
+            return tuple(os.stat(path).st_mtime_ns for path in self.cert_files)  # type: ignore[return-value]
+        except OSError:
+            return None
+
+    def _watch_certificate(self) -> None:
+        stamp = self._cert_stamp()
+        while not self.draining.wait(CERT_POLL_SECONDS):
+            current = self._cert_stamp()
+            if current is None or current == stamp:
+                continue
+            stamp = current
+            try:
+                if self.cert_check is not None:
+                    self.cert_check()
+            except Exception as exc:  # mid-rotation: keep serving the old pair
+                log.warning("TLS certificate reload failed, keeping the previous one: %s", exc)
+                continue
+            log.info("TLS certificate changed; respawning workers to load it")
+            self.signal_handler_reload()
+
+    def startup(self, spawn_target: Any, target_loader: Any) -> None:
+        super().startup(spawn_target, target_loader)
+        if self.cert_files is not None:
+            threading.Thread(target=self._watch_certificate, daemon=True).start()
+
+    def serve_forever(self) -> None:
+        self.serve(spawn_target=worker_main, target_loader=lambda: worker_main, wrap_loader=False)
+
+
+def raise_open_files_limit(wanted: int = 65536) -> int:
+    """Raise this process's soft limit on open files towards the hard one (Go servers do the
+    same), so the default 1,024 of many systems does not cap connections; workers inherit it.
+    Returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(hard, wanted)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the open-files limit from %d: %s", soft, exc)
+    return soft
+
+
+def check_port_free(name: str, host: str, port: int) -> None:
+    """ServeError if something already listens on ``host:port``. The workers bind with
+    SO_REUSEPORT, which would let a second dex-py on the same port silently take half of the
+    connections; a plain bind (no SO_REUSEPORT) fails on any listener there, ours included."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ServeError(f"{name} {host}:{port}: cannot listen: {exc.strerror}") from None
+
+
+def _host(address: str) -> str:
+    host = address.rpartition(":")[0].strip("[]")
+    return host or "0.0.0.0"  # noqa: S104 - Go's ":port" means every interface, as in Dex
+
+
+def build_granian(
+    config: Config,
+    config_path: str,
+    *,
+    workers: int | None = None,
+    app_factory: Callable[[Config], Any] | None = None,
+    access_log: bool = False,
+) -> DexGranian:
+    """Everything ``serve`` does before handing control to Granian (testable on its own)."""
+    settled = plan(config, workers=workers)
+    raise_open_files_limit()
+    web = config.web
+    listeners: list[Listener] = []
+    if web.https:
+        minimum = "tls1.3" if web.tls_min_version == "1.3" else "tls1.2"
+        cert = (os.path.abspath(web.tls_cert), os.path.abspath(web.tls_key), minimum)
+        listeners.append(Listener(_host(web.https), port_of(web.https), cert))
+        check_port_free("web.https", listeners[-1].host, listeners[-1].port)
+    if web.http:
+        listeners.append(Listener(_host(web.http), port_of(web.http)))
+        check_port_free("web.http", listeners[-1].host, listeners[-1].port)
+    factory = app_factory or default_factory
+    ready_path = (urlsplit(config.issuer).path.rstrip("/") or "") + "/healthz/ready"
+    server = DexGranian(
+        listeners,
+        workers=settled.workers,
+        factory=lambda: factory(config),
+        ready_path=ready_path,
+        gc_interval=config.server.gc_interval.total_seconds(),
+        shutdown_delay=config.server.shutdown_delay.total_seconds(),
+        stop_timeout=config.server.timeout,
+        log_level=LogLevels((config.logger.level or "info").lower()),
+        access_log=access_log,
+        cert_files=(web.tls_cert, web.tls_key) if web.https else None,
+        cert_check=(lambda: make_ssl_context(web)) if web.https else None,
+    )
+    telemetry = config.telemetry.http
+    state: dict[str, Any] = {}
+    if telemetry:
+        from dex_py.ops import metrics
+
+        state["metrics_dir"] = metrics.prepare_multiprocess()
+        server.on_worker_exit = metrics.mark_process_dead
+
+    @server.on_startup
+    def started() -> None:
+        if telemetry:
+            from dex_py.ops import metrics
+
+            metrics_server = state["metrics_server"] = metrics.start_metrics_server(telemetry)
+            server.setup.close_in_worker.append(metrics_server.socket)
+            log.info("metrics on http://%s/metrics", telemetry)
+        log.info(listening_message(config, settled.workers), extra={"config": config_path})
+
+    server.on_shutdown(lambda: stopped(state))
+
+    return server
