@@ -1,5 +1,6 @@
 """The SQL backend's per-table plumbing: how each table maps to its ``storage.base`` dataclass,
-and the statements ``storage.sql`` runs, built once at import time.
+and the statements ``storage.sql`` and ``storage.sql_transactions`` run, built once at import
+time.
 
 An ``Entity`` bundles a table, its ``RowCodec``, the key column, columns derived from the
 object (``user_id`` copied out of ``claims``, so lists can filter on it) and the prepared

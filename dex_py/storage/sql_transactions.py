@@ -1,0 +1,143 @@
+"""The transactions under SQL storage, and create/get/update/delete/list of one ``Entity``.
+
+``SQLTransactions`` owns the engine. A read is one connection (in autocommit on PostgreSQL: no
+BEGIN/ROLLBACK round trips around a ``SELECT``); a write is one transaction that holds the write
+lock on SQLite from its first statement (``BEGIN IMMEDIATE``, see
+``engine.install_sqlite_hooks``). ``_update`` is ``SELECT ... FOR UPDATE`` (PostgreSQL, MySQL),
+then ``fn(old)``, then ``UPDATE``, in one such transaction. ``storage.sql.SQLStorage`` maps the
+``Storage`` protocol onto these, one entity at a time.
+
+Fork safety: an engine created before gunicorn forks is fine; the first call in a new process
+gives that process a fresh pool (``dispose_after_fork``), so connections are never shared.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from dex_py.storage.base import AlreadyExistsError, NotFoundError, StorageError, Updater
+from dex_py.storage.engine import SQLITE_LOCK_OPTION, install_sqlite_hooks
+from dex_py.storage.sql_entities import Entity
+from dex_py.storage.timeouts import without_timeouts
+
+D = TypeVar("D")
+
+
+@contextlib.contextmanager
+def _refused_values() -> Iterator[None]:
+    """Re-raise a value our column types refuse (a naive datetime) as the plain ``ValueError``
+    it is: the caller's mistake, not a database failure."""
+    try:
+        yield
+    except sa.exc.StatementError as exc:
+        if isinstance(exc.orig, ValueError) and not isinstance(exc, DBAPIError):
+            raise exc.orig from None
+        raise
+
+
+class SQLTransactions:
+    """Reads, writes and generic CRUD over a SQLAlchemy engine (see the module docstring)."""
+
+    def __init__(self, engine: Engine) -> None:
+        install_sqlite_hooks(engine)
+        self._engine = engine
+        # PostgreSQL reads run in autocommit: no BEGIN/ROLLBACK round trips around a SELECT.
+        # (MySQL is faster without: pymysql would send SET autocommit at each checkout.)
+        self._read_engine = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
+        self._pid = os.getpid()
+        self._sqlite = engine.dialect.name == "sqlite"
+        # One shared connection (SQLite :memory:) must be used by one thread at a time.
+        self._serial: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if isinstance(engine.pool, StaticPool) else contextlib.nullcontext()
+        )
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def dispose_after_fork(self) -> None:
+        """Drop the pool inherited from the parent process (without closing its connections)."""
+        self._engine.dispose(close=False)
+        self._pid = os.getpid()
+
+    def _connect(self, engine: Engine) -> Connection:
+        if os.getpid() != self._pid:
+            self.dispose_after_fork()
+        return engine.connect()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with _refused_values(), self._serial, self._connect(self._read_engine) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _write(self, *, unbounded: bool = False) -> Iterator[Connection]:
+        """One transaction that holds the write lock on SQLite from its first statement.
+        ``unbounded``: without the statement timeout (housekeeping that may take long)."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(self._serial)
+            conn = stack.enter_context(self._connect(self._engine))
+            if unbounded:
+                stack.enter_context(without_timeouts(conn))
+            if self._sqlite:
+                conn.execution_options(**{SQLITE_LOCK_OPTION: True})
+            with _refused_values(), conn.begin():
+                yield conn
+
+    # generic CRUD
+
+    def _create(self, ent: Entity[D], obj: D) -> None:
+        try:
+            with self._write() as conn:
+                conn.execute(ent.insert, ent.row(obj))
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"{ent.name} {ent.key_of(obj)!r} already exists") from exc
+
+    def _get(self, ent: Entity[D], key: str) -> D:
+        key = ent.normalize(key)
+        with self._read() as conn:
+            row = conn.execute(ent.select_one, {"b_key": key}).mappings().first()
+        if row is None:
+            raise NotFoundError(f"{ent.name} {key!r} not found")
+        return ent.codec.decode(row)
+
+    def _update(self, ent: Entity[D], key: str, fn: Updater[D]) -> D:
+        key = ent.normalize(key)
+        with self._write() as conn:
+            row = conn.execute(ent.select_locked, {"b_key": key}).mappings().first()
+            if row is None:
+                raise NotFoundError(f"{ent.name} {key!r} not found")
+            old = ent.codec.decode(row)
+            new = fn(old)
+            if new is old:
+                return old
+            if ent.normalize(ent.key_of(new)) != key:
+                raise StorageError(f"updating {ent.name} {key!r} must not change its key")
+            conn.execute(ent.update_one, {**ent.row(new), "b_key": key})
+            return new
+
+    def _delete(self, ent: Entity[D], key: str) -> None:
+        key = ent.normalize(key)
+        with self._write() as conn:
+            deleted = conn.execute(ent.delete_one, {"b_key": key}).rowcount
+        if not deleted:
+            raise NotFoundError(f"{ent.name} {key!r} not found")
+
+    def _list(self, ent: Entity[D], *where: sa.ColumnElement[bool]) -> list[D]:
+        stmt = sa.select(ent.table).where(*where).order_by(*ent.order_by)
+        with self._read() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [ent.codec.decode(row) for row in rows]
