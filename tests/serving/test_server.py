@@ -12,7 +12,8 @@ import pytest
 
 from dex_py.config import Config, ServerConfig, StorageConfig, WebConfig
 from dex_py.serving import server
-from dex_py.serving.granian_server import Listener, build_granian, raise_open_files_limit
+from dex_py.serving.granian_server import build_granian, raise_open_files_limit
+from dex_py.serving.granian_worker import Listener
 from dex_py.serving.gunicorn_server import DexSyncWorker, build_application
 from dex_py.serving.server import ServeError, default_workers, make_ssl_context, startup_warnings
 from tests.services import free_port
