@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -211,3 +212,45 @@ def test_check_config_reports_schema_problems_in_its_format(
     result = CliRunner().invoke(main, ["check-config", str(path)])
     assert "  web.allowedOrigins: must be a list of strings\n" in result.output
     assert "  frontend.theme: must be a string\n" in result.output
+
+
+def _paths(data: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if not isinstance(data, dict | list):
+        return
+    for key, value in data.items() if isinstance(data, dict) else enumerate(data):
+        yield (*path, key)
+        yield from _paths(value, (*path, key))
+
+
+def _outcome(data: dict[str, Any], schema: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    with monkeypatch.context() as m:
+        if not schema:
+            m.setattr(config_loader, "schema_problems", lambda data: [])
+        try:
+            return ("ok", from_dict(data).warnings)
+        except ConfigError as exc:
+            return ("errors", exc.errors)
+
+
+def test_the_schema_changes_no_outcome_of_the_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configs broken at random places (fixed seed) get the same errors and warnings with the
+    schema check as without it: it was added without changing check-config's results."""
+    rng = random.Random(8)
+    bases = [VALID, yaml.safe_load(EXAMPLE.read_text())]
+    bases += [yaml.safe_load(p.read_text()) for p in sorted(DATA.glob("*.yaml"))]
+    values = [None, 0, -1, 1.5, "", "x", "$X", "1h", True, [], ["a"], [1], {}, {"a": 1}, [{}]]
+    changed = 0
+    for _ in range(400):
+        data = copy.deepcopy(rng.choice(bases))
+        for path in rng.sample(list(_paths(data)), 2):
+            node: Any = data
+            try:
+                for part in path[:-1]:
+                    node = node[part]
+                node[path[-1]] = copy.deepcopy(rng.choice(values))
+            except (KeyError, IndexError, TypeError):
+                continue  # an earlier change removed this path
+            changed += 1
+        with_schema = _outcome(data, True, monkeypatch)
+        assert with_schema == _outcome(data, False, monkeypatch), data
+    assert changed > 600
