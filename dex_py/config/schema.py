@@ -5,7 +5,8 @@ The schema is not written by hand: ``SchemaRecorder`` is the section reader of
 (``string``, ``boolean``, ``duration``, ``items``, ...) records the key and the accepted type. So a
 key added to a section is in the schema the next time it is generated, with the type the loader
 checks. Connector configs come from their dataclasses (``connectors.config_schemas``, the rules of
-``parse_config``), the names of ``storage.config`` from ``dex_py.storage.settings``.
+``parse_config``), the names of ``storage.config`` from ``dex_py.storage.settings``, those of our
+``teams`` and ``session`` sections from their modules.
 
 ``schema_problems`` checks parsed YAML against the schema; the loader adds what it finds to its
 own errors (``dex-py check-config`` and ``serve``), except inside ``connectors[].config``, where
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import jsonschema
 
 import connectors
+from dex_py.config import session, teams
 from dex_py.config.model import (
     GRANT_TYPES,
     LOG_FORMATS,
@@ -190,6 +192,21 @@ def _hash_from_env_only_without_hash(item: dict[str, Any]) -> None:
     item["else"] = {"properties": {"hashFromEnv": {"type": hash_from_env["type"]}}}
 
 
+def _names(keys: Iterable[str], **typed: dict[str, Any]) -> dict[str, Any]:
+    """An object with these keys (unknown keys are errors in our own sections)."""
+    properties = {key: typed.get(key, {}) for key in keys}
+    return {"properties": properties, "additionalProperties": False}
+
+
+def _own_sections(props: dict[str, Any]) -> None:
+    """Our ``teams`` and ``session`` sections: their parsers check the values; the schema names
+    their keys for editors."""
+    connector = {"additionalProperties": _names(teams.CONNECTOR_KEYS)}
+    rules = {"items": _names(teams.RULE_KEYS)}
+    props["teams"] |= _names(teams.SECTION_KEYS, connectors=connector, rules=rules)
+    props["session"] |= _names(session.SESSION_KEYS)
+
+
 def _storage_keys(config: dict[str, Any]) -> None:
     properties = config.setdefault("properties", {})
     for name, sub in config_key_names().items():
@@ -206,6 +223,7 @@ def config_schema() -> dict[str, Any]:
     _storage_keys(props["storage"]["properties"]["config"])
     _connectors_by_type(props["connectors"]["items"])
     _hash_from_env_only_without_hash(props["staticPasswords"]["items"])
+    _own_sections(props)
     for path, values in _EXAMPLES.items():
         section, key = path.split(".")
         props[section]["properties"][key]["examples"] = list(values)
