@@ -289,7 +289,8 @@ def _types(schema: Any) -> list[str]:
 
 def schema_problems(data: Mapping[Any, Any]) -> list[tuple[str, str]]:
     """Where parsed YAML ``data`` breaks the schema, as ``(key path, message)`` pairs in the
-    loader's format. Unknown keys are left out: the loader reports them as warnings."""
+    loader's format. Unknown keys are left out: the loader reports them itself (warnings in
+    Dex's sections, errors in connector configs and in our own sections)."""
     problems: list[tuple[str, str]] = []
     for error in _validator().iter_errors(data):
         if error.validator == "additionalProperties":
