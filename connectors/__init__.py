@@ -6,7 +6,8 @@ config uses them. Third-party connectors register an entry point in the group
 the same name. There is deliberately no directory scanning.
 
 ``open_connector`` builds a ready connector from a ``connectors[].config`` mapping;
-``validate_connector_config`` only parses it (no network), for ``dex-py check-config``.
+``validate_connector_config`` only parses it (no network), for ``dex-py check-config``;
+``config_schemas`` gives the JSON Schema of each built-in type's ``config:`` mapping.
 """
 
 from __future__ import annotations
@@ -17,13 +18,20 @@ from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from connectors.base import Connector, ConnectorConfigError, get_logger, parse_config
+from connectors.base import (
+    Connector,
+    ConnectorConfigError,
+    config_schema,
+    get_logger,
+    parse_config,
+)
 
 __all__ = [
     "BUILTIN",
     "ENTRY_POINT_GROUP",
     "ConnectorLoadError",
     "UnknownConnectorType",
+    "config_schemas",
     "known_types",
     "open_connector",
     "resolve",
@@ -161,3 +169,14 @@ def validate_connector_config(type_name: str, config: Any) -> list[tuple[str, st
     except ConnectorConfigError as exc:
         return list(exc.errors)
     return []
+
+
+def config_schemas() -> dict[str, dict[str, Any]]:
+    """The JSON Schema of the ``config:`` mapping of each built-in connector type (the rules of
+    ``validate_connector_config``), by type name. Installed plugins are left out: the published
+    schema must not depend on what happens to be installed."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for type_name in sorted(BUILTIN):
+        config_cls = getattr(_load_builtin(type_name, BUILTIN[type_name]), "Config", None)
+        schemas[type_name] = config_schema(config_cls) if config_cls is not None else {}
+    return schemas

@@ -279,3 +279,58 @@ def with_query_param(url: str, name: str, value: str) -> str:
 def get_logger(name: str) -> logging.Logger:
     """The logger a connector should use."""
     return logging.getLogger(f"dex_py.connectors.{name}")
+
+
+# --- the same rules as a JSON Schema (docs/config.schema.json) ----------------------------------
+
+# ``$VAR``/``${VAR}`` in a connector's config is expanded from the environment before parsing, so
+# a string holding one is accepted wherever a number or a boolean is expected.
+ENV_REFERENCE = {"type": "string", "pattern": r"\$"}
+
+
+def config_schema(cls: Any) -> dict[str, Any]:
+    """The JSON Schema of config dataclass ``cls``, following the rules of ``parse_config``:
+    the same keys (unknown keys are errors there, so ``additionalProperties`` is false), the same
+    required keys and the same accepted types."""
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        yaml_key = f.metadata.get("key", f.name)
+        properties[yaml_key] = _type_schema(hints[f.name])
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(yaml_key)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _type_schema(tp: Any) -> dict[str, Any]:
+    """What ``_convert`` accepts for type ``tp``, as a JSON Schema."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) != 1:
+            return {}
+        inner = _type_schema(non_none[0])
+        return {"anyOf": [{"type": "null"}, inner]} if type(None) in args else inner
+    if dataclasses.is_dataclass(tp):
+        return config_schema(tp)
+    if origin in (list, tuple) or tp in (list, tuple):
+        items = _type_schema(args[0]) if args and args[0] is not Ellipsis else {}
+        return {"type": "array", "items": items} if items else {"type": "array"}
+    if origin is dict or tp is dict:
+        return {"type": "object"}
+    if tp is bool:
+        return {"anyOf": [{"type": "boolean"}, ENV_REFERENCE]}
+    if tp is int:
+        return {"anyOf": [{"type": "integer"}, ENV_REFERENCE]}
+    if tp is str:
+        return {"type": ["string", "number"]}  # a YAML number is taken as its text
+    return {}

@@ -4,7 +4,8 @@ The YAML is parsed with a safe loader that rejects duplicate keys. Dex's camelCa
 mapped to the typed sections (``dex_py.config.sections``, on the typed-value reader of
 ``dex_py.config.reader``); wrong types, bad durations and missing ``*Env`` variables are
 collected with their key paths, then ``dex_py.config.validation.validate`` adds the semantic
-errors, and everything is raised at once as one ``ConfigError``. Unknown keys are warnings.
+errors and ``dex_py.config.schema`` any break of the published JSON Schema not reported yet, and
+everything is raised at once as one ``ConfigError``. Unknown keys are warnings.
 
 Environment variables (``$VAR``, ``${VAR}``) are expanded with Go's ``os.ExpandEnv`` rules, only in
 the parsed string values of ``storage.config`` and ``connectors[].config`` (never in raw YAML
@@ -14,6 +15,7 @@ text, never elsewhere); like Dex, ``DEX_EXPAND_ENV=false`` turns that off.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,8 +23,13 @@ from typing import Any
 import yaml
 
 from dex_py.config.model import Config, ConfigError
+from dex_py.config.schema import schema_problems
 from dex_py.config.sections import SectionReader
 from dex_py.config.validation import validate
+
+# Inside connectors[].config the connector registry decides (validate_connector_config, plugins
+# included); the schema states the same rules of the built-ins for editors (connectors.base).
+_CONNECTOR_CONFIG = re.compile(r"connectors\[\d+\]\.config(?![^.\[])")
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -97,7 +104,22 @@ def from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
     errors = reader.errors + [
         (path, message) for path, message in checked.errors if not reader.reported(path)
     ]
+    errors += [
+        (path, message)
+        for path, message in schema_problems(data)
+        if not reader.reported(path)
+        and not _has_error(path, errors)
+        and not _CONNECTOR_CONFIG.match(path)
+    ]
     if errors:
         raise ConfigError(errors)
     config.warnings = reader.warnings + checked.warnings
     return config
+
+
+def _has_error(path: str, errors: list[tuple[str, str]]) -> bool:
+    """Whether ``path``, a key above it or a key below it already has an error."""
+    return any(
+        p == path or path.startswith((f"{p}.", f"{p}[")) or p.startswith((f"{path}.", f"{path}["))
+        for p, _ in errors
+    )

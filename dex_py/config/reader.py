@@ -1,9 +1,9 @@
 """Typed-value reading for ``dex_py.config.loader``: parsed YAML in, values and key-path errors out.
 
-``Reader`` reads one key at a time (string, boolean, integer, list of strings, string map, Go
-duration, ``*Env`` indirection, list of mappings) from the parsed YAML, falling back to a default
-and recording ``(key path, message)`` when a value has the wrong type, and a warning for each
-unknown key. It remembers which paths already have an error, so ``validate`` does not repeat
+``Reader`` reads one key at a time (string, version, boolean, integer, list of strings, string
+map, Go duration, ``*Env`` indirection, list of mappings) from the parsed YAML, falling back to a
+default and recording ``(key path, message)`` when a value has the wrong type, and a warning for
+each unknown key. It remembers which paths already have an error, so ``validate`` does not repeat
 them, and the original index of each list entry it kept (``positions``), so later errors name the
 entry as it was in the file.
 
@@ -110,6 +110,13 @@ class Reader:
 
     def string(self, data: Mapping[Any, Any], key: str, path: str, default: str = "") -> str:
         return self._typed(data, key, path, default, lambda v: isinstance(v, str), "a string")
+
+    def version(self, data: Mapping[Any, Any], key: str, path: str, default: str) -> str:
+        """A version string; ``1.2`` unquoted is a YAML float, taken as its text."""
+        value = data.get(key)
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            value = str(value)
+        return self.string({key: value}, key, path, default)
 
     def boolean(self, data: Mapping[Any, Any], key: str, path: str, default: bool = False) -> bool:
         return self._typed(data, key, path, default, lambda v: isinstance(v, bool), "true or false")

@@ -109,15 +109,12 @@ class SectionReader(Reader):
         known = ["http", "https", "tlsCert", "tlsKey", "tlsMinVersion", "headers"]
         known += ["allowedOrigins", "allowedHeaders"]
         web = self.section(data, "web", "", known, ("tlsMaxVersion", "clientRemoteIP"))
-        version = web.get("tlsMinVersion")
-        if isinstance(version, float | int) and not isinstance(version, bool):
-            version = str(version)  # `tlsMinVersion: 1.2` unquoted is a YAML float
         return WebConfig(
             http=self.string(web, "http", "web"),
             https=self.string(web, "https", "web"),
             tls_cert=self.string(web, "tlsCert", "web"),
             tls_key=self.string(web, "tlsKey", "web"),
-            tls_min_version=self.string({"tlsMinVersion": version}, "tlsMinVersion", "web", "1.2"),
+            tls_min_version=self.version(web, "tlsMinVersion", "web", "1.2"),
             headers=self.string_map(web, "headers", "web"),
             allowed_origins=self.strings(web, "allowedOrigins", "web"),
             allowed_headers=self.strings(web, "allowedHeaders", "web"),

@@ -19,6 +19,10 @@ from typing import Any
 from dex_py.config.durations import parse_duration
 from dex_py.config.model import ConfigError
 
+# The section's keys (the JSON Schema of dex_py.config.schema lists them for editors).
+DURATION_KEYS = {"idleTimeout": "idle_timeout", "absoluteLifetime": "absolute_lifetime"}
+SESSION_KEYS = ("enabled", *DURATION_KEYS)
+
 
 @dataclass(frozen=True)
 class SessionPolicy:
@@ -41,7 +45,7 @@ class SessionPolicy:
                 if not isinstance(value, bool):
                     errors.append((path, "must be true or false"))
                 values["enabled"] = bool(value)
-            elif key in ("idleTimeout", "absoluteLifetime"):
+            elif key in DURATION_KEYS:
                 try:
                     duration = parse_duration(str(value))
                 except ValueError as exc:
@@ -49,8 +53,7 @@ class SessionPolicy:
                     continue
                 if duration <= timedelta(0):
                     errors.append((path, "must be a positive duration"))
-                field = "idle_timeout" if key == "idleTimeout" else "absolute_lifetime"
-                values[field] = duration
+                values[DURATION_KEYS[key]] = duration
             else:
                 errors.append((path, "unknown key"))
         if errors:

@@ -31,7 +31,10 @@ __all__ = [
 UNMATCHED_POLICIES = ("keep", "drop")
 MAX_PATTERN_LENGTH = 1000  # a cheap guard against pathological patterns; groups are short
 _MATCH_KEYS = ("exact", "glob", "regex")
-_RULE_KEYS = (*_MATCH_KEYS, "connectors", "team", "teams", "drop", "continue")
+# The section's keys (the JSON Schema of dex_py.config.schema lists them for editors).
+SECTION_KEYS = ("unmatched", "connectors", "rules")
+CONNECTOR_KEYS = ("unmatched",)
+RULE_KEYS = (*_MATCH_KEYS, "connectors", "team", "teams", "drop", "continue")
 _REF = re.compile(r"\$(?:(\$)|\{([^{}]*)\})?")
 
 # A template is a tuple of parts: a literal string, or a capture reference (int index or name).
@@ -178,7 +181,7 @@ class _SectionParser:
         if not isinstance(section, Mapping):
             self.error("teams", "must be a mapping")
             return [], "keep", {}
-        self.unknown_keys(section, "teams", ("unmatched", "connectors", "rules"))
+        self.unknown_keys(section, "teams", SECTION_KEYS)
         unmatched = self.policy(section, "teams", "keep")
         per_connector: dict[str, str] = {}
         raw_connectors = section.get("connectors") or {}
@@ -192,7 +195,7 @@ class _SectionParser:
             if not isinstance(settings, Mapping):
                 self.error(path, "must be a mapping (unmatched: keep|drop)")
                 continue
-            self.unknown_keys(settings, path, ("unmatched",))
+            self.unknown_keys(settings, path, CONNECTOR_KEYS)
             if "unmatched" in settings:
                 per_connector[cid] = self.policy(settings, path, unmatched)
         raw_rules = section.get("rules") or []
@@ -208,7 +211,7 @@ class _SectionParser:
             self.error(path, "must be a mapping")
             return None
         before = len(self.errors)
-        self.unknown_keys(raw, path, _RULE_KEYS)
+        self.unknown_keys(raw, path, RULE_KEYS)
         kind, pattern, matcher, compiled = self.matcher(raw, path)
         scope = self.scope(raw, path)
         drop = self.flag(raw, "drop", path)

@@ -354,3 +354,11 @@ def validate_storage_config(cfg: StorageConfig) -> list[str]:
 def engine_url_for(cfg: StorageConfig) -> URL:
     """The SQLAlchemy URL of a SQL storage config (its ``repr`` hides the password)."""
     return parse_settings(cfg).url
+
+
+def config_key_names() -> dict[str, Any]:
+    """The keys ``storage.config`` knows, for the published JSON Schema (editor completion):
+    every key of any SQL backend, ``ssl`` with its own keys. Values are checked here, by
+    ``parse_settings``, and unknown keys are only warnings, so the schema constrains neither."""
+    names = sorted(set().union(*_KNOWN_KEYS.values()))
+    return {name: sorted(_SSL_KEYS) if name == "ssl" else None for name in names}

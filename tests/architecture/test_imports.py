@@ -42,15 +42,20 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dex_py.serving", "dex_py.cli", "dex_py.example_app"),
 )
 # check-config reports every problem at once, so config validation asks the owners of
-# storage.config and of client JWK Sets; both import only the config model back.
-ALLOWED_UPWARD = tuple(
-    ("dex_py.config.validation", target)
-    for target in (
-        "dex_py.storage",
-        "dex_py.storage.settings",
-        "dex_py.jose",
-        "dex_py.jose.client_assertions",
-    )
+# storage.config and of client JWK Sets; both import only the config model back. The config
+# schema takes the names of storage.config's keys from their owner, for the same reason.
+ALLOWED_UPWARD = (
+    *(
+        ("dex_py.config.validation", target)
+        for target in (
+            "dex_py.storage",
+            "dex_py.storage.settings",
+            "dex_py.jose",
+            "dex_py.jose.client_assertions",
+        )
+    ),
+    ("dex_py.config.schema", "dex_py.storage"),
+    ("dex_py.config.schema", "dex_py.storage.settings"),
 )
 _BLUEPRINTS = ("dex_py.oauth", "dex_py.admin", "dex_py.proxy", "dex_py.kube")
 RULES = (
