@@ -22,10 +22,15 @@ def load_config_or_exit(path: str) -> Config:
     try:
         config = load(path)
     except ConfigError as exc:
-        click.echo(f"error: invalid config {path}:", err=True)
-        for key_path, message in exc.errors:
-            click.echo(f"  {key_path}: {message}", err=True)
-        sys.exit(1)
+        exit_with_config_errors(path, exc)
     for warning in config.warnings:
         click.echo(f"warning: {warning}", err=True)
     return config
+
+
+def exit_with_config_errors(path: str, exc: ConfigError) -> NoReturn:
+    """Print every error of ``exc`` with its key path on stderr and exit 1."""
+    click.echo(f"error: invalid config {path}:", err=True)
+    for key_path, message in exc.errors:
+        click.echo(f"  {key_path}: {message}", err=True)
+    sys.exit(1)

@@ -8,12 +8,11 @@ carry. Nobody has to log in as the user.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 
 import click
 
-from dex_py.cli.common import fail, load_config_or_exit
+from dex_py.cli.common import exit_with_config_errors, fail, load_config_or_exit
 from dex_py.teams import Decision
 
 __all__ = ["format_explanation", "teams"]
@@ -79,10 +78,7 @@ def explain(
     try:
         rules = load_team_rules(config)
     except ConfigError as exc:
-        click.echo(f"error: invalid config {config_file}:", err=True)
-        for key_path, message in exc.errors:
-            click.echo(f"  {key_path}: {message}", err=True)
-        sys.exit(1)
+        exit_with_config_errors(config_file, exc)
     for warning in rules.warnings:
         click.echo(f"warning: {warning}", err=True)
     known = connector_ids(config)
