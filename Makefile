@@ -7,7 +7,7 @@ HASH   := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 STAMP      := $(VENV)/.installed-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 
-.PHONY: run test lint typecheck bench clean
+.PHONY: run test lint typecheck bench bench-peer clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ lint: $(TEST_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# dex-py next to node oidc-provider (installed by npm into bench/node_peer on first use).
+bench-peer: $(STAMP)
+	$(BIN)/python bench/peer.py $(PEER_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info var

@@ -1,11 +1,12 @@
--- POST /token with grant_type=client_credentials. Args after "--": <basic-auth header value>
+-- POST /token with grant_type=client_credentials. Args after "--":
+--   <basic-auth header value> [scope, default openid]
 -- The method and headers come from password.lua; only the body differs.
 dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "password.lua")
 local form_init = init
 
 function init(args)
    form_init({args[1], "", ""})
-   wrk.body = "grant_type=client_credentials&scope=openid"
+   wrk.body = "grant_type=client_credentials&scope=" .. (args[2] or "openid")
 end
 
 function response(status, headers, body)

@@ -135,30 +135,38 @@ def write_config(
 class Server:
     """``dex-py serve CONFIG`` in its own process group; the process is the master."""
 
+    name = "dex-py serve"
+
     def __init__(self, config: Path, port: int, workers: int, log_path: Path) -> None:
         self.base = f"http://127.0.0.1:{port}/dex"
         self.workers = workers
         self.log_path = log_path
         cmd = [str(REPO_ROOT / ".venv" / "bin" / "dex-py"), "serve", str(config)]
-        cmd += ["--workers", str(workers)]
-        with log_path.open("wb") as log:
+        self.spawn([*cmd, "--workers", str(workers)], REPO_ROOT)
+
+    def spawn(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+        """Start ``cmd`` in a new session (its own process group), output to ``log_path``."""
+        with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                cmd, cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
+
+    def is_ready(self) -> bool:
+        healthy = requests.get(self.base + "/healthz", timeout=2).status_code == 200
+        return healthy and len(self.worker_pids()) >= self.workers  # all workers up
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                sys.exit(f"dex-py serve exited:\n{self.log_path.read_text()[-3000:]}")
+                sys.exit(f"{self.name} exited:\n{self.log_path.read_text()[-3000:]}")
             with contextlib.suppress(requests.RequestException):
-                healthy = requests.get(self.base + "/healthz", timeout=2).status_code == 200
-                if healthy and len(self.worker_pids()) >= self.workers:  # all workers up
+                if self.is_ready():
                     return
             time.sleep(0.2)
         self.stop()
-        sys.exit(f"dex-py serve not healthy after {timeout:.0f}s:\n{self.log_path.read_text()}")
+        sys.exit(f"{self.name} not ready after {timeout:.0f}s:\n{self.log_path.read_text()}")
 
     def worker_pids(self) -> list[int]:
         pid = self.proc.pid

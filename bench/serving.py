@@ -36,10 +36,12 @@ from tests.slowclients import SlowClients
 ENGINES = ("granian", "gunicorn")
 
 
-def start(engine: str, tmp: Path, workers: int) -> Server:
+def start(engine: str, tmp: Path, workers: int, signing: str = "RS256") -> Server:
+    """``dex-py serve`` on SQLite with the client_credentials grant enabled for the static
+    client (also used by ``peer.py``)."""
     port = free_port()
     storage = {"type": "sqlite3", "config": {"file": str(tmp / f"{engine}-{port}.db")}}
-    path = write_config(tmp, port, storage, "RS256", engine)
+    path = write_config(tmp, port, storage, signing, engine)
     config = yaml.safe_load(path.read_text())
     config["oauth2"]["grantTypes"] = ["authorization_code", "refresh_token", "client_credentials"]
     config["staticClients"][0]["grantTypes"] = ["client_credentials"]
