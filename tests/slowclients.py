@@ -1,4 +1,4 @@
-"""Slow and idle HTTP clients for the serving tests and bench/slow_clients.py.
+"""Slow and idle HTTP clients for the serving tests and bench/serving.py.
 
 ``SlowClients(host, port, slow=N, idle=M, slow_body=B)`` opens ``N`` connections that send a
 request head one byte per connection every ``interval`` seconds and never finish it (the
