@@ -36,6 +36,7 @@ from typing import Any
 
 import requests
 from procstat import CpuMeter
+from report import publish
 from run import BASIC, BENCH_DIR, CLIENT_ID, CLIENT_SECRET, WRK, Server, free_port, run_wrk
 from serving import start as start_dex
 
@@ -235,10 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; servers stopped", file=sys.stderr)
         return 130
-    report = "\n".join(lines) + "\n"
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(report)
-    print(report)
+    publish(lines, opts.out)
     return 0
 
 

@@ -8,6 +8,7 @@ import os
 import platform
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 LABELS = {
     "discovery": "GET /.well-known/openid-configuration",
@@ -87,3 +88,11 @@ def render(results: list[Result], header: str, hwm: dict[str, list[float]]) -> s
             if r.first_bad:
                 lines.append(f"  first rejected answer: `{r.first_bad}`")
     return "\n".join(lines) + "\n"
+
+
+def publish(lines: list[str], out: Path) -> None:
+    """Write the report's ``lines`` to ``out`` (creating its folder) and print them."""
+    report = "\n".join(lines) + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report)
+    print(report)

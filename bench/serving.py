@@ -28,6 +28,7 @@ from typing import Any
 
 import requests
 import yaml
+from report import publish
 from run import BASIC, REPO_ROOT, Server, free_port, run_wrk, write_config
 
 sys.path.insert(0, str(REPO_ROOT))
@@ -139,10 +140,7 @@ def main() -> int:
             f"| {name} | {' / '.join(f'{x:.0f}' for x in g)} | "
             f"{' / '.join(f'{x:.0f}' for x in u)} | {min(ratios):.2f}-{max(ratios):.2f}x |"
         )
-    report = "\n".join(lines) + "\n"
-    opts.out.parent.mkdir(parents=True, exist_ok=True)
-    opts.out.write_text(report)
-    print(report)
+    publish(lines, opts.out)
     return 0
 
 

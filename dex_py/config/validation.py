@@ -133,11 +133,12 @@ def _check_issuer(issuer: str, result: Validation) -> None:
         result.error("issuer", "must not contain spaces")
     elif parts.query or parts.fragment or "?" in issuer or "#" in issuer:
         result.error("issuer", "must not have a query or fragment")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         result.warn("issuer", "plain http on a non-loopback host: use https in production")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, a ``*.localhost`` name or a loopback IP address."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
@@ -322,7 +323,7 @@ def _check_client_auth(path: str, client: StaticClient, result: Validation) -> N
     if client.jwks_uri:
         _check_http_uri(f"{path}.jwksURI", client.jwks_uri, result)
         parts = urlsplit(client.jwks_uri)
-        if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname or ""):
             result.error(f"{path}.jwksURI", "must be https (http only on a loopback host)")
 
 

@@ -21,7 +21,6 @@ the certificate pair (and is gunicorn's per-connection TLS context).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import ssl
@@ -31,6 +30,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dex_py.config import Config, WebConfig
+from dex_py.config.validation import is_loopback_host
 
 log = logging.getLogger("dex_py.server")  # the name before the move
 
@@ -95,15 +95,6 @@ def port_of(address: str) -> int:
     return int(port)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def startup_warnings(config: Config) -> list[str]:
     """Risky but legal setups the operator should hear about at startup."""
     warnings = []
@@ -113,7 +104,7 @@ def startup_warnings(config: Config) -> list[str]:
             "memory, so dex-py runs a single worker"
         )
     issuer = urlsplit(config.issuer)
-    if issuer.scheme == "http" and not _is_loopback(issuer.hostname or ""):
+    if issuer.scheme == "http" and not is_loopback_host(issuer.hostname or ""):
         warnings.append(
             f"issuer {config.issuer} is plain HTTP on a non-loopback host: codes and tokens "
             "travel unencrypted; use https (or TLS in front of dex-py)"
