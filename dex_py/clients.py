@@ -101,18 +101,19 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 
 
 def authenticate_client(
-    clients: ClientStore, headers: Mapping[str, str], form: Mapping[str, str]
+    clients: ClientStore, authorization: str, form: Mapping[str, str]
 ) -> tuple[Client, str]:
     """Authenticate the caller of a token-endpoint-style request.
 
-    Returns the client and the method used (``client_secret_basic``, ``client_secret_post``,
+    ``authorization`` is the request's ``Authorization`` header ("" when absent). Returns the
+    client and the method used (``client_secret_basic``, ``client_secret_post``,
     ``private_key_jwt`` or ``none``). Using two methods at once is ``invalid_request`` (RFC 6749
     §2.3); every failure is ``invalid_client`` without saying which part was wrong. A client
     whose ``token_endpoint_auth_method`` is set may only use that method (OIDC Dynamic Client
     Registration §2), so a ``private_key_jwt`` client cannot fall back to a secret and a secret
     client cannot switch to an assertion.
     """
-    basic = _basic_credentials(headers.get("Authorization", ""))
+    basic = _basic_credentials(authorization)
     post_id = form.get("client_id", "")
     post_secret = form.get("client_secret", "")
     if "client_assertion" in form or "client_assertion_type" in form:

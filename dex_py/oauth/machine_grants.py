@@ -91,7 +91,7 @@ class ClientCredentialsGrant(BaseGrant):
             connector_id="",
         )
         check_issue_policy(svc, self.treq, grant)
-        log.info("client_credentials token issued to client %s", client.id)
+        log.debug("client_credentials token issued to client %s", client.id)
         return {
             "access_token": self._access_token(grant, now),
             "token_type": "bearer",

@@ -103,7 +103,7 @@ def _resolve(
 def revoke_view() -> Response:
     svc = services()
     form = strict_form()
-    client, _ = authenticate_client(svc.clients, dict(request.headers), form)
+    client, _ = authenticate_client(svc.clients, request.headers.get("Authorization", ""), form)
     token, hint = _token_param(form)
     found = _resolve(svc, token, hint, allow_expired=True)
     if found is not None:
@@ -136,7 +136,7 @@ ACCESS_CLAIMS = (
 def introspect_view() -> Response:
     svc = services()
     form = strict_form()
-    client, _ = authenticate_client(svc.clients, dict(request.headers), form)
+    client, _ = authenticate_client(svc.clients, request.headers.get("Authorization", ""), form)
     token, hint = _token_param(form)
     found = _resolve(svc, token, hint, allow_expired=False)
     body: dict[str, Any] = {"active": False}

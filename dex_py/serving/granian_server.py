@@ -50,6 +50,7 @@ from dex_py.serving.granian_worker import (
     WorkerSetup,
     worker_main,
 )
+from dex_py.serving.loop_routes import LoopRoutes
 from dex_py.serving.server import (
     ServeError,
     default_factory,
@@ -129,6 +130,7 @@ class DexGranian(MPServer):
             listeners=[],
             draining=self.draining,
             ready_path=ready_path,
+            loop_routes=LoopRoutes(ready_path.removesuffix("/healthz/ready")),
             gc_interval=gc_interval,
             access_log=access_log,
             close_in_worker=[],

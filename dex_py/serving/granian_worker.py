@@ -5,7 +5,7 @@ request head is complete (``HEADER_READ_TIMEOUT_MS``, at most ``MAX_HEAD_BUFFER`
 worker holds up to ``BACKPRESSURE`` connections. Workers run Granian's RSGI interface with
 ``dex_py.serving.wsgi_bridge``, which reads the body on the event loop and only then runs the
 Flask app on one of ``PY_THREADS`` threads (Granian's own WSGI interface would let a slow body
-hold one).
+hold one), or on the loop thread itself for the requests ``dex_py.serving.loop_routes`` names.
 
 ``worker_main`` builds the app, starts the housekeeping thread (``dex_py.ops.background``) and
 serves every ``Listener`` with one Rust worker each (the master built their sockets, bound in
@@ -28,6 +28,7 @@ from granian._granian import RSGIWorker, WorkerSignal
 from granian._loops import loops
 from granian.http import HTTP1Settings
 
+from dex_py.serving.loop_routes import LoopRoutes
 from dex_py.serving.server import start_housekeeping
 from dex_py.serving.wsgi_bridge import WSGIBridge
 
@@ -64,6 +65,7 @@ class WorkerSetup:
     listeners: list[tuple[Listener, Any]]  # with their granian SocketSpec
     draining: Any  # multiprocessing.Event, set by the master on SIGTERM
     ready_path: str  # <issuer path>/healthz/ready
+    loop_routes: LoopRoutes  # requests run on the event loop thread instead of the pool
     gc_interval: float
     access_log: bool
     close_in_worker: list[Any]  # master-only sockets the fork inherited
@@ -87,6 +89,7 @@ def worker_main(worker_id: int, setup: WorkerSetup) -> None:
         ready_path=setup.ready_path,
         draining=setup.draining,
         access_log=setup.access_log,
+        runs_on_loop=setup.loop_routes.runs_on_loop,
     )
     loop = loops.get("auto")
     bridge.__rsgi_init__(loop)

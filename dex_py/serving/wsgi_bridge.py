@@ -4,14 +4,15 @@ Granian's own WSGI interface hands the app a request whose body is still on the 
 that sends ``Content-Length: 10`` and then five bytes holds a Python thread until it gives up.
 ``WSGIBridge`` is an RSGI application instead. For each request it reads the whole body on the
 worker's event loop (no thread), refusing bodies over ``max_body`` bytes (413, also when
-``Content-Length`` announces more) and bodies not complete within ``body_timeout`` seconds
-(408); a body that cannot be read (malformed chunked encoding, reset) is a 400. Only then does
-it build the WSGI environ (PEP 3333) and run the app on one of ``threads`` Python threads, and
-send the response it returned. Every refusal is one log line (``dex_py.http``) and a short
-plain-text answer with ``Connection: close``.
+``Content-Length`` announces more) and bodies not complete within ``body_timeout`` seconds (408);
+a body that cannot be read (malformed chunked encoding, reset) is a 400. Only then does it build
+the WSGI environ (PEP 3333) and run the app on one of ``threads`` Python threads, and send the
+response it returned. A request ``runs_on_loop`` accepts (``dex_py.serving.loop_routes``) runs on
+the event loop thread instead, which saves the hand-off to a thread and back. Every refusal is one
+log line (``dex_py.http``) and a short plain-text answer with ``Connection: close``.
 
-While ``draining`` is set (the server got SIGTERM), ``ready_path`` answers 503 without calling
-the app, so a load balancer stops routing here before the listeners close.
+While ``draining`` is set (the server got SIGTERM), ``ready_path`` answers 503 without calling the
+app, so a load balancer stops routing here before the listeners close.
 """
 
 from __future__ import annotations
@@ -108,8 +109,10 @@ class WSGIBridge:
         max_body: int = MAX_BODY,
         body_timeout: float = BODY_TIMEOUT,
         access_log: bool = False,
+        runs_on_loop: Callable[[str, str, bytes], bool] | None = None,
     ) -> None:
         self.app = app
+        self.runs_on_loop = runs_on_loop
         self.ready_path = ready_path
         self.draining = draining
         self.max_body = max_body
@@ -205,9 +208,12 @@ class WSGIBridge:
         environ = build_environ(scope, body)
         loop = self.loop or asyncio.get_running_loop()
         try:
-            status, headers, payload = await loop.run_in_executor(
-                self.executor, self._run_app, environ
-            )
+            if self.runs_on_loop is not None and self.runs_on_loop(scope.method, scope.path, body):
+                status, headers, payload = self._run_app(environ)
+            else:
+                status, headers, payload = await loop.run_in_executor(
+                    self.executor, self._run_app, environ
+                )
         except Exception:  # the app's own error handlers normally answer first
             log.exception("unhandled error in %s %s", scope.method, scope.path)
             status, headers, payload = 500, [("content-type", "text/plain")], b"500\n"

@@ -308,10 +308,13 @@ def test_two_client_auth_methods_are_refused(app: App) -> None:
         ({"data": {"grant_type": "urn:nope"}}, "unsupported_grant_type"),
         ({"data": {}}, "invalid_request"),
         ({"data": {"grant_type": "authorization_code"}}, "invalid_request"),
+        ({"data": b"grant_type=authorization_code&code=\xff"}, "invalid_request"),
+        ({"data": "grant_type=authorization_code&code=%ff%fe"}, "invalid_request"),
+        ({"data": "grant_type=authorization_code&code=x&code="}, "invalid_request"),
     ],
 )
 def test_malformed_token_requests(app: App, kwargs: dict, error: str) -> None:
-    if isinstance(kwargs.get("data"), str):
+    if isinstance(kwargs.get("data"), str | bytes):
         kwargs = {**kwargs, "content_type": "application/x-www-form-urlencoded"}
     resp = app.client().post("/dex/token", headers=basic(), **kwargs)
     assert resp.status_code == 400
