@@ -7,8 +7,8 @@ The steps, one after the other (each is also a script of its own, see bench/READ
 
 1. ``peer.py``: dex-py next to node oidc-provider (discovery, JWKS, client_credentials),
    3 interleaved runs per cell;
-2. ``run.py --concurrency 32 --retries 1``: the target table, SQLite and PostgreSQL, every
-   endpoint, 3 interleaved runs per cell, met/missed per target;
+2. ``run.py --concurrency 32 --retries 1 --max-wait 20``: the target table, SQLite and
+   PostgreSQL, every endpoint, 3 interleaved runs per cell, met/missed per target;
 3. ``scale.py``, when it exists.
 
 Each step writes its table to ``bench/results/<step>.md``; at the end the tables are printed
@@ -28,7 +28,7 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
-DEFAULT_RUN_ARGS = "--concurrency 32 --retries 1"
+DEFAULT_RUN_ARGS = "--concurrency 32 --retries 1 --max-wait 20"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
