@@ -33,8 +33,10 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# Issue 9's benchmark (~20 min): peer.py, run.py's target table, scale.py; tables in
+# bench/results/bench.md. Options through BENCH_ARGS='--run-args "--runs 1 --duration 3"'.
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
 
 # dex-py next to node oidc-provider (installed by npm into bench/node_peer on first use).
 bench-peer: $(STAMP)

@@ -27,14 +27,26 @@ def proc_status_kib(pid: int, key: str) -> int:
     return 0
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of ``pids`` (from /proc/<pid>/stat)."""
-    ticks = 0
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each of ``pids`` still alive (from /proc/<pid>/stat)."""
+    seconds = {}
     for pid in pids:
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
+            ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+            seconds[pid] = ticks / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids``, together."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_spent(start: dict[int, float], end: dict[int, float]) -> float:
+    """CPU seconds spent between two ``cpu_by_pid`` readings by the processes alive at the end
+    (a process that ended in between is left out, rather than subtracted)."""
+    return sum(t - start.get(pid, 0.0) for pid, t in end.items())
 
 
 def db_backend_pids(database: str) -> list[int]:
@@ -75,11 +87,11 @@ class CpuMeter:
         self.database = database
         self.start = self._read()
 
-    def _read(self) -> tuple[float, float, float, float, float]:
+    def _read(self) -> tuple[dict[int, float], dict[int, float], float, float, float]:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         return (
-            cpu_seconds(self.server.worker_pids()),
-            cpu_seconds(db_backend_pids(self.database)),
+            cpu_by_pid(self.server.worker_pids()),
+            cpu_by_pid(db_backend_pids(self.database)),
             children.ru_utime + children.ru_stime,  # wrk (and py-spy), once waited for
             busy_seconds(),
             time.monotonic(),
@@ -88,7 +100,9 @@ class CpuMeter:
     def finish(self) -> tuple[float, float, float]:
         """(worker CPU s, DB CPU s, share of the machine used by anything else)."""
         end = self._read()
-        workers, db, wrk, busy, wall = (b - a for a, b in zip(self.start, end, strict=True))
+        workers = cpu_spent(self.start[0], end[0])
+        db = cpu_spent(self.start[1], end[1])
+        wrk, busy, wall = (b - a for a, b in zip(self.start[2:], end[2:], strict=True))
         others = max(0.0, busy - workers - db - wrk) / ((os.cpu_count() or 1) * wall)
         return workers, db, others
 

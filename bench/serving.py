@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 from report import publish
 from run import BASIC, REPO_ROOT, Server, free_port, run_wrk, write_config
 
@@ -38,15 +37,11 @@ ENGINES = ("granian", "gunicorn")
 
 
 def start(engine: str, tmp: Path, workers: int, signing: str = "RS256") -> Server:
-    """``dex-py serve`` on SQLite with the client_credentials grant enabled for the static
-    client (also used by ``peer.py``)."""
+    """``dex-py serve`` on SQLite with ``run.write_config``'s config, in which the static
+    client may use the client_credentials grant (also used by ``peer.py``)."""
     port = free_port()
     storage = {"type": "sqlite3", "config": {"file": str(tmp / f"{engine}-{port}.db")}}
-    path = write_config(tmp, port, storage, signing, engine)
-    config = yaml.safe_load(path.read_text())
-    config["oauth2"]["grantTypes"] = ["authorization_code", "refresh_token", "client_credentials"]
-    config["staticClients"][0]["grantTypes"] = ["client_credentials"]
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path = write_config(tmp, port, storage, signing, engine)  # client_credentials allowed
     server = Server(path, port, workers, tmp / f"{engine}-{port}.log")
     server.wait_ready()
     return server
