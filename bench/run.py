@@ -115,7 +115,7 @@ def measure(target: Target, endpoint: str, c: int, opts: Any, first_round: bool)
     as big); the least disturbed attempt counts."""
     attempts: list[Result] = []
     for _ in range(1 + opts.retries):
-        profile = first_round and opts.profile and endpoint in ("refresh", "keys") and c == 8
+        profile = first_round and opts.profile and c == opts.concurrency[0]
         r = bench_endpoint(target, endpoint, c, opts, profile=profile)
         attempts.append(r)
         click.echo(
@@ -135,7 +135,8 @@ def measure(target: Target, endpoint: str, c: int, opts: Any, first_round: bool)
 
 def start_profile(target: Target, endpoint: str, c: int,
                   opts: Any) -> subprocess.Popen[bytes]:  # fmt: skip
-    """With ``--profile``: py-spy over all workers (refresh and keys at c=8, first round)."""
+    """With ``--profile``: py-spy over all workers (each endpoint, first concurrency, first
+    round)."""
     out = opts.out.parent / f"profile-{target.backend}-{endpoint}-{opts.signing}.txt"
     cmd = [opts.py_spy, "record", "--pid", str(target.server.proc.pid), "--subprocesses",
            "--format", "raw", "--rate", "250", "--duration", str(opts.duration),
@@ -165,7 +166,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="retry a run in which unrelated processes took more than this share of the CPU",
     )  # fmt: skip
     p.add_argument("--retries", type=int, default=2, help="at most this many retries per run")
-    p.add_argument("--profile", action="store_true", help="py-spy the refresh and keys runs")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy each endpoint's first run at the first concurrency",
+    )
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "latest.md")
     opts = p.parse_args(argv)
     opts.backends = [b for b in opts.backends.split(",") if b]
