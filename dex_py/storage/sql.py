@@ -17,11 +17,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from dex_py.storage import models as m
@@ -70,7 +72,7 @@ log = logging.getLogger(__name__)
 _RETRY_MYSQL_CODES = (1213, 1205)
 _RETRY_PG_STATES = ("40001", "40P01")
 _KEYS_ATTEMPTS = 5
-GC_BATCH_SIZE = 2000  # rows per garbage collection transaction
+GC_BATCH_SIZE = 1000  # rows per garbage collection transaction
 GC_BATCH_PAUSE = 0.002  # seconds between two batches: other writers get the lock (SQLite)
 
 
@@ -287,18 +289,24 @@ class SQLStorage(SQLTransactions):
 
     def garbage_collect(self, now: datetime) -> GCResult:
         """Delete what expired before ``now``, table by table, ``gc_batch_size`` rows per
-        transaction, until a batch comes back short."""
-        removed = {name: self._collect_expired(table, key, now) for name, table, key in GC_TABLES}
+        transaction, until a batch comes back short. Without the statement timeout: a batch
+        may have to wait for a row a request holds."""
+        with self._unbounded_batches() as batch:
+            removed = {
+                name: self._collect_expired(batch, table, key, now)
+                for name, table, key in GC_TABLES
+            }
         return GCResult(**removed)
 
-    def _collect_expired(self, table: sa.Table, key: str, now: datetime) -> int:
+    def _collect_expired(
+        self, batch: Callable[[], ContextManager[Connection]], table: sa.Table, key: str,
+        now: datetime,
+    ) -> int:  # fmt: skip
         removed = 0
         while True:
-            # Without the statement timeout: housekeeping may wait on a row a request holds.
-            with self._write(unbounded=True) as conn:
-                keys = list(
-                    conn.execute(expired_keys(table, key, now, self.gc_batch_size)).scalars()
-                )
+            with batch() as conn:
+                select = expired_keys(table, key, now, self.gc_batch_size)
+                keys = list(conn.execute(select).scalars())
                 if keys:
                     removed += conn.execute(delete_expired(table, key, keys, now)).rowcount
             if len(keys) < self.gc_batch_size:

@@ -112,3 +112,17 @@ def test_no_transaction_deletes_more_than_a_batch(sql_storage: SQLStorage) -> No
     assert max(per_transaction) == BATCH
     # each kind: full batches, then one short batch that ends it
     assert len([n for n in per_transaction if n]) == sum(-(-n // BATCH) for n in EXPIRED.values())
+
+
+def test_in_memory_sqlite_collects_in_batches_too() -> None:
+    """One shared connection (``StaticPool``): each batch takes it in turn."""
+    storage = open_storage(StorageConfig("sqlite3", {"file": ":memory:"}))
+    assert isinstance(storage, SQLStorage)
+    try:
+        _small_batches(storage)
+        kept = _backlog(storage, EXPIRED)
+        result = storage.garbage_collect(NOW)
+        assert {name: getattr(result, name) for name in EXPIRED} == EXPIRED
+        assert sorted(t.id for t in storage.list_refresh_tokens()) == sorted(kept)
+    finally:
+        storage.close()
