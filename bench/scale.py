@@ -3,7 +3,7 @@ seeded with a million refresh tokens, 100,000 users and 10,000 clients; then the
 collection of that million (expired) tokens while wrk keeps driving both endpoints.
 
 Run from the repo root: ``.venv/bin/python bench/scale.py [--tokens 1000000] [--users 100000]
-[--clients 10000] [--duration 8] [--rounds 3] [--concurrency 8] [--gc-window 5]
+[--clients 10000] [--duration 6] [--rounds 3] [--concurrency 8] [--gc-window 5]
 [--explain bench/explain-postgres.txt] [--out bench/results/scale.md]``. Needs ``/usr/bin/wrk``
 and PostgreSQL on 127.0.0.1:5432 (user postgres, trust); the databases ``dexpy_scale_empty``
 and ``dexpy_scale_seeded`` are dropped, created and dropped again.
@@ -55,6 +55,8 @@ from run import (
 )
 from scale_explain import capture, explain
 from scale_seed import KNOWN_CLIENT_ID, KNOWN_CLIENT_SECRET, Sizes, known_user, seed
+
+from dex_py.storage.sql import GC_BATCH_SIZE
 
 BENCH_DIR = Path(__file__).resolve().parent
 DATABASES = {"empty": "dexpy_scale_empty", "seeded": "dexpy_scale_seeded"}
@@ -220,8 +222,19 @@ def merged(runs: list[Run]) -> Run:
                sum(r.errors for r in runs), secs)  # fmt: skip
 
 
-def table(rows: dict[str, dict[str, Run]], gc: dict[str, Any], opts: Any,
-          seeding: dict[str, float]) -> list[str]:  # fmt: skip
+def paired_ratios(runs: dict[str, dict[str, list[Run]]]) -> dict[str, float]:
+    """Per endpoint, the median over rounds of seeded / empty CPU per request: each round's
+    two runs were back to back, so the machine's drift between rounds cancels out."""
+    return {
+        e: statistics.median(
+            s.cpu_ms / b.cpu_ms for b, s in zip(runs["empty"][e], runs["seeded"][e], strict=True)
+        )
+        for e in ENDPOINTS
+    }
+
+
+def table(rows: dict[str, dict[str, Run]], ratios: dict[str, float], gc: dict[str, Any],
+          opts: Any, seeding: dict[str, float]) -> list[str]:  # fmt: skip
     sizes = f"{opts.tokens:,} refresh tokens, {opts.users:,} users, {opts.clients:,} clients"
     lines = [
         f"dex-py scale benchmark, {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {cpu_model()}; "
@@ -231,8 +244,9 @@ def table(rows: dict[str, dict[str, Run]], gc: dict[str, Any], opts: Any,
         "",
         f"Seeded: {sizes} (+ a browser session per user, {opts.users:,} revoked access tokens, "
         f"{opts.users // 100:,} auth codes) in {sum(seeding.values()):.0f} s.",
-        "CPU ms/req: workers + PostgreSQL backends, per request (robust on a shared machine); "
-        "vs empty: seeded / empty.",
+        "CPU ms/req: workers + PostgreSQL backends, per request (robust on a shared machine). "
+        "CPU/req vs empty: the median over rounds of seeded / empty, each round's two runs back "
+        "to back; req/s vs empty: of the rows shown.",
         "",
         "| endpoint | database | req/s | p50 ms | p99 ms | max ms | CPU ms/req | CPU/req vs empty "
         "| req/s vs empty | errors |",
@@ -245,8 +259,8 @@ def table(rows: dict[str, dict[str, Run]], gc: dict[str, Any], opts: Any,
         for label, key in (("empty", "empty"), (seeded, "seeded"), ("during GC", "gc")):
             r = rows[key][endpoint]
             # during GC the database's CPU includes (some of) the collector's backends
-            cpu, ratio = (f"{r.cpu_ms:.2f}", f"{r.cpu_ms / base.cpu_ms:.2f}") if key != "gc" else (
-                "-", "-")  # fmt: skip
+            cpu = f"{r.cpu_ms:.2f}" if key != "gc" else "-"
+            ratio = {"empty": "1.00", "seeded": f"{ratios[endpoint]:.2f}"}.get(key, "-")
             lines.append(
                 f"| {labels[endpoint]} | {label} | {r.rps:.0f} | {r.p50_ms:.1f} | "
                 f"{r.p99_ms:.1f} | {r.max_ms:.1f} | {cpu} | {ratio} | {r.rps / base.rps:.2f} "
@@ -268,12 +282,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tokens", type=int, default=1_000_000)
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--clients", type=int, default=10_000)
-    p.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    p.add_argument("--duration", type=int, default=6, help="seconds per wrk run")
     p.add_argument("--rounds", type=int, default=3, help="empty/seeded runs, taking turns")
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--gc-window", type=int, default=5, help="seconds per wrk window during GC")
-    p.add_argument("--gc-batch", type=int, default=2000, help="rows per GC transaction")
+    p.add_argument("--gc-batch", type=int, default=GC_BATCH_SIZE, help="rows per GC transaction")
     p.add_argument("--signing", default="ES256", choices=["RS256", "ES256"])
     p.add_argument("--explain", type=Path, default=BENCH_DIR / "explain-postgres.txt",
                    help="where to write the EXPLAIN output ('' to skip)")  # fmt: skip
@@ -325,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
     rows = {key: {e: median_run(rs) for e, rs in by.items()} for key, by in runs.items()}
     rows["gc"] = {e: merged([w for w in windows if w.endpoint == e]) for e in ENDPOINTS}
-    publish(table(rows, gc, opts, seeding), opts.out)
+    publish(table(rows, paired_ratios(runs), gc, opts, seeding), opts.out)
     errors = sum(r.errors for by in rows.values() for r in by.values())
     return 1 if errors else 0
 
