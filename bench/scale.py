@@ -29,6 +29,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -199,8 +200,45 @@ def collect(database: str, batch: int) -> None:
                       "median_batch_ms": 1000 * statistics.median(spans or [0])}))  # fmt: skip
 
 
+class LockWatch(threading.Thread):
+    """Samples, every 20 ms, the database's sessions waiting for a lock (``pg_stat_activity``
+    ``wait_event_type = 'Lock'``): a request stalled by the collection would show here, and
+    for how long (the longest run of consecutive samples with a waiter)."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__(daemon=True)
+        self.database = database
+        self.samples = self.waiting = 0
+        self.longest_ms = 0.0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        query = ("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                 "AND wait_event_type = 'Lock'")  # fmt: skip
+        since: float | None = None
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            while not self._stop_event.wait(0.02):
+                row = conn.execute(query, (self.database,)).fetchone()
+                now, waiting = time.monotonic(), bool(row and row[0])
+                self.samples += 1
+                self.waiting += waiting
+                if waiting:
+                    since = now if since is None else since
+                    self.longest_ms = max(self.longest_ms, 1000 * (now - since))
+                else:
+                    since = None
+
+    def finish(self) -> dict[str, Any]:
+        self._stop_event.set()
+        self.join()
+        return {"lock_samples": self.samples, "lock_waiting": self.waiting,
+                "lock_longest_ms": self.longest_ms}  # fmt: skip
+
+
 def during_gc(server: ScaleServer, opts: Any, tmp: Path) -> tuple[list[Run], dict[str, Any]]:
     """wrk windows, endpoints in turn, for as long as the collection runs (each at least once)."""
+    watch = LockWatch(server.database)
+    watch.start()
     proc = collect_in_background(server.database, opts.gc_batch)
     windows: list[Run] = []
     while proc.poll() is None or len(windows) < len(ENDPOINTS):
@@ -208,9 +246,10 @@ def during_gc(server: ScaleServer, opts: Any, tmp: Path) -> tuple[list[Run], dic
         windows.append(wrk_run(server, endpoint, opts.gc_window, opts, tmp))
         show("gc", windows[-1])
     out, _ = proc.communicate(timeout=600)
+    locks = watch.finish()
     if proc.returncode:
         sys.exit(f"garbage collection failed ({proc.returncode})")
-    return windows, json.loads(out.strip().splitlines()[-1])
+    return windows, {**json.loads(out.strip().splitlines()[-1]), **locks}
 
 
 def merged(runs: list[Run]) -> Run:
@@ -273,6 +312,9 @@ def table(rows: dict[str, dict[str, Run]], ratios: dict[str, float], gc: dict[st
         f"rows; longest transaction {gc['longest_batch_ms']:.0f} ms, median "
         f'{gc["median_batch_ms"]:.0f} ms. "during GC": {opts.gc_window} s wrk windows while '
         "it ran (the last may outlast it); p50/p99 of the worst window, max over all.",
+        f"Sessions of the database waiting for a lock meanwhile: in {gc['lock_waiting']} of "
+        f"{gc['lock_samples']} samples (every 20 ms), the longest wait seen "
+        f"{gc['lock_longest_ms']:.0f} ms.",
     ]
     return lines
 
@@ -289,7 +331,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gc-window", type=int, default=5, help="seconds per wrk window during GC")
     p.add_argument("--gc-batch", type=int, default=GC_BATCH_SIZE, help="rows per GC transaction")
     p.add_argument("--signing", default="ES256", choices=["RS256", "ES256"])
-    p.add_argument("--explain", type=Path, default=BENCH_DIR / "explain-postgres.txt",
+    p.add_argument("--explain", default=str(BENCH_DIR / "explain-postgres.txt"),
                    help="where to write the EXPLAIN output ('' to skip)")  # fmt: skip
     p.add_argument("--out", type=Path, default=BENCH_DIR / "results" / "scale.md")
     p.add_argument("--collect", metavar="DATABASE", help=argparse.SUPPRESS)
@@ -331,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
                         runs[key][endpoint].append(wrk_run(server, endpoint, opts.duration, opts,
                                                            tmp))  # fmt: skip
                         show(key, runs[key][endpoint][-1])
-            if str(opts.explain):
+            if opts.explain:
                 write_explain(servers["seeded"], opts)
             windows, gc = during_gc(servers["seeded"], opts, tmp)
         finally:
@@ -357,7 +399,7 @@ def write_explain(server: ScaleServer, opts: Any) -> None:
         "ran with, then rolled back"
     )
     text, seq_scans = explain(dsn(server.database), captured, header)
-    opts.explain.write_text(text)
+    Path(opts.explain).write_text(text)
     print(f"EXPLAIN of {text.count('-- parameters:')} statements written to {opts.explain}")
     for sql in seq_scans:
         print(f"  sequential scan: {' '.join(sql.split())[:160]}")
