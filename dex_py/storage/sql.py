@@ -6,17 +6,24 @@ transactions, fork safety, generic CRUD). Statements are built once at import ti
 transaction: ``SELECT ... FOR UPDATE`` on PostgreSQL and MySQL, ``BEGIN IMMEDIATE`` on SQLite
 (see ``engine.install_sqlite_hooks``), then ``fn(old)``, then ``UPDATE``; so concurrent
 updaters, threads or processes, queue on the row lock and never lose a write.
+
+Garbage collection deletes in batches of ``gc_batch_size`` rows, each batch its own short
+transaction, so a backlog of a million expired tokens never holds locks (or SQLite's write
+lock) for longer than one batch takes.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from dex_py.storage import models as m
@@ -42,6 +49,7 @@ from dex_py.storage.sql_entities import (
     AUTH_REQUEST,
     CLIENT,
     CONNECTOR,
+    GC_TABLES,
     KEYS_CODEC,
     KEYS_SELECT,
     KEYS_SELECT_LOCKED,
@@ -51,6 +59,8 @@ from dex_py.storage.sql_entities import (
     REFRESH,
     REVOKED_SELECT,
     SESSION,
+    delete_expired,
+    expired_keys,
     logout_event_filters,
 )
 from dex_py.storage.sql_transactions import SQLTransactions
@@ -62,6 +72,8 @@ log = logging.getLogger(__name__)
 _RETRY_MYSQL_CODES = (1213, 1205)
 _RETRY_PG_STATES = ("40001", "40P01")
 _KEYS_ATTEMPTS = 5
+GC_BATCH_SIZE = 1000  # rows per garbage collection transaction
+GC_BATCH_PAUSE = 0.002  # seconds between two batches: other writers get the lock (SQLite)
 
 
 def _retryable(exc: DBAPIError) -> bool:
@@ -74,6 +86,9 @@ def _retryable(exc: DBAPIError) -> bool:
 
 class SQLStorage(SQLTransactions):
     """``Storage`` over a SQLAlchemy engine (build one with ``storage.open_storage``)."""
+
+    gc_batch_size: int = GC_BATCH_SIZE
+    gc_batch_pause: float = GC_BATCH_PAUSE
 
     def __repr__(self) -> str:
         return f"SQLStorage({describe_url(self._engine.url)})"
@@ -273,19 +288,30 @@ class SQLStorage(SQLTransactions):
     # housekeeping
 
     def garbage_collect(self, now: datetime) -> GCResult:
-        ar, ac, rt, rv = m.auth_request, m.auth_code, m.refresh_token, m.revoked_access_token
-        ss = m.session
-        # A large backlog of expired rows may take longer than a request's statement timeout.
-        with self._write(unbounded=True) as conn:
-            return GCResult(
-                auth_requests=conn.execute(ar.delete().where(ar.c.expiry < now)).rowcount,
-                auth_codes=conn.execute(ac.delete().where(ac.c.expiry < now)).rowcount,
-                refresh_tokens=conn.execute(
-                    rt.delete().where(rt.c.expiry.is_not(None), rt.c.expiry < now)
-                ).rowcount,
-                revoked_tokens=conn.execute(rv.delete().where(rv.c.expiry < now)).rowcount,
-                sessions=conn.execute(ss.delete().where(ss.c.expiry < now)).rowcount,
-            )
+        """Delete what expired before ``now``, table by table, ``gc_batch_size`` rows per
+        transaction, until a batch comes back short. Without the statement timeout: a batch
+        may have to wait for a row a request holds."""
+        with self._unbounded_batches() as batch:
+            removed = {
+                name: self._collect_expired(batch, table, key, now)
+                for name, table, key in GC_TABLES
+            }
+        return GCResult(**removed)
+
+    def _collect_expired(
+        self, batch: Callable[[], ContextManager[Connection]], table: sa.Table, key: str,
+        now: datetime,
+    ) -> int:  # fmt: skip
+        removed = 0
+        while True:
+            with batch() as conn:
+                select = expired_keys(table, key, now, self.gc_batch_size)
+                keys = list(conn.execute(select).scalars())
+                if keys:
+                    removed += conn.execute(delete_expired(table, key, keys, now)).rowcount
+            if len(keys) < self.gc_batch_size:
+                return removed
+            time.sleep(self.gc_batch_pause)
 
     def ping(self) -> None:
         try:

@@ -5,8 +5,8 @@ time.
 An ``Entity`` bundles a table, its ``RowCodec``, the key column, columns derived from the
 object (``user_id`` copied out of ``claims``, so lists can filter on it) and the prepared
 select/lock/update/delete statements of one row. Statements that do not fit the generic
-by-key CRUD (the single signing-keys row, revoked-token lookups, the logout delivery queue)
-live here too.
+by-key CRUD (the single signing-keys row, revoked-token lookups, the logout delivery queue,
+garbage collection's batches) live here too.
 """
 
 from __future__ import annotations
@@ -125,3 +125,33 @@ KEYS_UPDATE = m.keys.update().where(m.keys.c.id == m.KEYS_ROW_ID)
 REVOKED_SELECT = sa.select(sa.literal(1)).where(
     m.revoked_access_token.c.jti.in_([sa.bindparam("b_jti"), sa.bindparam("b_grant")])
 )
+
+
+# Garbage collection, one batch at a time: the keys of at most ``limit`` expired rows, oldest
+# first through the expiry index, then a DELETE of those keys (MySQL cannot take LIMIT in an
+# ``IN`` subquery). The DELETE checks the expiry again: a row extended in between stays.
+GC_TABLES: tuple[tuple[str, sa.Table, str], ...] = (
+    ("auth_requests", m.auth_request, "id"),
+    ("auth_codes", m.auth_code, "id"),
+    ("refresh_tokens", m.refresh_token, "id"),
+    ("revoked_tokens", m.revoked_access_token, "jti"),
+    ("sessions", m.session, "id"),
+)
+
+
+def _expired(table: sa.Table, now: datetime) -> list[sa.ColumnElement[bool]]:
+    expiry = table.c.expiry
+    # refresh tokens may have no expiry (NULL: never)
+    return [expiry.is_not(None), expiry < now] if expiry.nullable else [expiry < now]
+
+
+def expired_keys(table: sa.Table, key: str, now: datetime, limit: int) -> sa.Select[Any]:
+    """The keys of at most ``limit`` rows of ``table`` expired before ``now``, oldest first."""
+    return (
+        sa.select(table.c[key]).where(*_expired(table, now)).order_by(table.c.expiry).limit(limit)
+    )
+
+
+def delete_expired(table: sa.Table, key: str, keys: list[str], now: datetime) -> sa.Delete:
+    """Delete the rows of ``keys`` that are still expired before ``now``."""
+    return table.delete().where(table.c[key].in_(keys), *_expired(table, now))

@@ -5,7 +5,8 @@ BEGIN/ROLLBACK round trips around a ``SELECT``); a write is one transaction that
 lock on SQLite from its first statement (``BEGIN IMMEDIATE``, see
 ``engine.install_sqlite_hooks``). ``_update`` is ``SELECT ... FOR UPDATE`` (PostgreSQL, MySQL),
 then ``fn(old)``, then ``UPDATE``, in one such transaction. ``storage.sql.SQLStorage`` maps the
-``Storage`` protocol onto these, one entity at a time.
+``Storage`` protocol onto these, one entity at a time. Housekeeping runs many short write
+transactions on one connection without the statement timeout (``_unbounded_batches``).
 
 Fork safety: an engine created before gunicorn forks is fine; the first call in a new process
 gives that process a fresh pool (``dispose_after_fork``), so connections are never shared.
@@ -16,7 +17,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -96,6 +98,26 @@ class SQLTransactions:
                 conn.execution_options(**{SQLITE_LOCK_OPTION: True})
             with _refused_values(), conn.begin():
                 yield conn
+
+    @contextlib.contextmanager
+    def _unbounded_batches(self) -> Iterator[Callable[[], ContextManager[Connection]]]:
+        """Housekeeping: ``batch()`` opens one short write transaction (``with batch() as
+        conn``), all of them on one connection without the statement timeout, so a run of
+        thousands pays for the connection and its settings once. With one shared connection
+        (SQLite ``:memory:``) each batch takes it in turn, as ``_write`` does."""
+        if isinstance(self._engine.pool, StaticPool):
+            yield lambda: self._write(unbounded=True)
+            return
+        with self._connect(self._engine) as conn, without_timeouts(conn):
+            if self._sqlite:
+                conn.execution_options(**{SQLITE_LOCK_OPTION: True})
+
+            @contextlib.contextmanager
+            def batch() -> Iterator[Connection]:
+                with _refused_values(), conn.begin():
+                    yield conn
+
+            yield batch
 
     # generic CRUD
 
