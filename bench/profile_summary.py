@@ -1,12 +1,16 @@
-"""Summaries of py-spy profiles of the benchmark's gunicorn workers (``run.py --profile``):
-where a request's wall time goes, by category of the leaf frame and by frame."""
+"""Summaries of py-spy profiles of the benchmark's workers, gunicorn's or Granian's
+(``run.py --profile``): where a request's wall time goes, by category of the leaf frame and by
+frame."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-PROFILE_MARKER = "DexSyncWorker.handle (dex_py/serving/gunicorn_server.py"
+PROFILE_MARKERS = (  # the frame under which a worker handles one request, per engine
+    "DexSyncWorker.handle (dex_py/serving/gunicorn_server.py",
+    "WSGIBridge._run_app (dex_py/serving/wsgi_bridge.py",
+)
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
     (
         "JOSE (sign/verify)",
@@ -30,17 +34,17 @@ CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
 
 
 def summarize_profile(raw_file: Path, top: int = 20) -> str:
-    """Shares of the time workers spend inside ``DexSyncWorker.handle`` (one request each), from
+    """Shares of the time workers spend inside a ``PROFILE_MARKERS`` frame (one request), from
     a py-spy raw (collapsed stacks) file: by category of the leaf frame, by leaf frame (self)
     and by frame (inclusive)."""
     self_, incl, cats, total = Counter[str](), Counter[str](), Counter[str](), 0
     for line in raw_file.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        marks = [i for i, f in enumerate(frames) if f.startswith(PROFILE_MARKER)]
+        marks = [i for i, f in enumerate(frames) if f.startswith(PROFILE_MARKERS)]
         if not marks:
             continue  # idle: waiting for a connection, or the housekeeping thread
-        frames, n = frames[marks[0] + 1 :] or [PROFILE_MARKER], int(count)
+        frames, n = frames[marks[0] + 1 :] or [frames[marks[0]]], int(count)
         total += n
         self_[frames[-1]] += n
         incl.update(dict.fromkeys(frames, n))
