@@ -14,6 +14,7 @@ from dex_py import scopes as sc
 from dex_py.jose.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
 from dex_py.oauth.token_endpoint import GRANTS
 from dex_py.services import Services, services
+from dex_py.web.server_cache import allow_server_cache
 
 CLAIMS_SUPPORTED = [
     "iss",
@@ -89,6 +90,7 @@ def discovery_view() -> Response:
         svc.memo["discovery"] = body
     resp = Response(body, mimetype="application/json")
     resp.headers["Cache-Control"] = _CACHE_CONTROL
+    allow_server_cache()
     return resp
 
 
@@ -98,4 +100,5 @@ def keys_view() -> Response:
     # Cacheable until the next rotation, when a new key starts signing.
     max_age = max(0, min(svc.keys.jwks_max_age(), 3600))
     resp.headers["Cache-Control"] = f"public, max-age={max_age}, must-revalidate"
+    allow_server_cache()
     return resp

@@ -37,6 +37,7 @@ from dex_py.config import TelemetryConfig
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _START_KEY = "dex_py.metrics.start"
+OBSERVE_EXTENSION = "dex_py.ops.metrics.observe"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -99,32 +100,35 @@ def init_metrics(app: Flask, telemetry: TelemetryConfig) -> None:
     def start_timer() -> None:
         request._get_current_object().environ[_START_KEY] = perf_counter()  # type: ignore[attr-defined]
 
-    def record(response: Response) -> Response:
-        # Hot path: one proxy lookup, one dict lookup, two lock-protected updates.
-        req = request._get_current_object()  # type: ignore[attr-defined]
-        start = req.environ.get(_START_KEY)
-        if start is None:
-            return response
-        method = req.method
-        key = (req.endpoint or "none", method, response.status_code)
+    def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
+        # Hot path: one dict lookup, two lock-protected updates.
+        key = (endpoint or "none", method, status)
         pair = children.get(key)
         if pair is None:
             handler = key[0]
             method = method if method in _METHODS else "other"
             pair = (
-                requests_total.labels(handler, method, str(key[2])),
+                requests_total.labels(handler, method, str(status)),
                 duration.labels(handler, method),
             )
             if method != "other":  # bounded: endpoints x known methods x codes
                 children[key] = pair
         pair[0].inc()
-        pair[1].observe(perf_counter() - start)
+        pair[1].observe(seconds)
+
+    def record(response: Response) -> Response:
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        start = req.environ.get(_START_KEY)
+        if start is not None:
+            observe(req.endpoint, req.method, response.status_code, perf_counter() - start)
         return response
 
     # First in line, so a before_request hook that answers early is still timed.
     app.before_request_funcs.setdefault(None, []).insert(0, start_timer)
     app.after_request(record)
     app.extensions["dex_py.ops.metrics"] = metrics
+    # for answers the server repeats without running the app (dex_py.serving.response_cache)
+    app.extensions[OBSERVE_EXTENSION] = observe
 
 
 def count_event(name: str, **labels: str) -> None:

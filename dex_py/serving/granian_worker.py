@@ -28,7 +28,9 @@ from granian._granian import RSGIWorker, WorkerSignal
 from granian._loops import loops
 from granian.http import HTTP1Settings
 
+from dex_py.ops.metrics import OBSERVE_EXTENSION
 from dex_py.serving.loop_routes import LoopRoutes
+from dex_py.serving.response_cache import ResponseCache
 from dex_py.serving.server import start_housekeeping
 from dex_py.serving.wsgi_bridge import WSGIBridge
 
@@ -90,6 +92,7 @@ def worker_main(worker_id: int, setup: WorkerSetup) -> None:
         draining=setup.draining,
         access_log=setup.access_log,
         runs_on_loop=setup.loop_routes.runs_on_loop,
+        cache=ResponseCache(observe=getattr(app, "extensions", {}).get(OBSERVE_EXTENSION)),
     )
     loop = loops.get("auto")
     bridge.__rsgi_init__(loop)

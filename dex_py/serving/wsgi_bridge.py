@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dex_py.serving.response_cache import ResponseCache
+
 log = logging.getLogger("dex_py.http")
 access = logging.getLogger("dex_py.access")
 
@@ -110,7 +112,9 @@ class WSGIBridge:
         body_timeout: float = BODY_TIMEOUT,
         access_log: bool = False,
         runs_on_loop: Callable[[str, str, bytes], bool] | None = None,
+        cache: ResponseCache | None = None,
     ) -> None:
+        self.cache = cache
         self.app = app
         self.runs_on_loop = runs_on_loop
         self.ready_path = ready_path
@@ -177,6 +181,12 @@ class WSGIBridge:
         if environ["PATH_INFO"] == self.ready_path and self.draining.is_set():
             start_response("503 Service Unavailable", _draining_headers())
             return 503, response[1], _DRAINING_BODY
+        key = self.cache.key_of(environ) if self.cache is not None else None
+        if key is not None:
+            assert self.cache is not None
+            cached = self.cache.lookup(key)
+            if cached is not None:
+                return cached
         result = self.app(environ, start_response)
         try:
             body = b"".join(result)
@@ -184,7 +194,11 @@ class WSGIBridge:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        return response[0], response[1], body
+        answer = response[0], response[1], body
+        if key is not None:
+            assert self.cache is not None
+            self.cache.store(environ, key, answer)
+        return answer
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
         if scope.proto != "http":
