@@ -14,6 +14,8 @@ PROFILE_MARKERS = (
     "_worker (concurrent/futures/thread.py",  # granian: the app's thread pool
 )
 HOUSEKEEPING = "dex_py/ops/background.py"
+# Leaves py-spy reports as running although the thread only waits (the pool's idle threads).
+IDLE_LEAVES = ("_worker (concurrent/futures/thread.py:81)",)
 CATEGORIES = (  # by the leaf frame's file: where the worker's wall time goes
     (
         "JOSE (sign/verify)",
@@ -56,7 +58,7 @@ def summarize_profile(raw_file: Path, top: int = 20) -> str:
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
         marks = [i for i, f in enumerate(frames) if f.startswith(PROFILE_MARKERS)]
-        if not marks or HOUSEKEEPING in stack:
+        if not marks or HOUSEKEEPING in stack or frames[-1].startswith(IDLE_LEAVES):
             continue  # the master, an idle gunicorn worker, or the housekeeping thread
         frames, n = frames[marks[0] + 1 :] or [frames[marks[0]]], int(count)
         total += n

@@ -38,24 +38,21 @@ from typing import Any
 
 import psycopg
 import yaml
-from procstat import CpuMeter, wait_for_quiet
-from report import cpu_model, publish
-from run import (
+from dexserver import (
     BASIC,
     PASSWORD,
     PASSWORD_HASH,
     PG_DSN,
-    TOKENS_PER_CONNECTION,
     WRK,
     Server,
     free_port,
-    password_grant,
-    refresh_pool,
-    run_wrk,
     write_config,
 )
+from procstat import CpuMeter, wait_for_quiet
+from report import cpu_model, publish
 from scale_explain import capture, explain
 from scale_seed import KNOWN_CLIENT_ID, KNOWN_CLIENT_SECRET, Sizes, known_user, seed
+from workloads import TOKENS_PER_CONNECTION, password_grant, refresh_pool, run_wrk
 
 from dex_py.storage.sql import GC_BATCH_SIZE
 

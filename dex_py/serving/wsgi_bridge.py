@@ -8,8 +8,9 @@ worker's event loop (no thread), refusing bodies over ``max_body`` bytes (413, a
 a body that cannot be read (malformed chunked encoding, reset) is a 400. Only then does it build
 the WSGI environ (PEP 3333) and run the app on one of ``threads`` Python threads, and send the
 response it returned. A request ``runs_on_loop`` accepts (``dex_py.serving.loop_routes``) runs on
-the event loop thread instead, which saves the hand-off to a thread and back. Every refusal is one
-log line (``dex_py.http``) and a short plain-text answer with ``Connection: close``.
+the event loop thread instead, which saves the hand-off to a thread and back; an answer the app
+allowed the server to repeat is served from ``cache`` (``dex_py.serving.response_cache``). Every
+refusal is one log line (``dex_py.http``) and a short plain-text answer with ``Connection: close``.
 
 While ``draining`` is set (the server got SIGTERM), ``ready_path`` answers 503 without calling the
 app, so a load balancer stops routing here before the listeners close.
