@@ -40,15 +40,14 @@ _LOOP_GRANTS = frozenset({"authorization_code", "refresh_token", "client_credent
 class LoopRoutes:
     """``runs_on_loop(method, path, body)``: True for a request the worker may run inline."""
 
-    def __init__(self, issuer_path: str, grants: frozenset[str] = _LOOP_GRANTS) -> None:
+    def __init__(self, issuer_path: str) -> None:
         prefix = issuer_path.rstrip("/")
-        self.grants = grants
         self.paths = frozenset(prefix + path for path in _LOOP_PATHS)
         self.token_path = prefix + _TOKEN_PATH
 
     def runs_on_loop(self, method: str, path: str, body: bytes) -> bool:
         if path == self.token_path:
-            return method == "POST" and grant_type(body) in self.grants
+            return method == "POST" and grant_type(body) in _LOOP_GRANTS
         return path in self.paths
 
 

@@ -38,13 +38,13 @@ class ResponseCache:
         entry = self.entries.get(key)
         if entry is None:
             return None
-        started = time.monotonic()
+        now = time.monotonic()
         expires, endpoint, answer = entry
-        if started >= expires:
+        if now >= expires:
             self.entries.pop(key, None)
             return None
         if self.observe is not None:
-            self.observe(endpoint, "GET", answer[0], time.monotonic() - started)
+            self.observe(endpoint, "GET", answer[0], time.monotonic() - now)
         return answer
 
     def store(self, environ: dict[str, Any], key: Key, answer: Answer) -> None:

@@ -182,10 +182,10 @@ class WSGIBridge:
         if environ["PATH_INFO"] == self.ready_path and self.draining.is_set():
             start_response("503 Service Unavailable", _draining_headers())
             return 503, response[1], _DRAINING_BODY
-        key = self.cache.key_of(environ) if self.cache is not None else None
-        if key is not None:
-            assert self.cache is not None
-            cached = self.cache.lookup(key)
+        cache = self.cache
+        key = cache.key_of(environ) if cache is not None else None
+        if cache is not None and key is not None:
+            cached = cache.lookup(key)
             if cached is not None:
                 return cached
         result = self.app(environ, start_response)
@@ -196,9 +196,8 @@ class WSGIBridge:
             if close is not None:
                 close()
         answer = response[0], response[1], body
-        if key is not None:
-            assert self.cache is not None
-            self.cache.store(environ, key, answer)
+        if cache is not None and key is not None:
+            cache.store(environ, key, answer)
         return answer
 
     async def __rsgi__(self, scope: Any, proto: Any) -> None:
