@@ -1,9 +1,12 @@
 """The refresh token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
 
 A login has one chain, handed out as ``<id>.<secret>``; storage keeps SHA-256 digests only
-(``storage.base.RefreshToken``). Every check runs inside the one locked update that rotates
-the chain, and the clock is read there too, so the row lock orders concurrent requests and
-each judges reuse against what the one before it wrote. The presented secret is:
+(``storage.base.RefreshToken``). Every check runs inside the one update that rotates the
+chain, and the clock is read there too, so concurrent requests are ordered and each judges
+reuse against what the one before it wrote: under the row lock, or (PostgreSQL) without it,
+the rotation being written only if the chain is still as read, else judged again on what the
+other request wrote (``storage.sql_transactions._update_optimistic``). The presented secret
+is:
 
 - the **current** one: the chain rotates. The new secret is stored as a digest, and also
   sealed (AES-GCM) under a key derived (HKDF-SHA256) from the presented secret, which only its
@@ -94,7 +97,7 @@ def _matches(presented: str, digest: str) -> bool:
 
 
 class RefreshTokenGrant(BaseGrant):
-    """One locked read-modify-write per refresh (see the module docstring)."""
+    """One read-modify-write of the chain per refresh (see the module docstring)."""
 
     grant_type = "refresh_token"
 
@@ -162,9 +165,11 @@ class RefreshTokenGrant(BaseGrant):
     def _rotate(
         self, old: RefreshToken, secret: str, requested: str | None, outcome: dict[str, Any]
     ) -> RefreshToken:
-        """Runs under the row lock: judge the presented secret, then rotate (or not)."""
+        """Runs inside the update (maybe more than once): judge the presented secret, then
+        rotate (or not)."""
         svc = self.svc
-        now = svc.clock.now()  # read under the lock: the previous holder's write is visible
+        outcome.clear()  # what an earlier, voided judgement of this request decided
+        now = svc.clock.now()  # read after ``old``: the write that made it is in the past
         outcome["now"] = now
         if old.client_id != self.client.id:
             raise InvalidGrant("refresh token was issued to another client")

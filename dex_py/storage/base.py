@@ -292,7 +292,10 @@ Updater = Callable[[T], T]
 class Storage(Protocol):
     """What every backend implements. ``update_*`` raise ``NotFoundError`` for a missing id;
     ``create_*`` raise ``AlreadyExistsError`` for a taken one. ``update_*`` returns the new value;
-    if ``fn`` raises, nothing is written and the exception propagates."""
+    if ``fn`` raises, nothing is written and the exception propagates. ``fn`` sees the value
+    as it is when the update is written: a backend may call it more than once (an update
+    without a lock that lost a race to another request calls ``fn`` again on the value that
+    request wrote), so ``fn`` must not act on the world; it may only record its result."""
 
     # auth requests
     def create_auth_request(self, req: AuthRequest) -> None: ...

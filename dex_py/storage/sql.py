@@ -130,7 +130,7 @@ class SQLStorage(SQLTransactions):
         return self._get(REFRESH, id)
 
     def update_refresh_token(self, id: str, fn: Updater[RefreshToken]) -> RefreshToken:
-        return self._update(REFRESH, id, fn)
+        return self._update_optimistic(REFRESH, id, fn)
 
     def delete_refresh_token(self, id: str) -> None:
         self._delete(REFRESH, id)

@@ -61,6 +61,32 @@ class Entity(Generic[D]):
         self.update_one = table.update().where(col == sa.bindparam("b_key"))
         self.delete_one = table.delete().where(col == sa.bindparam("b_key"))
         self.insert = table.insert()
+        self._swaps: dict[tuple[tuple[str, ...], tuple[bool, ...]], sa.Update] = {}
+
+    def swap_statement(self, changed: tuple[str, ...], was_null: tuple[bool, ...]) -> sa.Update:
+        """``UPDATE`` of the ``changed`` columns (``new_<column>``) where the key is ``b_key``
+        and each of them still holds its old value (``old_<column>``, or NULL where
+        ``was_null``), returning the row. Built once per shape: a refresh token's rotation
+        always has the same."""
+        shape = (changed, was_null)
+        stmt = self._swaps.get(shape)
+        if stmt is None:
+            cols = self.table.c
+            stmt = (
+                self.table.update()
+                .where(
+                    cols[self.key] == sa.bindparam("b_key"),
+                    *(
+                        cols[c].is_(None) if null else cols[c] == sa.bindparam("old_" + c)
+                        for c, null in zip(changed, was_null, strict=True)
+                    ),
+                )
+                .values({c: sa.bindparam("new_" + c) for c in changed})
+                .returning(*self.table.c)
+            )
+            if len(self._swaps) < 64:
+                self._swaps[shape] = stmt
+        return stmt
 
     def row(self, obj: D) -> dict[str, Any]:
         values = self.codec.encode(obj)

@@ -4,9 +4,11 @@
 BEGIN/ROLLBACK round trips around a ``SELECT``); a write is one transaction that holds the write
 lock on SQLite from its first statement (``BEGIN IMMEDIATE``, see
 ``engine.install_sqlite_hooks``). ``_update`` is ``SELECT ... FOR UPDATE`` (PostgreSQL, MySQL),
-then ``fn(old)``, then ``UPDATE``, in one such transaction. ``storage.sql.SQLStorage`` maps the
-``Storage`` protocol onto these, one entity at a time. Housekeeping runs many short write
-transactions on one connection without the statement timeout (``_unbounded_batches``).
+then ``fn(old)``, then ``UPDATE``, in one such transaction; ``_update_optimistic`` is the
+alternative without the lock on PostgreSQL (refresh tokens): a read, then one conditional
+``UPDATE``. ``storage.sql.SQLStorage`` maps the ``Storage`` protocol onto these, one entity
+at a time. Housekeeping runs many short write transactions on one connection without the
+statement timeout (``_unbounded_batches``).
 
 Fork safety: an engine created before gunicorn forks is fine; the first call in a new process
 gives that process a fresh pool (``dispose_after_fork``), so connections are never shared.
@@ -22,7 +24,7 @@ from contextlib import AbstractContextManager as ContextManager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -32,6 +34,7 @@ from dex_py.storage.sql_entities import Entity
 from dex_py.storage.timeouts import without_timeouts
 
 D = TypeVar("D")
+SWAP_ATTEMPTS = 3  # optimistic updates of one row that lost a race before the lock is taken
 
 
 @contextlib.contextmanager
@@ -44,6 +47,19 @@ def _refused_values() -> Iterator[None]:
         if isinstance(exc.orig, ValueError) and not isinstance(exc, DBAPIError):
             raise exc.orig from None
         raise
+
+
+def _apply(
+    ent: Entity[D], key: str, row: RowMapping | None, fn: Updater[D]
+) -> tuple[RowMapping, D, D]:
+    """``(row, old, fn(old))`` for the ``row`` read under ``key``."""
+    if row is None:
+        raise NotFoundError(f"{ent.name} {key!r} not found")
+    old = ent.codec.decode(row)
+    new = fn(old)
+    if new is not old and ent.normalize(ent.key_of(new)) != key:
+        raise StorageError(f"updating {ent.name} {key!r} must not change its key")
+    return row, old, new
 
 
 class SQLTransactions:
@@ -139,17 +155,45 @@ class SQLTransactions:
     def _update(self, ent: Entity[D], key: str, fn: Updater[D]) -> D:
         key = ent.normalize(key)
         with self._write() as conn:
-            row = conn.execute(ent.select_locked, {"b_key": key}).mappings().first()
-            if row is None:
-                raise NotFoundError(f"{ent.name} {key!r} not found")
-            old = ent.codec.decode(row)
-            new = fn(old)
+            read = conn.execute(ent.select_locked, {"b_key": key}).mappings().first()
+            _, old, new = _apply(ent, key, read, fn)
             if new is old:
                 return old
-            if ent.normalize(ent.key_of(new)) != key:
-                raise StorageError(f"updating {ent.name} {key!r} must not change its key")
             conn.execute(ent.update_one, {**ent.row(new), "b_key": key})
             return new
+
+    def _update_optimistic(self, ent: Entity[D], key: str, fn: Updater[D]) -> D:
+        """``_update`` without the row lock, where a read needs no transaction (PostgreSQL):
+        read, ``fn(old)``, then one ``UPDATE`` of the columns ``fn`` changed that matches only
+        while each of them still holds the value read (compare-and-swap, in autocommit: one
+        round trip, commit included, instead of BEGIN, SELECT FOR UPDATE, UPDATE, COMMIT). If
+        another request changed one of them in between, ``fn`` runs again on what it wrote;
+        after ``SWAP_ATTEMPTS`` lost races the row lock is taken. The answer is the row as
+        stored (``RETURNING``), so a column changed meanwhile by someone else shows in it."""
+        if self._read_engine is self._engine:
+            return self._update(ent, key, fn)
+        key = ent.normalize(key)
+        with self._read() as conn:
+            for _ in range(SWAP_ATTEMPTS):
+                read = conn.execute(ent.select_one, {"b_key": key}).mappings().first()
+                row, old, new = _apply(ent, key, read, fn)
+                if new is old:
+                    return old
+                after = ent.row(new)
+                changed = tuple(col for col, value in after.items() if row[col] != value)
+                if not changed:
+                    return new
+                was_null = tuple(row[col] is None for col in changed)
+                params = {"b_key": key}
+                for col, null in zip(changed, was_null, strict=True):
+                    params["new_" + col] = after[col]
+                    if not null:
+                        params["old_" + col] = row[col]
+                stmt = ent.swap_statement(changed, was_null)
+                stored = conn.execute(stmt, params).mappings().first()
+                if stored is not None:
+                    return ent.codec.decode(stored)
+        return self._update(ent, key, fn)
 
     def _delete(self, ent: Entity[D], key: str) -> None:
         key = ent.normalize(key)

@@ -275,3 +275,37 @@ def test_retry_of_a_chain_rotated_without_a_sealed_successor_still_works(app: Ap
     assert retry.status_code == 200
     app.clock.advance(seconds=10)
     assert refresh(app, retry.json["refresh_token"]).status_code == 200
+
+
+def test_a_judgement_made_void_by_a_lost_race_undoes_nothing(app: App, monkeypatch: Any) -> None:
+    """Storage may judge a refresh again after another request rotated the chain first
+    (PostgreSQL's update without the row lock). What the first judgement decided is void: when
+    the second finds a retry and the connector then refuses, the winner's rotation stays."""
+    from connectors.base import ConnectorError
+
+    first = login(app)
+    token_id = first["refresh_token"].partition(".")[0]
+    storage = app.svc.storage
+    before_the_race = storage.get_refresh_token(token_id)
+    winner = refresh(app, first["refresh_token"]).json
+    real_update = storage.update_refresh_token
+    raced = False
+
+    def update_after_losing_a_race(id: str, fn: Any) -> Any:
+        nonlocal raced
+        if not raced:
+            raced = True
+            fn(before_the_race)  # judged on what was read before the winner wrote; lost
+        return real_update(id, fn)
+
+    entry = app.svc.connectors.get("local")
+    assert entry is not None and entry.connector is not None
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectorError("directory unreachable")
+
+    monkeypatch.setattr(storage, "update_refresh_token", update_after_losing_a_race)
+    monkeypatch.setattr(entry.connector, "refresh", down)
+    assert refresh(app, first["refresh_token"]).json["error"] == "invalid_grant"
+    monkeypatch.undo()
+    assert refresh(app, winner["refresh_token"]).status_code == 200

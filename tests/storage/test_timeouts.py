@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -199,7 +200,8 @@ def test_garbage_collection_may_outlast_the_statement_timeout(
                     timer.join()
 
         held = 1 + CLIENT_MARGIN + 1.5  # past the server's and the client's timeout
-        refused = locked_for(held, lambda: storage.update_refresh_token(expired.id, lambda t: t))
+        rewrite = lambda t: replace(t, nonce="changed")  # noqa: E731
+        refused = locked_for(held, lambda: storage.update_refresh_token(expired.id, rewrite))
         assert isinstance(refused, sa.exc.OperationalError), refused
         collected = locked_for(held, lambda: storage.garbage_collect(f.T0 + timedelta(days=1)))
         assert not isinstance(collected, Exception), collected
