@@ -82,11 +82,17 @@ def client_auth(client_id: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def start_raw(
-    server: LiveServer, client_id: str = PUBLIC_CLIENT_ID, scope: str = SCOPES, **kw: Any
+    server: LiveServer,
+    client_id: str = PUBLIC_CLIENT_ID,
+    scope: str = SCOPES,
+    headers: dict[str, str] | None = None,
 ) -> requests.Response:
-    headers, form = client_auth(client_id)
+    auth, form = client_auth(client_id)
     return requests.post(
-        server.url("/device/code"), data={**form, "scope": scope}, headers=headers, timeout=10, **kw
+        server.url("/device/code"),
+        data={**form, "scope": scope},
+        headers={**auth, **(headers or {})},
+        timeout=10,
     )
 
 
