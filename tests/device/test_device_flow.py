@@ -30,12 +30,13 @@ from tests.device.conftest import (
 )
 from tests.live import (
     ADMIN_EMAIL,
+    ADMIN_PASSWORD,
     EXAMPLE_CLIENT_ID,
     PUBLIC_CLIENT_ID,
     LiveServer,
     verify_token_response,
 )
-from tests.login_flow import parse_page
+from tests.login_flow import follow_login, parse_page
 
 pytestmark = [pytest.mark.live]
 
@@ -308,3 +309,43 @@ def test_expiry(make_live_server: Any) -> None:
     page = enter_code(requests.Session(), server, body["user_code"])
     assert page.status_code == 400
     assert "wrong or has expired" in page.text
+
+
+def test_every_device_is_approved_even_within_an_sso_session(device_server: LiveServer) -> None:
+    """RFC 8628 §5.4: a browser whose session approved the client before still sees the
+    approval page for the next device (a phished user code is not approved silently)."""
+    session = requests.Session()
+    first = start(device_server, EXAMPLE_CLIENT_ID, "openid email")
+    callback = follow_login(
+        session,
+        enter_code(session, device_server, first["user_code"]),
+        back_to_client=lambda loc: loc.startswith(device_server.url("/device/callback")),
+        credentials=(ADMIN_EMAIL, ADMIN_PASSWORD),
+        chooser="/auth/local",
+    )
+    assert 'id="device-approved"' in session.get(callback, timeout=10).text
+    second = start(device_server, EXAMPLE_CLIENT_ID, "openid email")
+    resp = enter_code(session, device_server, second["user_code"])
+    # the session logs the user in: straight to the approval page, not to the device
+    assert resp.status_code == 303, resp.text[:300]
+    assert resp.headers["Location"].startswith(device_server.url("/approval"))
+
+
+def test_mock_callback_connector(device_server: LiveServer) -> None:
+    """Any connector works: here the redirect-based test connector instead of a password."""
+    body = start(device_server)
+    session = requests.Session()
+    visited: list[str] = []
+    callback = follow_login(
+        session,
+        enter_code(session, device_server, body["user_code"]),
+        back_to_client=lambda loc: loc.startswith(device_server.url("/device/callback")),
+        chooser="/auth/mock",
+        visited=visited,
+    )
+    assert device_server.url("/callback") in visited  # the connector's own round trip
+    assert 'id="device-approved"' in session.get(callback, timeout=10).text
+    resp = poll(device_server, body["device_code"])
+    assert resp.status_code == 200, resp.text
+    claims = verify_token_response(device_server.issuer, resp.json(), audience=PUBLIC_CLIENT_ID)
+    assert claims["email"] == "kilgore@kilgore.trout"
