@@ -149,9 +149,11 @@ def callback_view() -> Response:
         req = None
     if req is None or not req.state_hash or not hmac.compare_digest(_hash(state), req.state_hash):
         raise _GONE
+    client = svc.clients.get(req.client_id)
+    client_name = (client.name if client else "") or req.client_id
     if request.args.get("error"):
         _finish(svc, req, state, lambda r: replace(r, status="denied"))
-        return render_page("device_done.html", status=403, approved=False)
+        return render_page("device_done.html", status=403, approved=False, client_name=client_name)
     code = _redeem(svc, req, request.args.get("code", ""))
 
     def approve(r: DeviceRequest) -> DeviceRequest:
@@ -166,7 +168,7 @@ def callback_view() -> Response:
         )
 
     _finish(svc, req, state, approve)
-    return render_page("device_done.html", approved=True)
+    return render_page("device_done.html", approved=True, client_name=client_name)
 
 
 def _redeem(svc: Services, req: DeviceRequest, value: str) -> AuthCode:
