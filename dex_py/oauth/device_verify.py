@@ -4,6 +4,9 @@
 A valid user code starts an ordinary authorization request for the device's client and scopes,
 bound to this browser, whose redirect URI is our own ``/device/callback``: the user then goes
 through the normal connector login, SSO and approval page (``authorize.continue_authorization``).
+The approval page is shown for every device (§5.4, remote phishing), even when the SSO session
+approved the client before, unless the operator skips it for the client (``skipApproval``, or
+``oauth2.skipApprovalScreen`` for a confidential client).
 Its ``state`` is ``<user code>.<random>``, and only its SHA-256 is kept on the device request,
 so only the browser that entered the code can finish (or deny) it. The callback redeems the
 authorization code itself (deleting it is the atomic claim), copies the identity onto the device
@@ -26,7 +29,7 @@ from werkzeug import Response
 from werkzeug.datastructures import MultiDict
 
 from dex_py.errors import PageError
-from dex_py.oauth import authorize
+from dex_py.oauth import authorize, consent
 from dex_py.oauth.authorize_context import AuthorizeContext
 from dex_py.oauth.device_codes import display_user_code, normalize_user_code, wrong_code_limited
 from dex_py.services import Services, services
@@ -114,6 +117,9 @@ def verify_code_view() -> Response:
         response_types=("code",),
         response_mode="query",
         scopes=req.scopes,
+        # RFC 8628 §5.4: the user confirms every device, even when this session approved the
+        # client before; unless the operator turned the approval page off for the client.
+        force_approval=not consent.skips_approval(svc, client),
     )
     return authorize.continue_authorization(ctx)
 
