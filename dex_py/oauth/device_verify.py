@@ -18,6 +18,7 @@ clear page once over the limit (§5.1).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import logging
@@ -109,8 +110,11 @@ def verify_code_view() -> Response:
         svc.storage.update_device_request(req.id, start)
     except (_Unusable, NotFoundError):
         return _form(secret, entered, _WRONG, 400)
+    # A PKCE challenge whose verifier nobody keeps: the code this login ends with can only be
+    # claimed by ``/device/callback``, never redeemed at ``/token`` by whoever sees the URL.
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(secrets.token_bytes(32)).digest())
     ctx = AuthorizeContext(
-        params=MultiDict({"state": state}),
+        params=MultiDict({"state": state, "code_challenge": challenge.rstrip(b"=").decode()}),
         svc=svc,
         client=client,
         redirect_uri=svc.url(CALLBACK_PATH),
@@ -120,6 +124,7 @@ def verify_code_view() -> Response:
         # RFC 8628 §5.4: the user confirms every device, even when this session approved the
         # client before; unless the operator turned the approval page off for the client.
         force_approval=not consent.skips_approval(svc, client),
+        notes={"code_challenge_method": "S256"},
     )
     return authorize.continue_authorization(ctx)
 

@@ -10,6 +10,7 @@ import re
 import threading
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -349,3 +350,32 @@ def test_mock_callback_connector(device_server: LiveServer) -> None:
     assert resp.status_code == 200, resp.text
     claims = verify_token_response(device_server.issuer, resp.json(), audience=PUBLIC_CLIENT_ID)
     assert claims["email"] == "kilgore@kilgore.trout"
+
+
+def test_the_login_code_cannot_be_redeemed_at_the_token_endpoint(
+    device_server: LiveServer,
+) -> None:
+    """The authorization code the device login ends with belongs to ``/device/callback``: the
+    user (or anyone who sees the URL) cannot trade it for tokens at ``/token``."""
+    body = start(device_server)
+    session = requests.Session()
+    callback = follow_login(
+        session,
+        enter_code(session, device_server, body["user_code"]),
+        back_to_client=lambda loc: loc.startswith(device_server.url("/device/callback")),
+        credentials=(ADMIN_EMAIL, ADMIN_PASSWORD),
+        chooser="/auth/local",
+    )
+    code = parse_qs(urlsplit(callback).query)["code"][0]
+    resp = requests.post(
+        device_server.url("/token"),
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": device_server.url("/device/callback"),
+            "client_id": PUBLIC_CLIENT_ID,
+        },
+        timeout=10,
+    )
+    assert resp.status_code == 400, resp.text
+    assert error_of(resp) == "invalid_grant"
