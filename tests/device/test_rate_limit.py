@@ -5,6 +5,7 @@ of one test would otherwise limit the next (every test browser comes from 127.0.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -52,3 +53,20 @@ def test_wrong_codes_per_address(make_live_server: Callable[..., LiveServer]) ->
     limited = enter_code(requests.Session(), server, body["user_code"])
     assert limited.status_code == 429
     assert "Too many wrong codes" in limited.text
+
+
+def test_the_count_is_shared_by_replicas(
+    make_live_server: Callable[..., LiveServer], tmp_path: Path
+) -> None:
+    """Two servers on one database (replicas, each with two worker processes): wrong codes
+    entered at either count towards one limit."""
+    shared = {"type": "sqlite3", "config": {"file": str(tmp_path / "shared.sqlite3")}}
+    replicas = [make_live_server(device_config(), storage=shared) for _ in range(2)]
+    browser = requests.Session()  # one cookie for both: cookies do not depend on the port
+    for i in range(WRONG_CODES_PER_BROWSER):
+        resp = enter_code(browser, replicas[i % 2], WRONG)
+        assert resp.status_code == 400, i
+    for replica in replicas:
+        limited = enter_code(browser, replica, WRONG)
+        assert limited.status_code == 429
+        assert "Too many wrong codes" in limited.text
