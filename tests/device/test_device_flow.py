@@ -284,6 +284,14 @@ def test_cors_on_the_device_endpoint(device_server: LiveServer) -> None:
     assert resp.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     other = start_raw(device_server, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+    preflight = requests.options(
+        device_server.url("/device/code"),
+        headers={"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert preflight.status_code in (200, 204)
+    assert preflight.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
 
 
 def test_grant_not_enabled(make_live_server: Any) -> None:
