@@ -35,7 +35,9 @@ from werkzeug import Response
 
 __all__ = [
     "AccessDenied",
+    "AuthorizationPending",
     "ConsentRequired",
+    "ExpiredToken",
     "InteractionRequired",
     "InvalidClient",
     "InvalidGrant",
@@ -49,6 +51,7 @@ __all__ = [
     "RequestNotSupported",
     "RequestURINotSupported",
     "ServerError",
+    "SlowDown",
     "TemporarilyUnavailable",
     "UnauthorizedClient",
     "UnsupportedGrantType",
@@ -105,6 +108,24 @@ class UnsupportedTokenType(OAuth2Error):
     """RFC 7009 §2.2.1."""
 
     error = "unsupported_token_type"
+
+
+class AuthorizationPending(OAuth2Error):
+    """RFC 8628 §3.5: the user has not finished at the verification URI yet."""
+
+    error = "authorization_pending"
+
+
+class SlowDown(OAuth2Error):
+    """RFC 8628 §3.5: polled faster than the interval; the interval grew by 5 seconds."""
+
+    error = "slow_down"
+
+
+class ExpiredToken(OAuth2Error):
+    """RFC 8628 §3.5: the device code expired; the device must start again."""
+
+    error = "expired_token"
 
 
 class RedirectError(Exception):

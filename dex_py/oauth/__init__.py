@@ -11,6 +11,8 @@ from flask import Blueprint, Flask
 from dex_py.oauth import (
     approval,
     authorize,
+    device_authorization,
+    device_verify,
     discovery,
     login,
     logout,
@@ -28,6 +30,7 @@ CORS_ENDPOINTS = (
     "userinfo",
     "revoke",
     "introspect",
+    "device_code",
 )
 
 
@@ -53,6 +56,15 @@ def init_oauth(app: Flask, issuer_path: str) -> Blueprint:
     route("/token", "token", token_endpoint.token_view, methods=["POST"])
     route("/token/revoke", "revoke", token_lifecycle.revoke_view, methods=["POST"])
     route("/token/introspect", "introspect", token_lifecycle.introspect_view, methods=["POST"])
+    route("/device/code", "device_code", device_authorization.device_code_view, methods=["POST"])
+    route("/device", "device", device_verify.device_view)
+    route(
+        "/device/auth/verify_code",
+        "device_verify_code",
+        device_verify.verify_code_view,
+        methods=["POST"],
+    )
+    route("/device/callback", "device_callback", device_verify.callback_view)
     route("/userinfo", "userinfo", userinfo.userinfo_view, methods=["GET", "POST"])
     route("/logout", "logout", logout.logout_view, methods=["GET", "POST"])
     route("/healthz", "healthz", health.healthz_view)

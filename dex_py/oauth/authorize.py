@@ -324,7 +324,13 @@ def usable_connectors(client: Client) -> list:
 def authorize_view() -> Response:
     """``GET|POST /auth``: validate and store the request; answer it from the SSO session when
     allowed, else route to a connector or the chooser."""
-    ctx = validate(request_params())
+    return continue_authorization(validate(request_params()))
+
+
+def continue_authorization(ctx: AuthorizeContext) -> Response:
+    """Store a validated request bound to this browser and move it on: answered from the SSO
+    session when allowed, to the approval page when the session authenticates it, else to a
+    connector or the chooser. Also the way in for the device flow's verification page."""
     secret, is_new = browser.ensure_browser_secret()
     try:
         session = reusable_session(ctx)

@@ -11,6 +11,7 @@ import json
 from werkzeug import Response
 
 from dex_py import scopes as sc
+from dex_py.config.model import DEVICE_CODE_GRANT
 from dex_py.jose.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
 from dex_py.oauth.token_endpoint import GRANTS
 from dex_py.services import Services, services
@@ -72,7 +73,14 @@ def discovery_document(svc: Services) -> dict:
         "frontchannel_logout_supported": False,
         "backchannel_logout_supported": True,
         "backchannel_logout_session_supported": True,
-    }
+    } | _device_metadata(svc, grant_types)
+
+
+def _device_metadata(svc: Services, grant_types: list[str]) -> dict[str, str]:
+    """RFC 8628 §4: the device authorization endpoint, while the device code grant is on."""
+    if DEVICE_CODE_GRANT not in grant_types:
+        return {}
+    return {"device_authorization_endpoint": svc.url("/device/code")}
 
 
 def _implemented_grants() -> set[str]:

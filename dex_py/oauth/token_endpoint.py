@@ -15,6 +15,7 @@ from werkzeug import Response
 
 from dex_py.clients import authenticate_client
 from dex_py.errors import InvalidRequest, UnsupportedGrantType
+from dex_py.oauth.device_grant import DeviceCodeGrant
 from dex_py.oauth.grant_base import BaseGrant, TokenRequest
 from dex_py.oauth.grants import AuthorizationCodeGrant, PasswordGrant
 from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant
@@ -32,6 +33,7 @@ GRANTS: dict[str, type[BaseGrant]] = {
         PasswordGrant,
         ClientCredentialsGrant,
         TokenExchangeGrant,
+        DeviceCodeGrant,
     )
 }
 

@@ -62,6 +62,9 @@ def _collect(services: Services) -> GCResult:
                 "auth_codes": result.auth_codes,
                 "refresh_tokens": result.refresh_tokens,
                 "revoked_tokens": result.revoked_tokens,
+                "sessions": result.sessions,
+                "device_requests": result.device_requests,
+                "attempt_counters": result.attempt_counters,
             },
         )
     else:

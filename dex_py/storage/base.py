@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, TypeVar, runtime_checkable
 
 
@@ -255,6 +255,32 @@ class LogoutEvent:
 
 
 @dataclass(frozen=True)
+class DeviceRequest:
+    """One device authorization (RFC 8628 §3.1-§3.5): created at ``/device/code``, approved in a
+    browser through ``/device``, redeemed once at ``/token``. ``id`` is the SHA-256 hex digest of
+    the device code (the code itself is never stored); ``user_code`` is its 8 letters without the
+    dash, unique while the request lives. ``status``: pending, approved (the identity below is
+    filled in), denied, or spent (tokens issued). ``state_hash`` is the SHA-256 of the ``state``
+    of the browser round trip started from the user-code page."""
+
+    id: str
+    user_code: str
+    client_id: str
+    scopes: tuple[str, ...]
+    expiry: datetime
+    interval: int = 5
+    last_poll: datetime | None = None
+    status: str = "pending"
+    state_hash: str = ""
+    claims: Claims | None = None
+    connector_id: str = ""
+    connector_data: bytes | None = None
+    auth_time: datetime | None = None
+    session_id: str = ""
+    nonce: str = ""  # always empty: no nonce in the device flow (``issuance`` reads it)
+
+
+@dataclass(frozen=True)
 class GCResult:
     """How many expired objects garbage collection removed, per kind."""
 
@@ -263,6 +289,8 @@ class GCResult:
     refresh_tokens: int = 0
     revoked_tokens: int = 0
     sessions: int = 0
+    device_requests: int = 0
+    attempt_counters: int = 0
 
     @property
     def total(self) -> int:
@@ -272,6 +300,8 @@ class GCResult:
             + self.refresh_tokens
             + self.revoked_tokens
             + self.sessions
+            + self.device_requests
+            + self.attempt_counters
         )
 
 
@@ -365,6 +395,20 @@ class Storage(Protocol):
     # replay cache of client assertions relies on it across processes).
     def revoke_access_token(self, jti: str, expiry: datetime) -> bool: ...
     def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool: ...
+
+    # device authorization requests (RFC 8628), keyed by the device code's SHA-256 digest;
+    # ``create`` also raises ``AlreadyExistsError`` for a user code in use.
+    def create_device_request(self, r: DeviceRequest) -> None: ...
+    def get_device_request(self, id: str) -> DeviceRequest: ...
+    def get_device_request_by_user_code(self, user_code: str) -> DeviceRequest: ...
+    def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest: ...
+    def delete_device_request(self, id: str) -> None: ...
+
+    # attempt counters (rate limits shared by every process): one atomic increment of the
+    # counter ``key`` in a fixed window that starts at the first attempt and lasts ``window``;
+    # returns the count including this attempt; ``attempts`` reads it without counting.
+    def count_attempt(self, key: str, now: datetime, window: timedelta) -> int: ...
+    def attempts(self, key: str, now: datetime) -> int: ...  # the count, 0 once the window ended
 
     # housekeeping
     def garbage_collect(self, now: datetime) -> GCResult: ...

@@ -11,9 +11,8 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass, replace
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from dex_py.storage.base import (
     AlreadyExistsError,
@@ -21,6 +20,7 @@ from dex_py.storage.base import (
     AuthRequest,
     Client,
     Connector,
+    DeviceRequest,
     GCResult,
     Keys,
     LogoutEvent,
@@ -28,71 +28,10 @@ from dex_py.storage.base import (
     Password,
     RefreshToken,
     Session,
-    StorageError,
     Updater,
     grant_marker,
 )
-
-D = TypeVar("D")
-
-
-class _Table(Generic[D]):
-    """A dict of one entity kind, keyed by ``key(obj)``; the caller holds the lock."""
-
-    def __init__(self, name: str, key: Callable[[D], str]) -> None:
-        self.name = name
-        self.key = key
-        self.rows: dict[str, D] = {}
-
-    def create(self, obj: D) -> None:
-        k = self.key(obj)
-        if k in self.rows:
-            raise AlreadyExistsError(f"{self.name} {k!r} already exists")
-        self.rows[k] = _utc(obj)
-
-    def get(self, k: str) -> D:
-        try:
-            return self.rows[k]
-        except KeyError:
-            raise NotFoundError(f"{self.name} {k!r} not found") from None
-
-    def update(self, k: str, fn: Updater[D]) -> D:
-        old = self.get(k)
-        new = fn(old)
-        if new is old:
-            return old
-        if self.key(new) != k:
-            raise StorageError(f"updating {self.name} {k!r} must not change its key")
-        new = _utc(new)
-        self.rows[k] = new
-        return new
-
-    def delete(self, k: str) -> None:
-        if self.rows.pop(k, None) is None:
-            raise NotFoundError(f"{self.name} {k!r} not found")
-
-    def list(self) -> list[D]:
-        return [self.rows[k] for k in sorted(self.rows)]
-
-
-def _utc(value: Any) -> Any:
-    """``value`` with every datetime inside (fields, nested dataclasses, tuples) in UTC, as the
-    SQL backends return them; a naive datetime is refused there and here."""
-    if isinstance(value, datetime):
-        if value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r} given to storage; use an aware UTC one")
-        return value if value.tzinfo is UTC else value.astimezone(UTC)
-    if isinstance(value, tuple):
-        return tuple(_utc(v) for v in value)
-    if is_dataclass(value) and not isinstance(value, type):
-        changes = {}
-        for f in fields(value):
-            old = getattr(value, f.name)
-            new = _utc(old)
-            if new is not old:
-                changes[f.name] = new
-        return replace(value, **changes) if changes else value
-    return value
+from dex_py.storage.memory_table import Table, drop, utc
 
 
 def _logout_event_order(e: LogoutEvent) -> tuple[bool, datetime, datetime, str]:
@@ -111,16 +50,18 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._auth_requests: _Table[AuthRequest] = _Table("auth request", lambda o: o.id)
-        self._auth_codes: _Table[AuthCode] = _Table("auth code", lambda o: o.id)
-        self._refresh: _Table[RefreshToken] = _Table("refresh token", lambda o: o.id)
-        self._passwords: _Table[Password] = _Table("password", lambda o: o.email.lower())
-        self._clients: _Table[Client] = _Table("client", lambda o: o.id)
-        self._connectors: _Table[Connector] = _Table("connector", lambda o: o.id)
-        self._sessions: _Table[Session] = _Table("session", lambda o: o.id)
-        self._logout_events: _Table[LogoutEvent] = _Table("logout event", lambda o: o.id)
+        self._auth_requests: Table[AuthRequest] = Table("auth request", lambda o: o.id)
+        self._auth_codes: Table[AuthCode] = Table("auth code", lambda o: o.id)
+        self._refresh: Table[RefreshToken] = Table("refresh token", lambda o: o.id)
+        self._passwords: Table[Password] = Table("password", lambda o: o.email.lower())
+        self._clients: Table[Client] = Table("client", lambda o: o.id)
+        self._connectors: Table[Connector] = Table("connector", lambda o: o.id)
+        self._sessions: Table[Session] = Table("session", lambda o: o.id)
+        self._logout_events: Table[LogoutEvent] = Table("logout event", lambda o: o.id)
+        self._devices: Table[DeviceRequest] = Table("device request", lambda o: o.id)
         self._keys: Keys | None = None
         self._revoked: dict[str, datetime] = {}
+        self._attempts: dict[str, tuple[int, datetime]] = {}  # key -> (count, window end)
 
     def __repr__(self) -> str:
         return "MemoryStorage()"
@@ -308,7 +249,7 @@ class MemoryStorage:
     def list_logout_events(
         self, *, status: str | None = None, due_before: datetime | None = None
     ) -> list[LogoutEvent]:
-        due = None if due_before is None else _utc(due_before)
+        due = None if due_before is None else utc(due_before)
         with self._lock:
             events = [
                 e
@@ -338,13 +279,13 @@ class MemoryStorage:
             old = self._keys
             new = fn(old)
             if new is not old:
-                self._keys = new = _utc(new)
+                self._keys = new = utc(new)
             return new
 
     # revoked access tokens
 
     def revoke_access_token(self, jti: str, expiry: datetime) -> bool:
-        expiry = _utc(expiry)
+        expiry = utc(expiry)
         with self._lock:
             if jti in self._revoked:
                 return False
@@ -357,22 +298,70 @@ class MemoryStorage:
                 grant_id and grant_marker(grant_id) in self._revoked
             )
 
+    # device requests
+
+    def create_device_request(self, r: DeviceRequest) -> None:
+        with self._lock:
+            if any(d.user_code == r.user_code for d in self._devices.rows.values()):
+                raise AlreadyExistsError(f"user code {r.user_code!r} already in use")
+            self._devices.create(r)
+
+    def get_device_request(self, id: str) -> DeviceRequest:
+        with self._lock:
+            return self._devices.get(id)
+
+    def get_device_request_by_user_code(self, user_code: str) -> DeviceRequest:
+        with self._lock:
+            for d in self._devices.rows.values():
+                if d.user_code == user_code:
+                    return d
+        raise NotFoundError(f"device request with user code {user_code!r} not found")
+
+    def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest:
+        with self._lock:
+            return self._devices.update(id, fn)
+
+    def delete_device_request(self, id: str) -> None:
+        with self._lock:
+            self._devices.delete(id)
+
+    # attempt counters
+
+    def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:
+        now = utc(now)
+        with self._lock:
+            count, end = self._attempts.get(key, (0, now))
+            if end <= now:
+                count, end = 0, now + window
+            self._attempts[key] = (count + 1, end)
+            return count + 1
+
+    def attempts(self, key: str, now: datetime) -> int:
+        now = utc(now)
+        with self._lock:
+            count, end = self._attempts.get(key, (0, now))
+            return count if end > now else 0
+
     # housekeeping
 
     def garbage_collect(self, now: datetime) -> GCResult:
-        now = _utc(now)
+        now = utc(now)
         with self._lock:
-            ar = _drop(self._auth_requests.rows, lambda r: r.expiry < now)
-            ac = _drop(self._auth_codes.rows, lambda c: c.expiry < now)
-            rt = _drop(self._refresh.rows, lambda t: t.expiry is not None and t.expiry < now)
-            rv = _drop(self._revoked, lambda expiry: expiry < now)
-            ss = _drop(self._sessions.rows, lambda s: s.expiry < now)
+            ar = drop(self._auth_requests.rows, lambda r: r.expiry < now)
+            ac = drop(self._auth_codes.rows, lambda c: c.expiry < now)
+            rt = drop(self._refresh.rows, lambda t: t.expiry is not None and t.expiry < now)
+            rv = drop(self._revoked, lambda expiry: expiry < now)
+            ss = drop(self._sessions.rows, lambda s: s.expiry < now)
+            dr = drop(self._devices.rows, lambda d: d.expiry < now)
+            at = drop(self._attempts, lambda a: a[1] < now)
             return GCResult(
                 auth_requests=ar,
                 auth_codes=ac,
                 refresh_tokens=rt,
                 revoked_tokens=rv,
                 sessions=ss,
+                device_requests=dr,
+                attempt_counters=at,
             )
 
     def ping(self) -> None:
@@ -380,13 +369,3 @@ class MemoryStorage:
 
     def close(self) -> None:
         """Nothing to release."""
-
-
-V = TypeVar("V")
-
-
-def _drop(rows: dict[str, V], expired: Callable[[V], bool]) -> int:
-    gone = [k for k, v in rows.items() if expired(v)]
-    for k in gone:
-        del rows[k]
-    return len(gone)

@@ -259,6 +259,39 @@ logout_event = sa.Table(
     **MYSQL_TABLE_ARGS,
 )
 
+# 0006: the device flow (RFC 8628). ``id`` is the SHA-256 of the device code.
+device_request = sa.Table(
+    "device_request",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("user_code", _key(), nullable=False),
+    sa.Column("client_id", _key(), nullable=False),
+    sa.Column("scopes", LongText, nullable=False),
+    sa.Column("expiry", UTCDateTime(), nullable=False, index=True),
+    sa.Column("interval", sa.Integer(), nullable=False),
+    sa.Column("last_poll", UTCDateTime(), nullable=True),
+    sa.Column("status", _key(), nullable=False),
+    sa.Column("state_hash", _key(), nullable=False),
+    sa.Column("claims", LongText, nullable=True),
+    sa.Column("connector_id", _key(), nullable=False),
+    sa.Column("connector_data", Blob, nullable=True),
+    sa.Column("auth_time", UTCDateTime(), nullable=True),
+    sa.Column("session_id", _key(), nullable=False),
+    sa.Column("nonce", _key(), nullable=False),
+    sa.UniqueConstraint("user_code", name="uq_device_request_user_code"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# 0006: rate-limit counters shared by every process (wrong user codes, per browser and address)
+attempt_counter = sa.Table(
+    "attempt_counter",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("count", sa.Integer(), nullable=False),
+    sa.Column("expiry", UTCDateTime(), nullable=False, index=True),
+    **MYSQL_TABLE_ARGS,
+)
+
 ALL_TABLES: tuple[sa.Table, ...] = (
     auth_request,
     auth_code,
@@ -270,4 +303,6 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     revoked_access_token,
     session,
     logout_event,
+    device_request,
+    attempt_counter,
 )

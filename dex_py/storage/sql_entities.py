@@ -23,6 +23,7 @@ from dex_py.storage.base import (
     AuthRequest,
     Client,
     Connector,
+    DeviceRequest,
     Keys,
     LogoutEvent,
     Password,
@@ -117,6 +118,14 @@ SESSION = Entity(
     "id",
     derived=lambda s: {"user_id": s.claims.user_id},
 )
+DEVICE_REQUEST = Entity("device request", m.device_request, RowCodec(DeviceRequest), "id")
+DEVICE_BY_USER_CODE = sa.select(m.device_request).where(
+    m.device_request.c.user_code == sa.bindparam("b_code")
+)
+_ac = m.attempt_counter.c
+ATTEMPT_SELECT = sa.select(_ac.count, _ac.expiry).where(_ac.id == sa.bindparam("b_key"))
+ATTEMPT_LOCKED = ATTEMPT_SELECT.with_for_update()
+ATTEMPT_UPDATE = m.attempt_counter.update().where(_ac.id == sa.bindparam("b_key"))
 _le = m.logout_event.c
 LOGOUT_EVENT = Entity(
     "logout event",
@@ -162,6 +171,8 @@ GC_TABLES: tuple[tuple[str, sa.Table, str], ...] = (
     ("refresh_tokens", m.refresh_token, "id"),
     ("revoked_tokens", m.revoked_access_token, "jti"),
     ("sessions", m.session, "id"),
+    ("device_requests", m.device_request, "id"),
+    ("attempt_counters", m.attempt_counter, "id"),
 )
 
 

@@ -10,7 +10,7 @@ else is delegated to the wrapped storage. A static object hides a stored one wit
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dex_py.storage.base import (
@@ -19,6 +19,7 @@ from dex_py.storage.base import (
     AuthRequest,
     Client,
     Connector,
+    DeviceRequest,
     GCResult,
     Keys,
     LogoutEvent,
@@ -213,6 +214,27 @@ class StaticOverlay:
 
     def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool:
         return self.storage.is_access_token_revoked(jti, grant_id)
+
+    def create_device_request(self, r: DeviceRequest) -> None:
+        self.storage.create_device_request(r)
+
+    def get_device_request(self, id: str) -> DeviceRequest:
+        return self.storage.get_device_request(id)
+
+    def get_device_request_by_user_code(self, user_code: str) -> DeviceRequest:
+        return self.storage.get_device_request_by_user_code(user_code)
+
+    def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest:
+        return self.storage.update_device_request(id, fn)
+
+    def delete_device_request(self, id: str) -> None:
+        self.storage.delete_device_request(id)
+
+    def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:
+        return self.storage.count_attempt(key, now, window)
+
+    def attempts(self, key: str, now: datetime) -> int:
+        return self.storage.attempts(key, now)
 
     def garbage_collect(self, now: datetime) -> GCResult:
         return self.storage.garbage_collect(now)

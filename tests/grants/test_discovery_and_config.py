@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dex_py.clients import client_from_config
-from dex_py.config import TOKEN_EXCHANGE_GRANT, ConfigError
+from dex_py.config import DEVICE_CODE_GRANT, TOKEN_EXCHANGE_GRANT, ConfigError
 from dex_py.config.loader import from_dict
 from tests.grants.conftest import ClientKey, machine_overrides
 from tests.oauth.conftest import BASE_CONFIG, App, merge
@@ -31,8 +31,16 @@ def test_discovery_lists_grants_and_auth_methods(machine_app: App) -> None:
 
 def test_discovery_omits_grants_the_server_disables(make_app: Callable[..., App]) -> None:
     app = make_app(**machine_overrides(grants=["authorization_code", "refresh_token"]))
-    grants = discovery(app)["grant_types_supported"]
-    assert grants == ["authorization_code", "refresh_token"]
+    doc = discovery(app)
+    assert doc["grant_types_supported"] == ["authorization_code", "refresh_token"]
+    assert "device_authorization_endpoint" not in doc
+
+
+def test_discovery_advertises_the_device_flow_when_enabled(make_app: Callable[..., App]) -> None:
+    app = make_app(**machine_overrides(grants=["authorization_code", DEVICE_CODE_GRANT]))
+    doc = discovery(app)
+    assert doc["grant_types_supported"] == ["authorization_code", DEVICE_CODE_GRANT]
+    assert doc["device_authorization_endpoint"] == doc["issuer"] + "/device/code"
 
 
 def client_config(**client: Any) -> dict[str, Any]:

@@ -217,8 +217,8 @@ def redeem(browser: FlaskClient, code: str, *, verifier: str | None = None, **ex
 
 def snapshot(storage: MemoryStorage) -> dict[str, dict]:
     """Everything the memory backend holds, to assert a request changed nothing."""
-    from dex_py.storage.memory import _Table
+    from dex_py.storage.memory_table import Table
 
     return {
-        name: dict(table.rows) for name, table in vars(storage).items() if isinstance(table, _Table)
+        name: dict(table.rows) for name, table in vars(storage).items() if isinstance(table, Table)
     }

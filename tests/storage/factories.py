@@ -16,6 +16,7 @@ from dex_py.storage.base import (
     Claims,
     Client,
     Connector,
+    DeviceRequest,
     Keys,
     LogoutEvent,
     Password,
@@ -206,5 +207,33 @@ def logout_event(**over: Any) -> LogoutEvent:
         attempts=5,
         next_attempt=T0 + timedelta(minutes=2, microseconds=9),
         last_error="HTTP 503 from https://a.example: Ünavailable",
+    )
+    return replace(base, **over)
+
+
+def user_code() -> str:
+    """8 letters of RFC 8628's alphabet, random enough that two tests never share one."""
+    alphabet = "BCDFGHJKLMNPQRSTVWXZ"
+    n = uuid.uuid4().int
+    return "".join(alphabet[(n >> (5 * i)) % 20] for i in range(8))
+
+
+def device_request(**over: Any) -> DeviceRequest:
+    base = DeviceRequest(
+        id=uid("dr-"),
+        user_code=user_code(),
+        client_id="client-a",
+        scopes=("openid", "groups", "offline_access"),
+        expiry=T0 + timedelta(minutes=5),
+        interval=10,
+        last_poll=T0 + timedelta(seconds=3, microseconds=7),
+        status="approved",
+        state_hash="f" * 64,
+        claims=claims(),
+        connector_id="ldap",
+        connector_data=b"\x00\xffconnector",
+        auth_time=T0 + timedelta(seconds=1),
+        session_id="sess-1",
+        nonce="n-1",
     )
     return replace(base, **over)

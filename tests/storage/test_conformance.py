@@ -30,6 +30,7 @@ ENTITIES = {
     "connector": f.connector,
     "session": f.session,
     "logout_event": f.logout_event,
+    "device_request": f.device_request,
 }
 KEY_FIELD = {"password": "email"}
 # logout events are an audit trail: no delete_logout_event
@@ -309,6 +310,101 @@ def test_garbage_collect(storage: Storage) -> None:
     assert not storage.is_access_token_revoked("jti-old")
     assert storage.is_access_token_revoked("jti-new")
     assert storage.garbage_collect(now).total == 0
+
+
+def test_device_request_by_user_code(storage: Storage) -> None:
+    req = f.device_request()
+    storage.create_device_request(req)
+    assert storage.get_device_request_by_user_code(req.user_code) == req
+    with pytest.raises(NotFoundError):
+        storage.get_device_request_by_user_code("BCDFGHJK" if req.user_code != "BCDFGHJK" else "X")
+
+
+def test_device_user_code_is_unique(storage: Storage) -> None:
+    """Two live device requests never share a user code: the second create is refused and
+    nothing of it is stored."""
+    first = f.device_request()
+    storage.create_device_request(first)
+    second = f.device_request(user_code=first.user_code)
+    with pytest.raises(AlreadyExistsError):
+        storage.create_device_request(second)
+    with pytest.raises(NotFoundError):
+        storage.get_device_request(second.id)
+
+
+def test_device_request_gc(storage: Storage) -> None:
+    now = T0 + timedelta(hours=1)
+    old = f.device_request(expiry=now - timedelta(microseconds=1))
+    live = f.device_request(expiry=now + timedelta(seconds=1))
+    storage.create_device_request(old)
+    storage.create_device_request(live)
+    assert storage.garbage_collect(now).device_requests == 1
+    with pytest.raises(NotFoundError):
+        storage.get_device_request(old.id)
+    assert storage.get_device_request(live.id) == live
+    # the user code of a collected request is free again
+    storage.create_device_request(f.device_request(user_code=old.user_code))
+
+
+def test_count_attempt_windows(storage: Storage) -> None:
+    window = timedelta(minutes=1)
+    assert storage.attempts("k1", T0) == 0
+    assert [storage.count_attempt("k1", T0, window) for _ in range(3)] == [1, 2, 3]
+    assert storage.attempts("k1", T0 + timedelta(seconds=59)) == 3
+    assert storage.count_attempt("k2", T0, window) == 1  # per key
+    later = T0 + window - timedelta(microseconds=1)
+    assert storage.count_attempt("k1", later, window) == 4  # same window
+    assert storage.attempts("k1", T0 + window) == 0  # the window ended
+    assert storage.count_attempt("k1", T0 + window, window) == 1  # a new window
+    assert storage.garbage_collect(T0 + window + timedelta(seconds=1)).attempt_counters == 1
+    assert storage.count_attempt("k2", T0 + 2 * window, window) == 1
+
+
+def test_count_attempt_concurrent(storage: Storage) -> None:
+    """Concurrent first attempts on one key (insert races) and later ones all count."""
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def hit() -> None:
+        try:
+            for _ in range(5):
+                results.append(storage.count_attempt("shared", T0, timedelta(minutes=1)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hit) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(results) == list(range(1, 21))
+
+
+def test_device_poll_race_single_winner(storage: Storage) -> None:
+    """Two pollers updating one device request at once: exactly one sees it approved and spends
+    it (the row lock serialises the read-check-write)."""
+    req = f.device_request(status="approved")
+    storage.create_device_request(req)
+    winners: list[int] = []
+
+    def spend(i: int) -> None:
+        def fn(r):  # type: ignore[no-untyped-def]
+            if r.status != "approved":
+                return r
+            time.sleep(0.05)
+            winners.append(i)
+            return replace(r, status="spent")
+
+        storage.update_device_request(req.id, fn)
+
+    threads = [threading.Thread(target=spend, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert storage.get_device_request(req.id).status == "spent"
 
 
 def test_revoked_access_tokens(storage: Storage) -> None:

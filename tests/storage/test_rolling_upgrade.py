@@ -31,6 +31,7 @@ from dex_py.storage.sql_entities import (
     AUTH_REQUEST,
     CLIENT,
     CONNECTOR,
+    DEVICE_REQUEST,
     KEYS_CODEC,
     LOGOUT_EVENT,
     PASSWORD,
@@ -85,6 +86,7 @@ def samples() -> dict[str, Sample]:
             (CONNECTOR, f.connector(), "get_connector"),
             (SESSION, f.session(), "get_session"),
             (LOGOUT_EVENT, f.logout_event(), "get_logout_event"),
+            (DEVICE_REQUEST, f.device_request(), "get_device_request"),
         )
     }
     out["keys"] = Sample(

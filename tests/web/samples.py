@@ -75,6 +75,36 @@ PAGES: dict[str, tuple[str, int, dict[str, Any]]] = {
         },
     ),
     "oob": ("oob.html", 200, {"code": "x7k2-pq9d-4mzv"}),
+    "device": (
+        "device.html",
+        200,
+        {
+            "post_url": "/dex/device/auth/verify_code",
+            "user_code": "BCDF-GHJK",
+            "error": "",
+            "csrf_token": "csrf-123",
+        },
+    ),
+    "device_wrong": (
+        "device.html",
+        400,
+        {
+            "post_url": "/dex/device/auth/verify_code",
+            "user_code": "BCDF-GHJX",
+            "error": "The code is wrong or has expired. Check the code shown on your device.",
+            "csrf_token": "csrf-123",
+        },
+    ),
+    "device_approved": (
+        "device_done.html",
+        200,
+        {"approved": True, "client_name": "Kubernetes (kubectl)"},
+    ),
+    "device_denied": (
+        "device_done.html",
+        403,
+        {"approved": False, "client_name": "Kubernetes (kubectl)"},
+    ),
     "error": (
         "error.html",
         400,

@@ -1,0 +1,84 @@
+"""The tables of the in-process storage (``storage.memory``): one dict per entity kind, its
+create/get/update/delete with the semantics of the ``Storage`` protocol, and the UTC
+normalisation every stored datetime goes through. The caller holds the storage's lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields, is_dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from dex_py.storage.base import AlreadyExistsError, NotFoundError, StorageError, Updater
+
+D = TypeVar("D")
+
+
+class Table(Generic[D]):
+    """A dict of one entity kind, keyed by ``key(obj)``; the caller holds the lock."""
+
+    def __init__(self, name: str, key: Callable[[D], str]) -> None:
+        self.name = name
+        self.key = key
+        self.rows: dict[str, D] = {}
+
+    def create(self, obj: D) -> None:
+        k = self.key(obj)
+        if k in self.rows:
+            raise AlreadyExistsError(f"{self.name} {k!r} already exists")
+        self.rows[k] = utc(obj)
+
+    def get(self, k: str) -> D:
+        try:
+            return self.rows[k]
+        except KeyError:
+            raise NotFoundError(f"{self.name} {k!r} not found") from None
+
+    def update(self, k: str, fn: Updater[D]) -> D:
+        old = self.get(k)
+        new = fn(old)
+        if new is old:
+            return old
+        if self.key(new) != k:
+            raise StorageError(f"updating {self.name} {k!r} must not change its key")
+        new = utc(new)
+        self.rows[k] = new
+        return new
+
+    def delete(self, k: str) -> None:
+        if self.rows.pop(k, None) is None:
+            raise NotFoundError(f"{self.name} {k!r} not found")
+
+    def list(self) -> list[D]:
+        return [self.rows[k] for k in sorted(self.rows)]
+
+
+def utc(value: Any) -> Any:
+    """``value`` with every datetime inside (fields, nested dataclasses, tuples) in UTC, as the
+    SQL backends return them; a naive datetime is refused there and here."""
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given to storage; use an aware UTC one")
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
+    if isinstance(value, tuple):
+        return tuple(utc(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        changes = {}
+        for f in fields(value):
+            old = getattr(value, f.name)
+            new = utc(old)
+            if new is not old:
+                changes[f.name] = new
+        return replace(value, **changes) if changes else value
+    return value
+
+
+V = TypeVar("V")
+
+
+def drop(rows: dict[str, V], expired: Callable[[V], bool]) -> int:
+    gone = [k for k, v in rows.items() if expired(v)]
+    for k in gone:
+        del rows[k]
+    return len(gone)
