@@ -25,7 +25,7 @@ from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
-from dex_py.storage.base import AuthCode, NotFoundError
+from dex_py.storage.base import AuthCode, NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)
 
@@ -87,23 +87,35 @@ class AuthorizationCodeGrant(BaseGrant):
                 issued_access_token_expiry=now + svc.config.expiry.access_token_lifetime,
             )
 
+        issued: dict[str, Any] = {}
+
+        def issue(code: AuthCode) -> RefreshToken | None:
+            """Inside the transaction that marks the code used: the policy checks, and the
+            refresh token chain stored with it (or nothing of either)."""
+            grant = issuance.grant_of(code)
+            if code.issued_refresh_token_id:
+                grant = replace(grant, grant_id=issuance.grant_id_of(code.issued_refresh_token_id))
+            check_issue_policy(svc, self.treq, grant)
+            issued["grant"] = grant
+            if not code.issued_refresh_token_id:
+                return None
+            record, issued["refresh"] = issuance.refresh_token_record(
+                svc, grant, now, code.issued_refresh_token_id
+            )
+            return record
+
         if len(code_value) > 256:
             raise InvalidGrant("invalid code")
         try:
-            code = svc.storage.update_auth_code(code_value, redeem)
+            svc.storage.redeem_auth_code(code_value, redeem, issue)
         except NotFoundError:
             raise InvalidGrant("invalid or expired code") from None
         except _Replayed as replay:
             self._revoke_issued(replay.code)
             raise InvalidGrant("code already used") from None
 
-        grant = issuance.grant_of(code)
-        if code.issued_refresh_token_id:
-            grant = replace(grant, grant_id=issuance.grant_id_of(code.issued_refresh_token_id))
-        check_issue_policy(svc, self.treq, grant)
-        refresh = ""
-        if code.issued_refresh_token_id:
-            refresh = issuance.new_refresh_token(svc, grant, now, code.issued_refresh_token_id)
+        grant = issued["grant"]
+        refresh = issued.get("refresh", "")
         access = issuance.access_token(svc, grant, now, jti=jti)
         return issuance.token_response(
             svc, grant, now, refresh_token=refresh, access=access, include_auth_time=True

@@ -229,28 +229,36 @@ def refresh_expiry(svc: Services, created: datetime, last_used: datetime) -> dat
     return min(limits) if limits else None
 
 
-def new_refresh_token(svc: Services, grant: Grant, now: datetime, token_id: str = "") -> str:
-    """Create and store a refresh token chain; return the string the client gets."""
+def refresh_token_record(
+    svc: Services, grant: Grant, now: datetime, token_id: str = ""
+) -> tuple[RefreshToken, str]:
+    """A new refresh token chain for ``grant`` (not stored yet) and the string the client
+    gets."""
     token_id = token_id or secrets.token_urlsafe(16)
     secret = secrets.token_urlsafe(32)
-    svc.storage.create_refresh_token(
-        RefreshToken(
-            id=token_id,
-            token_hash=hash_secret(secret),
-            client_id=grant.client_id,
-            scopes=grant.scopes,
-            claims=grant.claims,
-            connector_id=grant.connector_id,
-            created_at=now,
-            last_used=now,
-            nonce=grant.nonce,
-            connector_data=grant.connector_data,
-            auth_time=grant.auth_time,
-            session_id=grant.session_id,
-            expiry=refresh_expiry(svc, now, now),
-        )
+    record = RefreshToken(
+        id=token_id,
+        token_hash=hash_secret(secret),
+        client_id=grant.client_id,
+        scopes=grant.scopes,
+        claims=grant.claims,
+        connector_id=grant.connector_id,
+        created_at=now,
+        last_used=now,
+        nonce=grant.nonce,
+        connector_data=grant.connector_data,
+        auth_time=grant.auth_time,
+        session_id=grant.session_id,
+        expiry=refresh_expiry(svc, now, now),
     )
-    return f"{token_id}.{secret}"
+    return record, f"{token_id}.{secret}"
+
+
+def new_refresh_token(svc: Services, grant: Grant, now: datetime, token_id: str = "") -> str:
+    """Create and store a refresh token chain; return the string the client gets."""
+    record, value = refresh_token_record(svc, grant, now, token_id)
+    svc.storage.create_refresh_token(record)
+    return value
 
 
 def split_refresh_token(value: str) -> tuple[str, str] | None:

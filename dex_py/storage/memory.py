@@ -101,6 +101,20 @@ class MemoryStorage:
         with self._lock:
             return self._auth_codes.update(id, fn)
 
+    def redeem_auth_code(
+        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
+    ) -> AuthCode:
+        with self._lock:
+            old = self._auth_codes.get(id)
+            new = fn(old)
+            token = issue(new)
+            if token is not None and token.id in self._refresh.rows:
+                raise AlreadyExistsError(f"refresh token {token.id!r} already exists")
+            new = self._auth_codes.update(id, lambda _: new)
+            if token is not None:
+                self._refresh.create(token)
+            return new
+
     def delete_auth_code(self, id: str) -> None:
         with self._lock:
             self._auth_codes.delete(id)

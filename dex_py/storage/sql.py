@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from dex_py.storage import models as m
 from dex_py.storage.base import (
+    AlreadyExistsError,
     AuthCode,
     AuthRequest,
     Client,
@@ -123,6 +124,24 @@ class SQLStorage(SQLTransactions):
 
     def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
         return self._update(AUTH_CODE, id, fn)
+
+    def redeem_auth_code(
+        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
+    ) -> AuthCode:
+        created: list[RefreshToken] = []
+
+        def and_then(conn: Connection, code: AuthCode) -> None:
+            token = issue(code)
+            if token is not None:
+                created.append(token)
+                conn.execute(REFRESH.insert, REFRESH.row(token))
+
+        try:
+            return self._update(AUTH_CODE, id, fn, and_then=and_then)
+        except IntegrityError as exc:
+            if not created:
+                raise
+            raise AlreadyExistsError(f"refresh token {created[0].id!r} already exists") from exc
 
     def delete_auth_code(self, id: str) -> None:
         self._delete(AUTH_CODE, id)

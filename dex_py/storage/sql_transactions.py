@@ -152,14 +152,24 @@ class SQLTransactions:
             raise NotFoundError(f"{ent.name} {key!r} not found")
         return ent.codec.decode(row)
 
-    def _update(self, ent: Entity[D], key: str, fn: Updater[D]) -> D:
+    def _update(
+        self,
+        ent: Entity[D],
+        key: str,
+        fn: Updater[D],
+        *,
+        and_then: Callable[[Connection, D], None] | None = None,
+    ) -> D:
+        """``fn`` on the locked row, then its result written; ``and_then(conn, new)`` writes
+        more in the same transaction (all or nothing)."""
         key = ent.normalize(key)
         with self._write() as conn:
             read = conn.execute(ent.select_locked, {"b_key": key}).mappings().first()
             _, old, new = _apply(ent, key, read, fn)
-            if new is old:
-                return old
-            conn.execute(ent.update_one, {**ent.row(new), "b_key": key})
+            if new is not old:
+                conn.execute(ent.update_one, {**ent.row(new), "b_key": key})
+            if and_then is not None:
+                and_then(conn, new)
             return new
 
     def _update_optimistic(self, ent: Entity[D], key: str, fn: Updater[D]) -> D:

@@ -154,6 +154,11 @@ class StaticOverlay:
     def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
         return self.storage.update_auth_code(id, fn)
 
+    def redeem_auth_code(
+        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
+    ) -> AuthCode:
+        return self.storage.redeem_auth_code(id, fn, issue)
+
     def delete_auth_code(self, id: str) -> None:
         self.storage.delete_auth_code(id)
 

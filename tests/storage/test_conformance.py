@@ -509,3 +509,36 @@ def test_naive_datetimes_are_refused(storage: Storage) -> None:
     with pytest.raises(ValueError, match="naive"):
         storage.garbage_collect(naive)
     assert storage.list_refresh_tokens() == []
+
+
+def test_redeem_auth_code_writes_the_code_and_the_refresh_token_together(storage: Storage) -> None:
+    code = f.auth_code()
+    storage.create_auth_code(code)
+    token = f.refresh_token()
+    used = storage.redeem_auth_code(code.id, lambda c: replace(c, used_at=T0), lambda c: token)
+    assert used.used_at == T0 and storage.get_auth_code(code.id) == used
+    assert storage.get_refresh_token(token.id) == token
+
+
+def test_redeem_auth_code_writes_nothing_when_the_token_cannot_be_stored(storage: Storage) -> None:
+    code = f.auth_code()
+    storage.create_auth_code(code)
+    taken = f.refresh_token()
+    storage.create_refresh_token(taken)
+    with pytest.raises(AlreadyExistsError):
+        storage.redeem_auth_code(code.id, lambda c: replace(c, used_at=T0), lambda c: taken)
+    assert storage.get_auth_code(code.id) == code  # not marked used
+
+
+def test_redeem_auth_code_writes_nothing_when_issue_refuses(storage: Storage) -> None:
+    code = f.auth_code()
+    storage.create_auth_code(code)
+
+    def refuse(c: object) -> None:
+        raise PermissionError("policy")
+
+    with pytest.raises(PermissionError):
+        storage.redeem_auth_code(code.id, lambda c: replace(c, used_at=T0), refuse)
+    assert storage.get_auth_code(code.id) == code
+    with pytest.raises(NotFoundError):
+        storage.redeem_auth_code("missing", lambda c: c, lambda c: None)
