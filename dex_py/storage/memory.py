@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -356,6 +356,10 @@ class MemoryStorage:
             return jti in self._revoked or bool(
                 grant_id and grant_marker(grant_id) in self._revoked
             )
+
+    def any_revoked(self, keys: Sequence[str]) -> bool:
+        with self._lock:
+            return any(key in self._revoked for key in keys)
 
     # housekeeping
 

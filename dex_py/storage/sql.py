@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import replace
 from datetime import datetime
@@ -57,6 +57,7 @@ from dex_py.storage.sql_entities import (
     LOGOUT_EVENT,
     PASSWORD,
     REFRESH,
+    REVOKED_ANY_SELECT,
     REVOKED_SELECT,
     SESSION,
     delete_expired,
@@ -283,6 +284,13 @@ class SQLStorage(SQLTransactions):
         grant = grant_marker(grant_id) if grant_id else jti
         with self._read() as conn:
             found = conn.execute(REVOKED_SELECT, {"b_jti": jti, "b_grant": grant}).first()
+        return found is not None
+
+    def any_revoked(self, keys: Sequence[str]) -> bool:
+        if not keys:
+            return False
+        with self._read() as conn:
+            found = conn.execute(REVOKED_ANY_SELECT, {"b_keys": list(keys)}).first()
         return found is not None
 
     # housekeeping

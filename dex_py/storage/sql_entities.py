@@ -125,6 +125,10 @@ KEYS_UPDATE = m.keys.update().where(m.keys.c.id == m.KEYS_ROW_ID)
 REVOKED_SELECT = sa.select(sa.literal(1)).where(
     m.revoked_access_token.c.jti.in_([sa.bindparam("b_jti"), sa.bindparam("b_grant")])
 )
+# Any of a few keys recorded (a token's jti and its grant and session markers).
+REVOKED_ANY_SELECT = sa.select(sa.literal(1)).where(
+    m.revoked_access_token.c.jti.in_(sa.bindparam("b_keys", expanding=True))
+)
 
 
 # Garbage collection, one batch at a time: the keys of at most ``limit`` expired rows, oldest

@@ -9,7 +9,7 @@ else is delegated to the wrapped storage. A static object hides a stored one wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -213,6 +213,9 @@ class StaticOverlay:
 
     def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool:
         return self.storage.is_access_token_revoked(jti, grant_id)
+
+    def any_revoked(self, keys: Sequence[str]) -> bool:
+        return self.storage.any_revoked(keys)
 
     def garbage_collect(self, now: datetime) -> GCResult:
         return self.storage.garbage_collect(now)
