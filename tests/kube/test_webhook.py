@@ -22,6 +22,7 @@ from tests.kube.reviews import (
     status_of,
 )
 from tests.live import ADMIN_EMAIL, ADMIN_USER_ID, EXAMPLE_CLIENT_ID, LiveServer
+from tests.services import free_port
 
 pytestmark = pytest.mark.live
 
@@ -170,3 +171,23 @@ def test_the_endpoint_is_absent_without_the_section(
     off = review_config(callerTokens=[])
     server = make_live_server(off)
     assert review(server, "x").status_code == 404
+
+
+def _counter(text: str, result: str) -> float:
+    prefix = f'dexpy_tokenreviews_total{{result="{result}"}} '
+    values = [float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)]
+    return sum(values)
+
+
+def test_reviews_are_counted_by_result(make_live_server: Callable[..., LiveServer]) -> None:
+    port = free_port()
+    server = make_live_server({**review_config(), "telemetry": {"http": f"127.0.0.1:{port}"}})
+    token = password_tokens(server)["id_token"]
+    for _ in range(3):
+        assert status_of(server, token)["authenticated"] is True
+    assert not status_of(server, "x.y.z")["authenticated"]
+    assert review(server, token, caller="wrong-caller-token-xxxxxxxx").status_code == 401
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    assert _counter(text, "authenticated") == 3
+    assert _counter(text, "invalid") == 1
+    assert _counter(text, "unauthorized_caller") == 1
