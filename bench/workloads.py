@@ -19,8 +19,16 @@ from urllib.parse import quote
 import requests
 from codes import CodeMaker, make_codes
 from dexserver import (
-    BASIC, BENCH_DIR, CLIENT_ID, EMAIL, KUBE_CALLER, PASSWORD, REDIRECT_URI, WRK, Server,
-)  # fmt: skip
+    BASIC,
+    BENCH_DIR,
+    CLIENT_ID,
+    EMAIL,
+    KUBE_CALLER,
+    PASSWORD,
+    REDIRECT_URI,
+    WRK,
+    Server,
+)
 
 ENDPOINTS = (
     "discovery", "keys", "client_credentials", "refresh", "code", "userinfo", "password",
@@ -160,7 +168,6 @@ class Workload:
     access_token: str
     codes: CodePool | None = None
     id_token: str = ""  # of a login with a refresh token: the review checks its chain
-
 
     def prepare(
         self, endpoint: str, c: int, duration: int

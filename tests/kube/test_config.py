@@ -3,9 +3,11 @@ key, ``callerTokens`` are expanded from the environment, the section off means n
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from dex_py.config import ConfigError
 from dex_py.config.kubernetes import (
@@ -194,3 +196,23 @@ def test_bad_values_are_config_errors_naming_the_key(
 )
 def test_bad_sections_are_config_errors(section: Any, path: str) -> None:
     assert path in errors(config(section))
+
+
+def test_the_example_in_config_example_yaml_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text()
+    lines = text.splitlines()
+    start = lines.index("# kubernetes:")
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    section = yaml.safe_load("\n".join(block))
+    monkeypatch.setenv("KUBE_WEBHOOK_TOKEN", TOKEN)
+    data = config(section["kubernetes"])
+    data["staticClients"][0]["id"] = "example-app"
+    parsed = parse_token_review(from_dict(data))
+    assert parsed is not None
+    assert parsed.caller_tokens == (TOKEN,)
+    assert parsed.username_prefix_for(ISSUER) == ""
+    assert parsed.clients_for("https://kubernetes.default.svc") == ("example-app",)
