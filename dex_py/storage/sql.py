@@ -57,6 +57,7 @@ from dex_py.storage.sql_entities import (
     LOGOUT_EVENT,
     PASSWORD,
     REFRESH,
+    REVOKED_ANY_KEYS,
     REVOKED_ANY_SELECT,
     REVOKED_SELECT,
     SESSION,
@@ -289,9 +290,14 @@ class SQLStorage(SQLTransactions):
     def any_revoked(self, keys: Sequence[str]) -> bool:
         if not keys:
             return False
+        batches = [keys[i : i + REVOKED_ANY_KEYS] for i in range(0, len(keys), REVOKED_ANY_KEYS)]
         with self._read() as conn:
-            found = conn.execute(REVOKED_ANY_SELECT, {"b_keys": list(keys)}).first()
-        return found is not None
+            for batch in batches:  # one, for a token's keys
+                padded = [*batch, *[batch[0]] * (REVOKED_ANY_KEYS - len(batch))]
+                params = {f"b_k{i}": key for i, key in enumerate(padded)}
+                if conn.execute(REVOKED_ANY_SELECT, params).first() is not None:
+                    return True
+        return False
 
     # housekeeping
 

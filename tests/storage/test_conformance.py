@@ -338,6 +338,8 @@ def test_any_revoked_looks_up_every_key_given(storage: Storage) -> None:
     assert storage.any_revoked(["jti-1", grant_marker("g"), session_marker("sid-1")])
     assert storage.any_revoked(["jti-9"])
     assert not storage.any_revoked(["sid-1"])  # the marker, not the bare id
+    assert storage.any_revoked(["a", "b", "c", "d", "jti-9"])  # more keys than one query takes
+    assert not storage.any_revoked(["a", "b", "c", "d", "e"])
 
 
 def test_keys_lifecycle(storage: Storage) -> None:
