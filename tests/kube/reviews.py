@@ -30,8 +30,9 @@ from tests.login_flow import login_password
 V1 = "authentication.k8s.io/v1"
 V1BETA1 = "authentication.k8s.io/v1beta1"
 CALLER_ENV = "DEXPY_TEST_TOKENREVIEW_CALLER"
-CALLER = "caller-" + secrets.token_urlsafe(24)
-OTHER_CALLER = "second-caller-" + secrets.token_urlsafe(24)
+# Fixed values: test ids (parametrized with them) must be the same in every xdist worker.
+CALLER = "tokenreview-test-caller-3f9a1c7e52d04b86"
+OTHER_CALLER = "tokenreview-second-caller-8e21b0d94c6f5a37"
 CONNECTOR_EXTRA = "dex-py.io/connector-id"
 SCOPES = "openid email groups profile offline_access"
 
