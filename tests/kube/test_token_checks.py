@@ -39,10 +39,10 @@ def test_the_forged_baseline_is_accepted(kube_server: LiveServer) -> None:
         ({"aud": PUBLIC_CLIENT_ID}, "audience is not accepted"),
         ({"aud": [PUBLIC_CLIENT_ID, "someone-else"]}, "audience is not accepted"),
         ({"aud": None}, "audience is not accepted"),
-        ({"exp": int(time.time()) - 1}, "expired"),
+        ({"exp": "now-1"}, "expired"),
         ({"exp": None}, "missing exp"),
-        ({"nbf": int(time.time()) + 300}, "not yet valid"),
-        ({"iat": int(time.time()) + 300}, "issued in the future"),
+        ({"nbf": "now+300"}, "not yet valid"),
+        ({"iat": "now+300"}, "issued in the future"),
         ({"iss": "https://other.example/dex"}, "wrong issuer"),
         ({"email_verified": False}, "not verified"),
         ({"email": None}, "no email claim"),
@@ -55,7 +55,12 @@ def test_the_forged_baseline_is_accepted(kube_server: LiveServer) -> None:
 def test_tokens_failing_one_check_are_refused(
     kube_server: LiveServer, claims: dict[str, Any], reason: str
 ) -> None:
-    assert reason in refused(kube_server, forge(kube_server, **claims))
+    now = int(time.time())  # times relative to when the test runs, not when it was collected
+    resolved = {
+        k: now + int(v[3:]) if isinstance(v, str) and v.startswith("now") else v
+        for k, v in claims.items()
+    }
+    assert reason in refused(kube_server, forge(kube_server, **resolved))
 
 
 def test_a_token_for_an_accepted_peer_audience_is_accepted(kube_server: LiveServer) -> None:
