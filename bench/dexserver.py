@@ -28,6 +28,8 @@ CLIENT_ID, CLIENT_SECRET = "example-app", "ZXhhbXBsZS1hcHAtc2VjcmV0"
 REDIRECT_URI = "http://127.0.0.1:5555/callback"
 EMAIL, PASSWORD = "admin@example.com", "password"
 PASSWORD_HASH = "$2a$10$2b2cU8CPhOTaGrs1HRQuAueS7JTT5ZHsHSzYiFPm1leZck7Mc8T4W"  # bcrypt cost 10
+# The TokenReview webhook's caller token (kube-apiserver's webhook kubeconfig holds it).
+KUBE_CALLER = "bench-tokenreview-caller-0123456789"
 BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_DB = "dexpy_bench"
@@ -87,7 +89,8 @@ def write_config(
     """``config.yaml`` in ``tmp``: the static client ``example-app`` may use the code, refresh,
     password and client_credentials grants; approval is skipped for it (a confidential
     client), so ``GET /auth`` with an SSO session answers with a code at once; codes live an
-    hour, so a pool made for one run can serve the next ones."""
+    hour, so a pool made for one run can serve the next ones. The TokenReview webhook is on for
+    ``example-app``'s tokens, called with ``KUBE_CALLER``."""
     config = {
         "server": {"engine": engine, "shutdownDelay": "0s"},
         "issuer": f"http://127.0.0.1:{port}/dex",
@@ -110,6 +113,7 @@ def write_config(
                 "grantTypes": GRANT_TYPES,
             }
         ],
+        "kubernetes": {"tokenReview": {"audiences": [CLIENT_ID], "callerTokens": [KUBE_CALLER]}},
         "enablePasswordDB": True,
         "staticPasswords": [
             {

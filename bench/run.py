@@ -3,7 +3,7 @@
 whether issue 9's targets are met.
 
 Run from the repo root: ``.venv/bin/python bench/run.py [--backends sqlite,postgres]
-[--endpoints discovery,keys,client_credentials,refresh,code,userinfo,password]
+[--endpoints discovery,keys,client_credentials,refresh,code,userinfo,password,tokenreview]
 [--concurrency 8,32] [--runs 3] [--duration 10] [--workers N] [--signing RS256|ES256]
 [--engine granian|gunicorn] [--code-rate 300] [--max-others 0.1] [--retries 2] [--profile]
 [--out bench/results/latest.md]``. Needs ``/usr/bin/wrk`` (Debian package ``wrk``) and, for

@@ -18,12 +18,26 @@ from urllib.parse import quote
 
 import requests
 from codes import CodeMaker, make_codes
-from dexserver import BASIC, BENCH_DIR, CLIENT_ID, EMAIL, PASSWORD, REDIRECT_URI, WRK, Server
+from dexserver import (
+    BASIC,
+    BENCH_DIR,
+    CLIENT_ID,
+    EMAIL,
+    KUBE_CALLER,
+    PASSWORD,
+    REDIRECT_URI,
+    WRK,
+    Server,
+)
 
 ENDPOINTS = (
     "discovery", "keys", "client_credentials", "refresh", "code", "userinfo", "password",
+    "tokenreview",
 )  # fmt: skip
 TOKENS_PER_CONNECTION = 4
+# The ID token reviewed by ``tokenreview``: with a refresh chain and a session-less login, so a
+# review makes its one storage lookup (the chain's revocation marker).
+REVIEW_SCOPE = "openid email groups offline_access"
 CODE_POOL_SAFETY = 1.5  # codes made per code expected to be used in a run
 
 
@@ -153,6 +167,7 @@ class Workload:
     parallel: int
     access_token: str
     codes: CodePool | None = None
+    id_token: str = ""  # of a login with a refresh token: the review checks its chain
 
     def prepare(
         self, endpoint: str, c: int, duration: int
@@ -174,6 +189,11 @@ class Workload:
             token_file = self.tmp / f"refresh-{c}.txt"
             token_file.write_text("\n".join(tokens) + "\n")
             return base + "/token", "refresh.lua", [BASIC, str(token_file), threads], []
+        if endpoint == "tokenreview":
+            if not self.id_token:
+                self.id_token = password_grant(base, REVIEW_SCOPE)["id_token"]
+            args = [KUBE_CALLER, self.id_token]
+            return base + "/kubernetes/tokenreview", "tokenreview.lua", args, []
         if endpoint == "code":
             assert self.codes is not None
             code_file = self.codes.fill(duration, c)

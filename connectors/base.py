@@ -35,6 +35,11 @@ class ConnectorError(Exception):
     so it must not contain secrets."""
 
 
+class UserGone(ConnectorError):
+    """Raised by ``refresh``: the upstream says this user no longer exists (not an outage).
+    The login ends for good: its refresh chain and every token issued under it are revoked."""
+
+
 class ConnectorConfigError(Exception):
     """The connector's config is invalid. ``errors`` lists ``(key path, message)`` pairs."""
 

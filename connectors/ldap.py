@@ -33,6 +33,7 @@ from connectors.base import (
     PasswordConnector,
     RefreshConnector,
     Scopes,
+    UserGone,
     get_logger,
     parse_config,
 )
@@ -315,7 +316,7 @@ class LDAPConnector(PasswordConnector, RefreshConnector):
         user, groups = self._pool.run(reread)
         if user is None:
             self._log.info("LDAP refresh: %s is gone", dn)
-            raise ConnectorError(_GONE)
+            raise UserGone(_GONE)
         return self._identity(user, groups, identity.connector_data)
 
 

@@ -31,6 +31,7 @@ from connectors.base import (
     PasswordConnector,
     RefreshConnector,
     Scopes,
+    UserGone,
     get_logger,
     parse_config,
 )
@@ -176,7 +177,7 @@ class LocalConnector(PasswordConnector, RefreshConnector):
     def refresh(self, scopes: Scopes, identity: Identity) -> Identity:
         record = self._find(identity.email) if identity.email else None
         if record is None or record.user_id != identity.user_id:
-            raise ConnectorError("user no longer exists")
+            raise UserGone("user no longer exists")
         return self._identity(scopes, record)
 
     @staticmethod

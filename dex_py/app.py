@@ -14,11 +14,13 @@ from flask import Flask
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.kubernetes import parse_token_review
 from dex_py.config.session import SessionPolicy
 from dex_py.connector_manager import ConnectorManager
 from dex_py.error_handlers import register_error_handlers
 from dex_py.jose.client_assertions import ClientAssertionVerifier
 from dex_py.jose.keys import KeyManager
+from dex_py.kube import init_kube
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
 from dex_py.ops.metrics import init_metrics
 from dex_py.passwords import PasswordService
@@ -89,6 +91,7 @@ def create_app(
 
     init_web(app, config.frontend, issuer_path)
     init_oauth(app, issuer_path)
+    init_kube(app, issuer_path, parse_token_review(config))
     init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
     init_metrics(app, config.telemetry)
     register_error_handlers(app)

@@ -6,7 +6,7 @@ The schema is not written by hand: ``SchemaRecorder`` is the section reader of
 key added to a section is in the schema the next time it is generated, with the type the loader
 checks. Connector configs come from their dataclasses (``connectors.config_schemas``, the rules of
 ``parse_config``), the names of ``storage.config`` from ``dex_py.storage.settings``, those of our
-``teams`` and ``session`` sections from their modules.
+``teams``, ``session`` and ``kubernetes`` sections from their modules.
 
 ``schema_problems`` checks parsed YAML against the schema; the loader adds what it finds to its
 own errors (``dex-py check-config`` and ``serve``), except inside ``connectors[].config``, where
@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import jsonschema
 
 import connectors
-from dex_py.config import session, teams
+from dex_py.config import kubernetes, session, teams
 from dex_py.config.model import (
     GRANT_TYPES,
     LOG_FORMATS,
@@ -199,12 +199,14 @@ def _names(keys: Iterable[str], **typed: dict[str, Any]) -> dict[str, Any]:
 
 
 def _own_sections(props: dict[str, Any]) -> None:
-    """Our ``teams`` and ``session`` sections: their parsers check the values; the schema names
-    their keys for editors."""
+    """Our ``teams``, ``session`` and ``kubernetes`` sections: their parsers check the values;
+    the schema names their keys for editors."""
     connector = {"additionalProperties": _names(teams.CONNECTOR_KEYS)}
     rules = {"items": _names(teams.RULE_KEYS)}
     props["teams"] |= _names(teams.SECTION_KEYS, connectors=connector, rules=rules)
     props["session"] |= _names(session.SESSION_KEYS)
+    review = {kubernetes.TOKEN_REVIEW: _names(kubernetes.TOKEN_REVIEW_KEYS)}
+    props["kubernetes"] |= _names(kubernetes.SECTION_KEYS, **review)
 
 
 def _storage_keys(config: dict[str, Any]) -> None:

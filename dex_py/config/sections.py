@@ -3,8 +3,8 @@
 ``SectionReader`` extends the typed-value ``Reader`` of ``dex_py.config.reader`` with one method
 per section (``storage``, ``web``, ``expiry``, ``oauth2``, ``staticClients``, ``connectors``,
 ``staticPasswords``, ``frontend``, and our ``signing``/``server``); ``config`` builds the whole
-``Config``. Reserved top-level sections of ours (``teams``, ``proxy``, ``kube``, ``admin``,
-``session``) are kept as raw mappings for the modules that own them.
+``Config``. Reserved top-level sections of ours (``teams``, ``proxy``, ``kube``, ``kubernetes``,
+``admin``, ``session``) are kept as raw mappings for the modules that own them.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dex_py.config.model import (
 from dex_py.config.reader import Reader
 from dex_py.config.validation import looks_like_bcrypt
 
-RESERVED_SECTIONS = ("teams", "proxy", "kube", "admin", "session")
+RESERVED_SECTIONS = ("teams", "proxy", "kube", "kubernetes", "admin", "session")
 _TOP_KEYS = (
     "issuer",
     "storage",

@@ -5,7 +5,7 @@
 never stops at the first problem and never raises. Each rule is a short ``_check_*`` function.
 Connector configs, ``storage.config``, client JWK Sets and our own sections are checked by their
 owners (``connectors``, ``dex_py.storage.settings``, ``dex_py.jose.client_assertions``,
-``dex_py.config.teams``, ``dex_py.config.session``), none of which imports this package back.
+``dex_py.config.teams``, ``session``, ``kubernetes``), none of which imports this package back.
 
 The names here are re-exported by ``dex_py.config``.
 """
@@ -21,6 +21,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import connectors
+from dex_py.config.kubernetes import validate_kubernetes_section
 from dex_py.config.model import (
     GRANT_TYPES,
     LOCAL_CONNECTOR_ID,
@@ -229,10 +230,10 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
 
 
 def _check_extension_sections(config: Config, result: Validation) -> None:
-    """Our own top-level sections (``teams``, ``session``), validated by the modules that own
-    them, so a bad rule stops ``serve`` and ``check-config`` with the others."""
+    """Our own top-level sections (``teams``, ``session``, ``kubernetes``), validated by the
+    modules that own them, so a bad rule stops ``serve`` and ``check-config`` with the others."""
 
-    for key, message in validate_teams_section(config):
+    for key, message in [*validate_teams_section(config), *validate_kubernetes_section(config)]:
         result.error(key, message)
     try:
         SessionPolicy.from_config(config.extensions.get("session"))

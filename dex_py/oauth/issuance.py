@@ -7,9 +7,12 @@ the username, ``email``/``email_verified`` with scope ``email``, ``preferred_use
 scopes put the peer clients in ``aud`` and the requester in ``azp``.
 
 Refresh tokens handed to clients are ``<id>.<secret>``; storage keeps only SHA-256 of the secret.
-Access tokens of a login that has a refresh token carry a ``grant_id`` claim derived from the
-chain's id (RFC 7009 §2.1: revoking the chain revokes them all; see ``revoke_grant``); it
-cannot be turned back into the id.
+Access tokens and ID tokens of a login that has a refresh token carry a ``grant_id`` claim
+derived from the chain's id (RFC 7009 §2.1: revoking the chain revokes them all; see
+``revoke_grant``); it cannot be turned back into the id. In ID tokens it is a dex-py addition
+(Dex has no such claim; relying parties ignore unknown claims, OIDC Core §5.1): the TokenReview
+webhook (``dex_py.kube``) refuses an ID token whose chain was revoked. Ending a login session
+(``revoke_session``, on logout) refuses the ID tokens carrying its ``sid`` there too.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from connectors.base import Identity
 from dex_py import scopes as sc
 from dex_py.jose import tokens
 from dex_py.services import Services
-from dex_py.storage.base import Claims, NotFoundError, RefreshToken, grant_marker
+from dex_py.storage.base import (
+    Claims,
+    NotFoundError,
+    RefreshToken,
+    grant_marker,
+    session_marker,
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +162,8 @@ def id_token(
         claims["azp"] = azp
     if grant.session_id:
         claims["sid"] = grant.session_id
+    if grant.grant_id:
+        claims["grant_id"] = grant.grant_id
     if include_nonce and grant.nonce:
         claims["nonce"] = grant.nonce
     alg = svc.keys.algorithm
@@ -217,6 +228,13 @@ def revoke_grant(svc: Services, refresh_token_id: str) -> None:
     lifetime = svc.config.expiry.access_token_lifetime + GRANT_REVOCATION_MARGIN
     marker = grant_marker(grant_id_of(refresh_token_id))
     svc.storage.revoke_access_token(marker, svc.clock.now() + lifetime)
+
+
+def revoke_session(svc: Services, session_id: str) -> None:
+    """Record that a login session ended (logout), so tokens carrying its ``sid`` are refused
+    where revocation is checked (the TokenReview webhook), until they would have expired."""
+    lifetime = svc.config.expiry.token_lifetime + GRANT_REVOCATION_MARGIN
+    svc.storage.revoke_access_token(session_marker(session_id), svc.clock.now() + lifetime)
 
 
 def refresh_expiry(svc: Services, created: datetime, last_used: datetime) -> datetime | None:

@@ -22,6 +22,12 @@ is:
 
 The connector is asked who the user is after the rotation, never while the row is locked; if
 it refuses, the rotation is undone, so an upstream outage does not cost the user their login.
+If it says the user is gone (``connectors.base.UserGone``), the chain is revoked with every
+token issued under it. If the user lost something the earlier tokens claim (a team, or a
+changed email or name), the chain moves to a new id: the earlier tokens' ``grant_id`` is
+revoked (``/userinfo``, introspection and the TokenReview webhook refuse them) and the client
+gets its new refresh token under the new id, with tokens carrying the new ``grant_id``. A
+retry of that request with the previous secret then finds no chain and the user logs in again.
 """
 
 from __future__ import annotations
@@ -41,14 +47,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from connectors.base import ConnectorError, Identity
+from connectors.base import ConnectorError, Identity, UserGone
 from dex_py import scopes as sc
 from dex_py.errors import InvalidGrant, InvalidScope
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
 from dex_py.ops.metrics import count_event
-from dex_py.storage.base import NotFoundError, RefreshToken
+from dex_py.storage.base import Claims, NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,17 @@ class _Expired(Exception):
     pass
 
 
+class _UserGone(Exception):
+    pass
+
+
+def narrowed(before: Claims, after: Claims) -> bool:
+    """Whether ``after`` takes back something tokens issued with ``before`` claim: a team, or
+    any other identity claim changed. Gaining teams narrows nothing."""
+    lost_team = not set(before.groups) <= set(after.groups)
+    return lost_team or replace(after, groups=before.groups) != before
+
+
 def _matches(presented: str, digest: str) -> bool:
     return bool(digest) and hmac.compare_digest(presented, digest)
 
@@ -128,12 +145,18 @@ class RefreshTokenGrant(BaseGrant):
         before: RefreshToken | None = outcome.get("before")
         try:
             identity = self._current_identity(token)
+        except _UserGone:
+            issuance.revoke_grant(svc, token_id)
+            raise InvalidGrant("the user may no longer log in") from None
         except InvalidGrant:
             if before is not None:
                 self._undo(token, before)
             raise
         claims = issuance.claims_of(svc, token.connector_id, identity)
-        if claims != token.claims or identity.connector_data != token.connector_data:
+        if narrowed(token.claims, claims):
+            token = self._move_chain(token, claims, identity.connector_data)
+            token_id = token.id
+        elif claims != token.claims or identity.connector_data != token.connector_data:
             rotated = token.token_hash
             token = svc.storage.update_refresh_token(
                 token_id,
@@ -231,9 +254,31 @@ class RefreshTokenGrant(BaseGrant):
             return identity
         try:
             return refresher.refresh(sc.for_connector(token.scopes), identity)
+        except UserGone as exc:
+            log.info("refresh: connector %s says the user is gone: %s", token.connector_id, exc)
+            raise _UserGone() from None
         except ConnectorError as exc:
             log.info("refresh refused by connector %s: %s", token.connector_id, exc)
             raise InvalidGrant("the user may no longer log in") from None
+
+    def _move_chain(
+        self, token: RefreshToken, claims: Claims, connector_data: bytes | None
+    ) -> RefreshToken:
+        """The chain under a new id with the user's current claims; the old id is revoked
+        with every token issued under it (see the module docstring)."""
+        moved = replace(
+            token,
+            id=secrets.token_urlsafe(16),
+            claims=claims,
+            connector_data=connector_data,
+            obsolete_token_hash="",
+            successor_sealed="",
+            retired_token_hashes=(),
+        )
+        self.svc.storage.create_refresh_token(moved)
+        issuance.revoke_grant(self.svc, token.id)
+        log.info("refresh: the user's claims narrowed; chain moved to a new id, old tokens revoked")
+        return moved
 
     def _undo(self, rotated: RefreshToken, previous: RefreshToken) -> None:
         """Put back the token as it was before this request rotated it (unless another

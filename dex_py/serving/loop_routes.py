@@ -1,15 +1,15 @@
 """Which requests a Granian worker runs on its event loop thread, and which on its thread pool.
 
-Handing a request from the event loop to a Python thread and its answer back costs more than
-Flask itself on a small request (a wake-up of the pool, a wake-up of the loop through its
-self-pipe, and the GIL passed back and forth): measured on 2 cores, the JWKS went from about
-2,400 to 4,500 requests a second, client_credentials from 650-1,000 to 1,300-1,500, when the app
-ran on the loop thread. A request run there holds the worker's loop until it returns, so only
-requests that never wait on anything but our own storage go there: discovery, the JWKS, the
-health checks, ``/userinfo``, introspection, revocation, and the token endpoint's code, refresh
-and client_credentials grants. Everything that may call an upstream (login pages, callbacks, the
-password grant's LDAP bind or bcrypt check, token exchange) runs on the pool, so one slow
-directory cannot stall the worker. Connections and request bodies are held by Granian and the
+Handing a request from the event loop to a Python thread and its answer back costs more than Flask
+itself on a small request (a wake-up of the pool, a wake-up of the loop through its self-pipe, and
+the GIL passed back and forth): measured on 2 cores, the JWKS went from about 2,400 to 4,500
+requests a second, client_credentials from 650-1,000 to 1,300-1,500, when the app ran on the loop
+thread. A request run there holds the worker's loop until it returns, so only requests that never
+wait on anything but our own storage go there: discovery, the JWKS, the health checks,
+``/userinfo``, introspection, revocation, the TokenReview webhook, and the token endpoint's code,
+refresh and client_credentials grants. Everything that may call an upstream (login pages,
+callbacks, the password grant's LDAP bind or bcrypt check, token exchange) runs on the pool, so one
+slow directory cannot stall the worker. Connections and request bodies are held by Granian and the
 loop in any case (``dex_py.serving.wsgi_bridge``); this only decides where the app runs.
 
 A refresh whose connector re-reads the user upstream (``offline_access`` with LDAP or an
@@ -28,6 +28,7 @@ _LOOP_PATHS = (
     "/userinfo",
     "/token/introspect",
     "/token/revoke",
+    "/kubernetes/tokenreview",
     "/healthz",
     "/healthz/live",
     "/healthz/ready",

@@ -12,7 +12,7 @@ SHA-256 hex digests (and a refresh chain's current secret, also, sealed under it
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol, TypeVar, runtime_checkable
@@ -314,6 +314,15 @@ def grant_marker(grant_id: str) -> str:
     return GRANT_PREFIX + grant_id
 
 
+SESSION_PREFIX = "session:"
+
+
+def session_marker(sid: str) -> str:
+    """The key under which ending a login session (logout) is recorded among the revoked
+    access tokens, so the tokens carrying its ``sid`` can be refused (the TokenReview webhook)."""
+    return SESSION_PREFIX + sid
+
+
 T = TypeVar("T")
 Updater = Callable[[T], T]
 
@@ -403,6 +412,8 @@ class Storage(Protocol):
     # replay cache of client assertions relies on it across processes).
     def revoke_access_token(self, jti: str, expiry: datetime) -> bool: ...
     def is_access_token_revoked(self, jti: str, grant_id: str = "") -> bool: ...
+    # whether any of ``keys`` (jtis or markers, taken as given) is recorded: one lookup
+    def any_revoked(self, keys: Sequence[str]) -> bool: ...
 
     # device authorization requests (RFC 8628), keyed by the device code's SHA-256 digest;
     # ``create`` also raises ``AlreadyExistsError`` for a user code in use.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -355,6 +355,9 @@ class MemoryStorage:
         with self._lock:
             count, end = self._attempts.get(key, (0, now))
             return count if end > now else 0
+    def any_revoked(self, keys: Sequence[str]) -> bool:
+        with self._lock:
+            return any(key in self._revoked for key in keys)
 
     # housekeeping
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -64,6 +64,8 @@ from dex_py.storage.sql_entities import (
     LOGOUT_EVENT,
     PASSWORD,
     REFRESH,
+    REVOKED_ANY_KEYS,
+    REVOKED_ANY_SELECT,
     REVOKED_SELECT,
     SESSION,
     delete_expired,
@@ -360,6 +362,17 @@ class SQLStorage(SQLTransactions):
         with self._read() as conn:
             row = conn.execute(ATTEMPT_SELECT, {"b_key": key}).first()
         return int(row[0]) if row is not None and row[1] > now else 0
+    def any_revoked(self, keys: Sequence[str]) -> bool:
+        if not keys:
+            return False
+        batches = [keys[i : i + REVOKED_ANY_KEYS] for i in range(0, len(keys), REVOKED_ANY_KEYS)]
+        with self._read() as conn:
+            for batch in batches:  # one, for a token's keys
+                padded = [*batch, *[batch[0]] * (REVOKED_ANY_KEYS - len(batch))]
+                params = {f"b_k{i}": key for i, key in enumerate(padded)}
+                if conn.execute(REVOKED_ANY_SELECT, params).first() is not None:
+                    return True
+        return False
 
     # housekeeping
 

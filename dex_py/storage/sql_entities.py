@@ -160,6 +160,12 @@ KEYS_UPDATE = m.keys.update().where(m.keys.c.id == m.KEYS_ROW_ID)
 REVOKED_SELECT = sa.select(sa.literal(1)).where(
     m.revoked_access_token.c.jti.in_([sa.bindparam("b_jti"), sa.bindparam("b_grant")])
 )
+# Any of up to three keys recorded (a token's jti and its grant and session markers). Fixed
+# parameters, not an expanding list, so the compiled statement is cached whole.
+REVOKED_ANY_KEYS = 3
+REVOKED_ANY_SELECT = sa.select(sa.literal(1)).where(
+    m.revoked_access_token.c.jti.in_([sa.bindparam(f"b_k{i}") for i in range(REVOKED_ANY_KEYS)])
+)
 
 
 # Garbage collection, one batch at a time: the keys of at most ``limit`` expired rows, oldest

@@ -9,7 +9,7 @@ else is delegated to the wrapped storage. A static object hides a stored one wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -240,6 +240,8 @@ class StaticOverlay:
 
     def attempts(self, key: str, now: datetime) -> int:
         return self.storage.attempts(key, now)
+    def any_revoked(self, keys: Sequence[str]) -> bool:
+        return self.storage.any_revoked(keys)
 
     def garbage_collect(self, now: datetime) -> GCResult:
         return self.storage.garbage_collect(now)

@@ -236,6 +236,47 @@ def test_refresh_fails_when_the_user_is_gone(app: App) -> None:
     assert resp.status_code == 400 and resp.json["error"] == "invalid_grant"
 
 
+def _userinfo(app: App, access_token: str) -> int:
+    resp = app.client().get("/dex/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+    return int(resp.status_code)
+
+
+def test_losing_a_team_moves_the_chain_and_revokes_the_earlier_tokens(app: App) -> None:
+    _add_user(app, "bob@example.com", ("dev", "ops"))
+    first = login(app, email="bob@example.com", password="s3cret-pass")
+    first_id = first["refresh_token"].split(".")[0]
+    assert claims(app, first["id_token"])["grant_id"]  # the chain's link, in the ID token too
+    app.storage.update_password("bob@example.com", lambda p: replace(p, groups=("dev",)))
+    resp = refresh(app, first["refresh_token"])
+    assert resp.status_code == 200, resp.json
+    moved = resp.json
+    assert moved["refresh_token"].split(".")[0] != first_id
+    assert claims(app, moved["id_token"])["groups"] == ["dev"]
+    assert claims(app, moved["id_token"])["grant_id"] != claims(app, first["id_token"])["grant_id"]
+    assert _userinfo(app, first["access_token"]) == 401  # issued while bob was in ops
+    assert _userinfo(app, moved["access_token"]) == 200
+    assert refresh(app, first["refresh_token"]).json["error"] == "invalid_grant"
+    assert refresh(app, moved["refresh_token"]).status_code == 200
+
+
+def test_gaining_a_team_keeps_the_chain_and_its_tokens(app: App) -> None:
+    _add_user(app, "bob@example.com", ("dev",))
+    first = login(app, email="bob@example.com", password="s3cret-pass")
+    app.storage.update_password("bob@example.com", lambda p: replace(p, groups=("dev", "ops")))
+    resp = refresh(app, first["refresh_token"])
+    assert resp.json["refresh_token"].split(".")[0] == first["refresh_token"].split(".")[0]
+    assert _userinfo(app, first["access_token"]) == 200
+
+
+def test_a_user_gone_upstream_revokes_the_chain_and_its_tokens(app: App) -> None:
+    _add_user(app, "bob@example.com", ())
+    first = login(app, email="bob@example.com", password="s3cret-pass")
+    app.storage.delete_password("bob@example.com")
+    assert refresh(app, first["refresh_token"]).json["error"] == "invalid_grant"
+    assert _userinfo(app, first["access_token"]) == 401
+    assert not app.storage.list_refresh_tokens(user_id="bob-id")
+
+
 def test_malformed_refresh_tokens(app: App) -> None:
     for bad in ("", "nodot", ".", "a.", ".b", "x" * 600, "unknown.secret"):
         resp = refresh(app, bad)

@@ -16,6 +16,7 @@ from dex_py.storage.base import (
     Storage,
     StorageError,
     grant_marker,
+    session_marker,
 )
 from tests.storage import factories as f
 from tests.storage.factories import T0
@@ -423,6 +424,18 @@ def test_revoking_a_grant_revokes_its_access_tokens(storage: Storage) -> None:
     assert not storage.is_access_token_revoked("jti-1", "grant-b")
     assert not storage.is_access_token_revoked("jti-1")
     assert not storage.is_access_token_revoked("grant-a")  # a marker is not a jti
+
+
+def test_any_revoked_looks_up_every_key_given(storage: Storage) -> None:
+    storage.revoke_access_token(session_marker("sid-1"), T0)
+    storage.revoke_access_token("jti-9", T0)
+    assert not storage.any_revoked([])
+    assert not storage.any_revoked(["jti-1", grant_marker("g"), session_marker("sid-2")])
+    assert storage.any_revoked(["jti-1", grant_marker("g"), session_marker("sid-1")])
+    assert storage.any_revoked(["jti-9"])
+    assert not storage.any_revoked(["sid-1"])  # the marker, not the bare id
+    assert storage.any_revoked(["a", "b", "c", "d", "jti-9"])  # more keys than one query takes
+    assert not storage.any_revoked(["a", "b", "c", "d", "e"])
 
 
 def test_keys_lifecycle(storage: Storage) -> None:
