@@ -18,7 +18,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
-from dex_py.kubelogin.cache import id_token_claims
+from dex_py.kubelogin.claims import id_token_claims
 from dex_py.kubelogin.errors import LoginError
 from dex_py.kubelogin.oidc import Issuer
 

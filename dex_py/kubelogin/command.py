@@ -10,18 +10,38 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
 
 DEFAULT_CACHE_DIR = "~/.kube/cache/dex-py"
+TYPE_CHECKING = False  # typing and collections.abc are not imported on kubectl's hot path
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's formatter, sized without ``shutil`` (which loads bz2 and lzma): argparse
+    builds one for every ``add_argument``, so this is on kubectl's hot path."""
+
+    def __init__(self, prog: str) -> None:
+        try:
+            width = int(os.environ.get("COLUMNS") or os.get_terminal_size(2).columns) - 2
+        except (OSError, ValueError):
+            width = 78
+        super().__init__(prog, width=max(width, 40))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dex-py kube", description="kubectl exec credential plugin for a dex-py issuer."
+        prog="dex-py kube",
+        description="kubectl exec credential plugin for a dex-py issuer.",
+        formatter_class=_Formatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    # An explicit prog: argparse would otherwise build a help formatter (importing shutil, and
+    # with it bz2/lzma) just to name the subcommands.
+    commands = parser.add_subparsers(dest="command", required=True, prog="dex-py kube")
     login = commands.add_parser(
-        "login", help="print an ExecCredential with an ID token (kubectl's exec plugin)"
+        "login",
+        help="print an ExecCredential with an ID token (kubectl's exec plugin)",
+        formatter_class=_Formatter,
     )
     login.add_argument("--issuer", required=True, help="the issuer URL")
     login.add_argument("--client-id", required=True)
@@ -44,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--certificate-authority", default="", help="CA file for the issuer")
     login.add_argument("--insecure-skip-tls-verify", action="store_true")
     login.add_argument("--token-cache-dir", default=DEFAULT_CACHE_DIR)
-    logout = commands.add_parser("logout", help="empty the token cache")
+    logout = commands.add_parser("logout", help="empty the token cache", formatter_class=_Formatter)
     logout.add_argument("--token-cache-dir", default=DEFAULT_CACHE_DIR)
     return parser
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-from dex_py.kubelogin.cache import CachedTokens, TokenCache, cache_key, id_token_expiry
+from dex_py.kubelogin.cache import CachedTokens, TokenCache, cache_key
 from dex_py.kubelogin.errors import LoginError, OAuthError
 
+TYPE_CHECKING = False  # typing itself is not imported on kubectl's hot path
 if TYPE_CHECKING:
+    from typing import Any
+
     from dex_py.kubelogin.oidc import Issuer
 
 MIN_LIFETIME = 30  # seconds a cached ID token must still be valid to be handed out
@@ -29,22 +30,37 @@ class NotInteractive(LoginError):
     """A login is needed but the user may not be asked."""
 
 
-@dataclass
 class LoginOptions:
     """The options of ``dex-py kube login``."""
 
-    issuer: str
-    client_id: str
-    cache_dir: str
-    client_secret: str = ""
-    grant_type: str = "auto"
-    username: str = ""
-    password: str = ""
-    extra_scopes: list[str] = field(default_factory=list)
-    listen_address: str = "127.0.0.1:0"
-    skip_open_browser: bool = False
-    ca_file: str = ""
-    insecure: bool = False
+    def __init__(
+        self,
+        issuer: str,
+        client_id: str,
+        cache_dir: str,
+        *,
+        client_secret: str = "",
+        grant_type: str = "auto",
+        username: str = "",
+        password: str = "",
+        extra_scopes: list[str] | None = None,
+        listen_address: str = "127.0.0.1:0",
+        skip_open_browser: bool = False,
+        ca_file: str = "",
+        insecure: bool = False,
+    ) -> None:
+        self.issuer = issuer
+        self.client_id = client_id
+        self.cache_dir = cache_dir
+        self.client_secret = client_secret
+        self.grant_type = grant_type
+        self.username = username
+        self.password = password
+        self.extra_scopes = list(extra_scopes or [])
+        self.listen_address = listen_address
+        self.skip_open_browser = skip_open_browser
+        self.ca_file = ca_file
+        self.insecure = insecure
 
     @property
     def scopes(self) -> list[str]:
@@ -91,6 +107,8 @@ def get_token(opts: LoginOptions, *, interactive: bool) -> CachedTokens:
 
 
 def _store(cache: TokenCache, key: str, answer: dict[str, Any], old_refresh: str) -> CachedTokens:
+    from dex_py.kubelogin.claims import id_token_expiry
+
     try:
         expires_at = id_token_expiry(answer["id_token"])
     except ValueError as exc:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 
 from dex_py.kubelogin.errors import LoginError
 
@@ -23,12 +22,14 @@ class ExecInfoError(LoginError):
     """KUBERNETES_EXEC_INFO is not something this plugin can answer."""
 
 
-@dataclass(frozen=True)
 class ExecInfo:
     """What kubectl asked for: the answer's apiVersion and whether the user may be prompted."""
 
-    api_version: str = V1
-    interactive: bool = True
+    __slots__ = ("api_version", "interactive")
+
+    def __init__(self, api_version: str = V1, interactive: bool = True) -> None:
+        self.api_version = api_version
+        self.interactive = interactive
 
 
 def parse_exec_info(raw: str | None, *, stdin_is_tty: bool) -> ExecInfo:
