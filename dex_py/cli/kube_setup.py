@@ -106,11 +106,9 @@ class KubeSetup:
 
     def authentication_configuration(self) -> dict[str, Any]:
         """The structured authentication config (``--authentication-config``), one JWT issuer."""
-        issuer: dict[str, Any] = {
-            "url": self.issuer,
-            "audiences": [self.client.id],
-            "audienceMatchPolicy": "MatchAny",
-        }
+        # One audience: audienceMatchPolicy stays unset (it is required, as MatchAny, only
+        # with several).
+        issuer: dict[str, Any] = {"url": self.issuer, "audiences": [self.client.id]}
         if self.private_ca:
             issuer["certificateAuthority"] = Path(self.private_ca).read_text()
         jwt: dict[str, Any] = {

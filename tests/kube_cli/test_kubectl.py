@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -49,11 +50,16 @@ def _cluster(
     return path, setup
 
 
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
 def test_kubectl_version_and_whoami_through_the_plugin(
-    kube_issuer: Any, fake_apiserver: FakeAPIServer, api_ca: CAFiles, tmp_path: Path
+    kube_issuer: Any,
+    fake_apiserver: FakeAPIServer,
+    api_ca: CAFiles,
+    tmp_path: Path,
+    algorithm: str,
 ) -> None:
     assert Path(KUBECTL).exists(), "kubectl is required"
-    server = kube_issuer()
+    server = kube_issuer({"signing": {"algorithm": algorithm}})
     kubeconfig, _ = _cluster(server, fake_apiserver, api_ca, tmp_path)
     env = plugin_env(tmp_path)
 
@@ -66,6 +72,7 @@ def test_kubectl_version_and_whoami_through_the_plugin(
     user = json.loads(whoami.stdout)["status"]["userInfo"]
     assert user["username"] == f"oidc:{ADMIN_EMAIL}"
     assert {"oidc:admins", "oidc:developers"} <= set(user["groups"])
+    kubernetes_validate.validate(fake_apiserver.reviews[-1], "1.32.0", strict=True)
     # One login; the second kubectl command got the cached token (default cache under HOME).
     assert (version.stderr + whoami.stderr).count(LOGGED_IN) == 1
     assert len(set(fake_apiserver.tokens)) == 1
