@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,9 +35,9 @@ def kube_issuer(make_live_server: Callable[..., LiveServer]) -> Callable[..., Li
     """``kube_issuer(overrides=None)``: a live dex-py whose clients accept the loopback
     redirect of ``dex-py kube login``."""
 
-    def start(overrides: dict | None = None) -> LiveServer:
+    def start(overrides: dict | None = None, **kw: Any) -> LiveServer:
         config = deep_merge({"oauth2": {"passwordConnector": "local"}}, overrides or {})
-        return make_live_server(config, redirect_uris=[LOOPBACK_REDIRECT], workers=1)
+        return make_live_server(config, redirect_uris=[LOOPBACK_REDIRECT], workers=1, **kw)
 
     return start
 

@@ -256,3 +256,42 @@ def test_bad_exec_info_and_unreachable_issuer_are_one_line_errors(tmp_path: Path
     assert down.returncode == 1 and down.stdout == ""
     assert "cannot reach http://127.0.0.1:1/dex" in down.stderr
     assert len(down.stderr.strip().splitlines()) == 1
+
+
+def test_an_https_issuer_with_a_private_ca(
+    kube_issuer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.services import free_port
+    from tests.tls import make_test_ca
+
+    ca = make_test_ca(tmp_path / "ca")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca.ca_pem))  # for the harness's health check
+    port = free_port()
+    server = kube_issuer(
+        {
+            "issuer": f"https://127.0.0.1:{port}/dex",
+            "web": {
+                "http": None,
+                "https": f"127.0.0.1:{port}",
+                "tlsCert": str(ca.cert_pem),
+                "tlsKey": str(ca.key_pem),
+            },
+        },
+        port=port,
+    )
+    args = _password_args(server, tmp_path / "cache")
+    env = plugin_env(tmp_path)
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    env.pop("SSL_CERT_FILE", None)
+    untrusted = run_login(args, env)
+    assert untrusted.returncode == 1 and untrusted.stdout == ""
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+    assert len(untrusted.stderr.strip().splitlines()) == 1
+    trusted = run_login([*args, "--certificate-authority", str(ca.ca_pem)], env)
+    token = exec_credential(trusted)["status"]["token"]
+    assert verify_id_token(server.issuer, token, audience=EXAMPLE_CLIENT_ID)["email"] == (
+        ADMIN_EMAIL
+    )
+    other_cache = [a if a != str(tmp_path / "cache") else str(tmp_path / "c2") for a in args]
+    insecure = run_login([*other_cache, "--insecure-skip-tls-verify"], env)
+    exec_credential(insecure)
