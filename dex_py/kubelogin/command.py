@@ -97,9 +97,7 @@ def _login(args: argparse.Namespace) -> int:
         insecure=args.insecure_skip_tls_verify,
     )
     try:
-        info = parse_exec_info(
-            os.environ.get("KUBERNETES_EXEC_INFO"), stdin_is_tty=sys.stdin.isatty()
-        )
+        info = parse_exec_info(os.environ.get("KUBERNETES_EXEC_INFO"))
         tokens = get_token(opts, interactive=info.interactive)
     except LoginError as exc:
         return _error(str(exc))

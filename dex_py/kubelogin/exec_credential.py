@@ -32,11 +32,11 @@ class ExecInfo:
         self.interactive = interactive
 
 
-def parse_exec_info(raw: str | None, *, stdin_is_tty: bool) -> ExecInfo:
-    """Read ``KUBERNETES_EXEC_INFO``. Without it (the plugin run by hand) the answer is v1 and
-    the user may be prompted when stdin is a terminal."""
+def parse_exec_info(raw: str | None) -> ExecInfo:
+    """Read ``KUBERNETES_EXEC_INFO``. Without it (the plugin run by hand, not by kubectl) the
+    answer is v1 and a login may start (a terminal prompt still needs a terminal on stdin)."""
     if not raw:
-        return ExecInfo(V1, stdin_is_tty)
+        return ExecInfo(V1, True)
     try:
         data = json.loads(raw)
     except ValueError as exc:
