@@ -51,6 +51,7 @@ class _Callback(HTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Callback
+    timeout = 10  # seconds a connection may stay silent: a stray local client cannot stall us
 
     def do_GET(self) -> None:
         parts = urllib.parse.urlsplit(self.path)

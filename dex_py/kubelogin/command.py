@@ -96,6 +96,10 @@ def _login(args: argparse.Namespace) -> int:
         ca_file=args.certificate_authority,
         insecure=args.insecure_skip_tls_verify,
     )
+    # While logging in, fd 1 points at stderr: whatever a login writes there (a browser that
+    # webbrowser starts, a library) must not reach kubectl, which reads stdout as JSON.
+    saved_stdout = os.dup(1)
+    os.dup2(2, 1)
     try:
         info = parse_exec_info(os.environ.get("KUBERNETES_EXEC_INFO"))
         tokens = get_token(opts, interactive=info.interactive)
@@ -103,6 +107,10 @@ def _login(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except KeyboardInterrupt:
         return _error("interrupted")
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved_stdout, 1)
+        os.close(saved_stdout)
     sys.stdout.write(render(info.api_version, tokens.id_token, tokens.expires_at) + "\n")
     return 0
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 MIN_LIFETIME = 30  # seconds a cached ID token must still be valid to be handed out
 BASE_SCOPES = ("openid", "email", "profile", "groups", "offline_access")
 GRANT_TYPES = ("auto", "authcode", "device-code", "password")
+TERMINAL_BROWSERS = ("www-browser", "links", "elinks", "lynx", "w3m")  # no good for a login
 
 
 class NotInteractive(LoginError):
@@ -133,7 +134,7 @@ def browser_available() -> bool:
         browser = webbrowser.get()
     except webbrowser.Error:
         return False
-    return not isinstance(browser, webbrowser.GenericBrowser)  # lynx, w3m: a terminal browser
+    return getattr(browser, "name", "") not in TERMINAL_BROWSERS
 
 
 def _login(opts: LoginOptions, issuer: Issuer, *, interactive: bool) -> dict[str, Any]:

@@ -29,10 +29,9 @@ EXEC_INFO_INTERACTIVE = json.dumps(
 
 def plugin_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment kubectl would give the plugin: our venv first on PATH, HOME in tmp."""
-    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_EXEC_INFO"}
+    hidden = ("KUBERNETES_EXEC_INFO", "DISPLAY", "WAYLAND_DISPLAY", "BROWSER")  # no desktop
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
     env.update(PATH=f"{BIN}:{env.get('PATH', '/usr/bin:/bin')}", HOME=str(home), **extra)
-    env.pop("DISPLAY", None)
-    env.pop("WAYLAND_DISPLAY", None)
     return env
 
 
