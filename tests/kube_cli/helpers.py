@@ -65,12 +65,22 @@ def exec_credential(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return cred
 
 
+def http_login(url: str, before: Any = None) -> None:
+    """Log in at ``url`` as the admin over HTTP and deliver the redirect to the plugin's
+    loopback listener; ``before(callback)`` runs first (e.g. to send a forged redirect)."""
+    callback = login_password(requests.Session(), url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    if before is not None:
+        before(callback)
+    page = requests.get(callback, timeout=10)
+    assert page.status_code == 200, page.text
+
+
 def authcode_login(
-    args: list[str], env: dict[str, str], *, before: Any = None
+    args: list[str], env: dict[str, str], *, before: Any = None, complete: Any = None
 ) -> tuple[subprocess.CompletedProcess[str], str]:
-    """Run an authcode login with --skip-open-browser: read the URL from stderr, log in as the
-    admin over HTTP, deliver the redirect to the plugin's loopback listener. ``before(callback)``
-    runs first (e.g. to send a forged redirect). Returns (the finished run, the stderr text)."""
+    """Run an authcode login with --skip-open-browser: read the URL from stderr and finish the
+    login with ``complete(url)`` (default: ``http_login(url, before)``). Returns (the finished
+    run, the stderr text)."""
     proc = subprocess.Popen(
         [*args, "--grant-type", "authcode", "--skip-open-browser"],
         env={**env, "KUBERNETES_EXEC_INFO": EXEC_INFO_INTERACTIVE},
@@ -89,11 +99,10 @@ def authcode_login(
                 url = line.strip()
                 break
         assert url, "".join(seen)
-        callback = login_password(requests.Session(), url, ADMIN_EMAIL, ADMIN_PASSWORD)
-        if before is not None:
-            before(callback)
-        page = requests.get(callback, timeout=10)
-        assert page.status_code == 200, page.text
+        if complete is not None:
+            complete(url)
+        else:
+            http_login(url, before)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ from tests.live import (
     PUBLIC_CLIENT_ID,
     verify_id_token,
 )
-from tests.login_flow import login_password
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 LOGGED_IN = "dex-py kube login: logged in to"
@@ -297,45 +295,3 @@ def test_an_https_issuer_with_a_private_ca(
     other_cache = [a if a != str(tmp_path / "cache") else str(tmp_path / "c2") for a in args]
     insecure = run_login([*other_cache, "--insecure-skip-tls-verify"], env)
     exec_credential(insecure)
-
-
-def test_auto_opens_the_browser_and_keeps_stdout_for_the_credential(
-    kube_issuer: Any, tmp_path: Path
-) -> None:
-    """With a display, ``auto`` is the authcode flow: the plugin opens $BROWSER on the URL.
-    Whatever the browser prints stays off stdout, which kubectl parses as JSON."""
-    server = kube_issuer()
-    url_file = tmp_path / "opened-url"
-    browser = tmp_path / "browser.sh"
-    browser.write_text(f'#!/bin/sh\necho "browser chatter"\nprintf %s "$1" > {url_file}\n')
-    browser.chmod(0o755)
-    env = plugin_env(tmp_path, DISPLAY=":99", BROWSER=str(browser))
-    env["KUBERNETES_EXEC_INFO"] = json.dumps(
-        {"apiVersion": "client.authentication.k8s.io/v1", "spec": {"interactive": True}}
-    )
-    proc = subprocess.Popen(
-        login_args(server, PUBLIC_CLIENT_ID, tmp_path / "cache"),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not url_file.exists() or not url_file.read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.1)
-        callback = login_password(
-            requests.Session(), url_file.read_text(), ADMIN_EMAIL, ADMIN_PASSWORD
-        )
-        assert requests.get(callback, timeout=10).status_code == 200
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    run = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
-    assert "browser chatter" in err
-    cred = exec_credential(run)  # exactly one line of JSON on stdout
-    verify_id_token(server.issuer, cred["status"]["token"], audience=PUBLIC_CLIENT_ID)
