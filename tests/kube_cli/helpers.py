@@ -11,7 +11,13 @@ from typing import Any
 
 import requests
 
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer
+from tests.live import (
+    ADMIN_EMAIL,
+    ADMIN_PASSWORD,
+    EXAMPLE_CLIENT_ID,
+    EXAMPLE_CLIENT_SECRET,
+    LiveServer,
+)
 from tests.login_flow import login_password
 
 BIN = Path(sys.executable).parent
@@ -48,6 +54,23 @@ def login_args(server: LiveServer, client_id: str, cache: Path, *extra: str) -> 
         str(cache),
         *extra,
     ]
+
+
+def password_args(server: LiveServer, cache: Path, *, credentials: bool = True) -> list[str]:
+    """The plugin as the confidential ``example-app`` with the password grant (and the admin's
+    username and password unless ``credentials`` is false)."""
+    args = login_args(
+        server,
+        EXAMPLE_CLIENT_ID,
+        cache,
+        "--client-secret",
+        EXAMPLE_CLIENT_SECRET,
+        "--grant-type",
+        "password",
+    )
+    if credentials:
+        args += ["--username", ADMIN_EMAIL, "--password", ADMIN_PASSWORD]
+    return args
 
 
 def run_login(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

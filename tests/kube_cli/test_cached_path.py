@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.kube_cli.helpers import exec_credential, login_args, plugin_env, run_login
-from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET
+from tests.kube_cli.helpers import exec_credential, password_args, plugin_env, run_login
 
 pytestmark = [pytest.mark.live]
 SERVER_STACK = ("flask", "sqlalchemy", "granian", "gunicorn", "werkzeug", "authlib", "alembic")
@@ -77,19 +76,7 @@ def _hot(modules: set[str]) -> list[str]:
 
 def test_the_cached_path_imports_no_server_stack(kube_issuer: Any, tmp_path: Path) -> None:
     server = kube_issuer()
-    args = login_args(
-        server,
-        EXAMPLE_CLIENT_ID,
-        tmp_path / "cache",
-        "--client-secret",
-        EXAMPLE_CLIENT_SECRET,
-        "--grant-type",
-        "password",
-        "--username",
-        ADMIN_EMAIL,
-        "--password",
-        ADMIN_PASSWORD,
-    )
+    args = password_args(server, tmp_path / "cache")
     env = plugin_env(tmp_path)
     token = exec_credential(run_login(args, env))["status"]["token"]  # fills the cache
     server.stop()  # the cached path needs no server

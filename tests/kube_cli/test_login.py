@@ -18,6 +18,7 @@ from tests.kube_cli.helpers import (
     authcode_login,
     exec_credential,
     login_args,
+    password_args,
     plugin_env,
     run_login,
 )
@@ -25,7 +26,6 @@ from tests.live import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     EXAMPLE_CLIENT_ID,
-    EXAMPLE_CLIENT_SECRET,
     PUBLIC_CLIENT_ID,
     verify_id_token,
 )
@@ -39,22 +39,6 @@ V1BETA1_INFO = json.dumps(
         "spec": {"interactive": False},
     }
 )
-
-
-def _password_args(server: Any, cache: Path) -> list[str]:
-    return login_args(
-        server,
-        EXAMPLE_CLIENT_ID,
-        cache,
-        "--client-secret",
-        EXAMPLE_CLIENT_SECRET,
-        "--grant-type",
-        "password",
-        "--username",
-        ADMIN_EMAIL,
-        "--password",
-        ADMIN_PASSWORD,
-    )
 
 
 def test_authcode_login_over_the_loopback_redirect(kube_issuer: Any, tmp_path: Path) -> None:
@@ -107,7 +91,7 @@ def test_a_cache_dir_with_loose_modes_is_tightened(kube_issuer: Any, tmp_path: P
     cache = tmp_path / "cache"
     cache.mkdir(mode=0o755)
     cache.chmod(0o755)
-    exec_credential(run_login(_password_args(server, cache), plugin_env(tmp_path)))
+    exec_credential(run_login(password_args(server, cache), plugin_env(tmp_path)))
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in cache.iterdir())
 
@@ -115,7 +99,7 @@ def test_a_cache_dir_with_loose_modes_is_tightened(kube_issuer: Any, tmp_path: P
 def test_an_expiring_token_is_refreshed_silently(kube_issuer: Any, tmp_path: Path) -> None:
     # ID tokens live 33 s: fresh ones are handed out from the cache for ~3 s, then refreshed.
     server = kube_issuer({"expiry": {"idTokens": "33s"}})
-    args = _password_args(server, tmp_path / "cache")
+    args = password_args(server, tmp_path / "cache")
     env = plugin_env(tmp_path)
     first = run_login(args, env)
     token = exec_credential(first)["status"]["token"]
@@ -169,15 +153,7 @@ def test_not_interactive_without_a_cached_token_fails_clearly(
     assert run.stderr.startswith("dex-py kube login: error: no valid cached token")
     assert "Traceback" not in run.stderr
     # The password grant without credentials may not prompt either.
-    no_password = login_args(
-        server,
-        EXAMPLE_CLIENT_ID,
-        tmp_path / "c",
-        "--client-secret",
-        EXAMPLE_CLIENT_SECRET,
-        "--grant-type",
-        "password",
-    )
+    no_password = password_args(server, tmp_path / "c", credentials=False)
     run = run_login(no_password, env)
     assert run.returncode == 1
     assert "needs --username and --password when it cannot prompt" in run.stderr
@@ -199,7 +175,7 @@ def test_the_password_grant_needs_a_client_secret(kube_issuer: Any, tmp_path: Pa
     run = run_login(args, plugin_env(tmp_path))
     assert run.returncode == 1 and run.stdout == ""
     assert "needs a confidential client: pass --client-secret" in run.stderr
-    wrong = _password_args(server, tmp_path / "c")
+    wrong = password_args(server, tmp_path / "c")
     wrong[wrong.index("--password") + 1] = "not-the-password"
     run = run_login(wrong, plugin_env(tmp_path))
     assert run.returncode == 1 and "invalid_grant" in run.stderr
@@ -209,7 +185,7 @@ def test_the_password_grant_needs_a_client_secret(kube_issuer: Any, tmp_path: Pa
 def test_logout_empties_the_cache(kube_issuer: Any, tmp_path: Path) -> None:
     server = kube_issuer()
     cache = tmp_path / "cache"
-    args = _password_args(server, cache)
+    args = password_args(server, cache)
     exec_credential(run_login(args, plugin_env(tmp_path)))
     assert list(cache.glob("*.json"))
     out = run_login(
@@ -279,7 +255,7 @@ def test_an_https_issuer_with_a_private_ca(
         },
         port=port,
     )
-    args = _password_args(server, tmp_path / "cache")
+    args = password_args(server, tmp_path / "cache")
     env = plugin_env(tmp_path)
     env.pop("REQUESTS_CA_BUNDLE", None)
     env.pop("SSL_CERT_FILE", None)

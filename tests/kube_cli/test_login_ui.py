@@ -15,12 +15,17 @@ from typing import Any
 import pytest
 import requests
 
-from tests.kube_cli.helpers import authcode_login, exec_credential, login_args, plugin_env
+from tests.kube_cli.helpers import (
+    authcode_login,
+    exec_credential,
+    login_args,
+    password_args,
+    plugin_env,
+)
 from tests.live import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
     EXAMPLE_CLIENT_ID,
-    EXAMPLE_CLIENT_SECRET,
     PUBLIC_CLIENT_ID,
     verify_id_token,
 )
@@ -122,15 +127,7 @@ def _read_until(fd: int, marker: bytes, timeout: float = 30) -> bytes:
 
 def test_the_password_grant_prompts_on_a_terminal(kube_issuer: Any, tmp_path: Path) -> None:
     server = kube_issuer()
-    args = login_args(
-        server,
-        EXAMPLE_CLIENT_ID,
-        tmp_path / "cache",
-        "--client-secret",
-        EXAMPLE_CLIENT_SECRET,
-        "--grant-type",
-        "password",
-    )
+    args = password_args(server, tmp_path / "cache", credentials=False)
     env = plugin_env(tmp_path)
     pid, fd = pty.fork()
     if pid == 0:  # the child: dex-py with the terminal as stdin, stdout, stderr and /dev/tty
