@@ -9,7 +9,7 @@ import stat
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit, urlunsplit
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -17,6 +17,7 @@ import requests
 from tests.kube_cli.helpers import (
     authcode_login,
     exec_credential,
+    http_login,
     login_args,
     password_args,
     plugin_env,
@@ -271,3 +272,24 @@ def test_an_https_issuer_with_a_private_ca(
     other_cache = [a if a != str(tmp_path / "cache") else str(tmp_path / "c2") for a in args]
     insecure = run_login([*other_cache, "--insecure-skip-tls-verify"], env)
     exec_credential(insecure)
+
+
+def test_an_id_token_for_another_nonce_is_refused(kube_issuer: Any, tmp_path: Path) -> None:
+    """A code minted for another authorization request (same PKCE challenge and state, another
+    nonce: what an attacker who saw the URL could inject) redeems, but its ID token is refused."""
+    server = kube_issuer()
+
+    def other_request(url: str) -> None:
+        parts = urlsplit(url)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        query["nonce"] = "the-attackers-nonce"
+        http_login(urlunsplit(parts._replace(query=urlencode(query))))
+
+    run, stderr = authcode_login(
+        login_args(server, PUBLIC_CLIENT_ID, tmp_path / "c"),
+        plugin_env(tmp_path),
+        complete=other_request,
+    )
+    assert run.returncode == 1 and run.stdout == ""
+    assert "the ID token's nonce does not match this login" in stderr
+    assert list((tmp_path / "c").glob("*.json")) == []

@@ -224,3 +224,27 @@ def test_self_signed_issuer_cert_as_its_own_ca(tmp_path: Path) -> None:
         str(cert),
     )
     assert out["authenticationConfiguration"]["jwt"][0]["issuer"]["certificateAuthority"]
+
+
+def test_a_sub_username_needs_no_email_rule(tmp_path: Path) -> None:
+    out = kube_setup(
+        _config(tmp_path),
+        "--client-id",
+        "public-cli",
+        "--server",
+        "https://k:6443",
+        "--username-claim",
+        "sub",
+        "--username-prefix",
+        "",
+        "--groups-prefix",
+        "",
+    )
+    assert "--oidc-username-claim=sub" in out["apiServerFlags"]
+    assert "--oidc-username-prefix=-" in out["apiServerFlags"]  # "-": no prefix at all
+    assert "--oidc-groups-prefix=" in out["apiServerFlags"]
+    jwt = out["authenticationConfiguration"]["jwt"][0]
+    check_authentication_configuration(out["authenticationConfiguration"])
+    assert "claimValidationRules" not in jwt
+    assert jwt["claimMappings"]["username"] == {"claim": "sub", "prefix": ""}
+    assert out["clusterRoleBinding"]["subjects"][0]["name"] == "admins"
