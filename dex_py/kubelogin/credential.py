@@ -98,6 +98,8 @@ def get_token(opts: LoginOptions, *, interactive: bool) -> CachedTokens:
                     {"grant_type": "refresh_token", "refresh_token": entry.refresh_token}
                 )
             except OAuthError as exc:
+                if exc.error != "invalid_grant":  # the issuer's trouble: keep the refresh token
+                    raise LoginError(f"refreshing the token failed: {exc}") from None
                 cache.delete(key)
                 _say(f"the refresh token was not accepted ({exc.error}); logging in again")
             else:

@@ -293,3 +293,17 @@ def test_an_id_token_for_another_nonce_is_refused(kube_issuer: Any, tmp_path: Pa
     assert run.returncode == 1 and run.stdout == ""
     assert "the ID token's nonce does not match this login" in stderr
     assert list((tmp_path / "c").glob("*.json")) == []
+
+
+def test_an_unreachable_issuer_keeps_the_refresh_token(kube_issuer: Any, tmp_path: Path) -> None:
+    server = kube_issuer({"expiry": {"idTokens": "20s"}})  # never fresh enough: always refresh
+    cache = tmp_path / "cache"
+    args = password_args(server, cache)
+    exec_credential(run_login(args, plugin_env(tmp_path)))
+    (entry,) = cache.glob("*.json")
+    before = json.loads(entry.read_text())
+    server.stop()
+    failed = run_login(args, plugin_env(tmp_path))
+    assert failed.returncode == 1 and failed.stdout == ""
+    assert f"cannot reach {server.issuer}" in failed.stderr
+    assert json.loads(entry.read_text()) == before  # still there for when the issuer is back
