@@ -32,8 +32,8 @@ class Issuer:
     insecure: bool = False
     _meta: dict[str, Any] | None = field(default=None, repr=False)
 
-    def _context(self) -> ssl.SSLContext | None:
-        if not self.url.startswith("https:"):
+    def _context(self, url: str) -> ssl.SSLContext | None:
+        if not url.startswith("https:"):
             return None
         if self.insecure:
             ctx = ssl.create_default_context()
@@ -54,7 +54,7 @@ class Issuer:
         request = urllib.request.Request(url, data, headers or {})  # noqa: S310 - checked above
         try:
             with urllib.request.urlopen(  # noqa: S310 - http(s) only, checked above
-                request, timeout=TIMEOUT, context=self._context()
+                request, timeout=TIMEOUT, context=self._context(url)
             ) as resp:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as exc:
