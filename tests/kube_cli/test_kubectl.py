@@ -59,8 +59,11 @@ def test_kubectl_version_and_whoami_through_the_plugin(
     algorithm: str,
 ) -> None:
     assert Path(KUBECTL).exists(), "kubectl is required"
-    server = kube_issuer({"signing": {"algorithm": algorithm}})
-    kubeconfig, _ = _cluster(server, fake_apiserver, api_ca, tmp_path)
+    # The teams engine maps the upstream group "developers" to the team "platform-team"; the
+    # admin's other group passes unchanged (unmatched: keep).
+    teams = {"rules": [{"exact": "developers", "team": "platform-team"}]}
+    server = kube_issuer({"signing": {"algorithm": algorithm}, "teams": teams})
+    kubeconfig, setup = _cluster(server, fake_apiserver, api_ca, tmp_path)
     env = plugin_env(tmp_path)
 
     version = kubectl(kubeconfig, env, "get", "--raw", "/version")
@@ -71,7 +74,11 @@ def test_kubectl_version_and_whoami_through_the_plugin(
     assert whoami.returncode == 0, whoami.stderr
     user = json.loads(whoami.stdout)["status"]["userInfo"]
     assert user["username"] == f"oidc:{ADMIN_EMAIL}"
-    assert {"oidc:admins", "oidc:developers"} <= set(user["groups"])
+    assert {"oidc:admins", "oidc:platform-team"} <= set(user["groups"])
+    assert "oidc:developers" not in user["groups"]
+    # The example ClusterRoleBinding names the first configured team, as kubectl sees it.
+    binding = setup["clusterRoleBinding"]["subjects"][0]["name"]
+    assert binding == "oidc:platform-team" and binding in user["groups"]
     kubernetes_validate.validate(fake_apiserver.reviews[-1], "1.32.0", strict=True)
     # One login; the second kubectl command got the cached token (default cache under HOME).
     assert (version.stderr + whoami.stderr).count(LOGGED_IN) == 1
