@@ -14,11 +14,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dex_py.config import Config, StaticClient
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
 AUTHN_CONFIG_API_VERSION = "apiserver.config.k8s.io/v1beta1"
+PLUGIN_REDIRECT = "http://127.0.0.1/callback"  # dex_py.kubelogin.authcode, on an ephemeral port
 EMAIL_VERIFIED_RULE = "claims.?email_verified.orValue(true) == true"
 
 
@@ -168,7 +170,25 @@ class KubeSetup:
             notes.append(
                 f"client {self.client.id} is confidential: its secret is in the kubeconfig"
             )
+        elif self.client.redirect_uris and not any(
+            _is_plugin_redirect(uri) for uri in self.client.redirect_uris
+        ):
+            notes.append(
+                f"client {self.client.id} has no redirect URI {PLUGIN_REDIRECT!r}: the browser "
+                "login of `dex-py kube login` will be refused (add it to its redirectURIs)"
+            )
         return notes
+
+
+def _is_plugin_redirect(uri: str) -> bool:
+    """Does ``uri`` admit the plugin's loopback redirect (any port, RFC 8252 §7.3)?"""
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    return (
+        parts.scheme == "http"
+        and host in ("127.0.0.1", "localhost")
+        and (parts.path == "/callback")
+    )
 
 
 def find_client(config: Config, client_id: str) -> StaticClient:

@@ -248,3 +248,15 @@ def test_a_sub_username_needs_no_email_rule(tmp_path: Path) -> None:
     assert "claimValidationRules" not in jwt
     assert jwt["claimMappings"]["username"] == {"claim": "sub", "prefix": ""}
     assert out["clusterRoleBinding"]["subjects"][0]["name"] == "admins"
+
+
+def test_a_public_client_without_the_loopback_redirect_is_warned_about(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    ok = _setup(config, "--client-id", "public-cli", "--server", "https://k:6443")
+    assert ok.returncode == 0 and "redirect URI" not in ok.stderr  # the harness's clients
+    data = yaml.safe_load(config.read_text())  # ... have http://127.0.0.1:5555/callback
+    data["staticClients"][1]["redirectURIs"] = ["https://app.example/cb"]
+    config.write_text(yaml.safe_dump(data))
+    warned = _setup(config, "--client-id", "public-cli", "--server", "https://k:6443")
+    assert warned.returncode == 0
+    assert "has no redirect URI 'http://127.0.0.1/callback'" in warned.stderr
