@@ -2,8 +2,9 @@
 
 Each command is a thin shell over a service module; errors are printed as one line per problem
 (with the config key path) and exit non-zero, never a stack trace. The command groups live in
-their own modules (``keys``, ``passwords``, ``teams``) and are added to ``main`` here; what they
-share is in ``common``.
+their own modules (``keys``, ``passwords``, ``teams``, ``kube``) and are added to ``main`` here;
+what they share is in ``common``. The console script is ``dex_py.entry``, which hands
+``kube login``/``kube logout`` to ``dex_py.kubelogin`` before this module is imported.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import click
 
 from dex_py.cli.common import fail, load_config_or_exit
 from dex_py.cli.keys import keys
+from dex_py.cli.kube import kube
 from dex_py.cli.passwords import passwords
 from dex_py.cli.teams import teams
 
@@ -94,3 +96,4 @@ def example_app(
 main.add_command(passwords)
 main.add_command(keys)
 main.add_command(teams)
+main.add_command(kube)

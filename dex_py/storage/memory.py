@@ -355,6 +355,7 @@ class MemoryStorage:
         with self._lock:
             count, end = self._attempts.get(key, (0, now))
             return count if end > now else 0
+
     def any_revoked(self, keys: Sequence[str]) -> bool:
         with self._lock:
             return any(key in self._revoked for key in keys)

@@ -362,6 +362,7 @@ class SQLStorage(SQLTransactions):
         with self._read() as conn:
             row = conn.execute(ATTEMPT_SELECT, {"b_key": key}).first()
         return int(row[0]) if row is not None and row[1] > now else 0
+
     def any_revoked(self, keys: Sequence[str]) -> bool:
         if not keys:
             return False

@@ -240,6 +240,7 @@ class StaticOverlay:
 
     def attempts(self, key: str, now: datetime) -> int:
         return self.storage.attempts(key, now)
+
     def any_revoked(self, keys: Sequence[str]) -> bool:
         return self.storage.any_revoked(keys)
 

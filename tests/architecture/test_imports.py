@@ -39,7 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("dex_py.web", "dex_py.ops"),
     ("dex_py.oauth", "dex_py.admin", "dex_py.proxy", "dex_py.kube", "dex_py.mfa"),
     ("dex_py.app", "dex_py.error_handlers"),
-    ("dex_py.serving", "dex_py.cli", "dex_py.example_app"),
+    ("dex_py.serving", "dex_py.cli", "dex_py.example_app", "dex_py.entry", "dex_py.kubelogin"),
 )
 # check-config reports every problem at once, so config validation asks the owners of
 # storage.config and of client JWK Sets; both import only the config model back. The config
@@ -63,6 +63,12 @@ RULES = (
     *(
         Rule(bp, tuple(o for o in _BLUEPRINTS if o != bp), "blueprints share services only")
         for bp in _BLUEPRINTS
+    ),
+    # kubectl runs the plugin before every command: it stays stdlib-only, on its own.
+    Rule(
+        "dex_py.kubelogin",
+        tuple(p for layer in LAYERS for p in layer if p not in ("dex_py$", "dex_py.kubelogin")),
+        "the kubectl plugin imports nothing of dex_py outside dex_py.kubelogin",
     ),
     Rule(
         "dex_py.example_app",
@@ -139,4 +145,18 @@ def test_layer_and_rule_breaks_are_reported() -> None:
     assert violations(graph, RULES) == [
         "connectors.ldap imports dex_py.config: connectors are the plugin contract: they never "
         "import dex_py"
+    ]
+
+
+def test_the_kubectl_plugin_stays_on_its_own() -> None:
+    graph = {
+        "dex_py.kubelogin.cache": frozenset({"dex_py", "dex_py.kubelogin.errors"}),
+        "dex_py.kubelogin.oidc": frozenset({"dex_py.config"}),
+        "dex_py.kubelogin.claims": frozenset({"dex_py.cli.common"}),
+    }
+    assert violations(graph, RULES) == [
+        "dex_py.kubelogin.claims imports dex_py.cli.common: the kubectl plugin imports nothing "
+        "of dex_py outside dex_py.kubelogin",
+        "dex_py.kubelogin.oidc imports dex_py.config: the kubectl plugin imports nothing of "
+        "dex_py outside dex_py.kubelogin",
     ]

@@ -1,0 +1,20 @@
+"""The ``dex-py`` console script: ``kube login``/``kube logout`` go straight to the light
+``dex_py.kubelogin`` (kubectl runs it before every command; it must not load click, config or
+the server stack); every other command goes to the click group of ``dex_py.cli``."""
+
+from __future__ import annotations
+
+import sys
+
+_FAST_COMMANDS = ("login", "logout")
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if len(argv) >= 2 and argv[0] == "kube" and argv[1] in _FAST_COMMANDS:
+        from dex_py.kubelogin.command import run
+
+        sys.exit(run(argv[1:]))
+    from dex_py.cli import main as cli
+
+    cli()
