@@ -1,4 +1,5 @@
-"""The device flow's polling rules, client side (RFC 8628 §3.4-3.5), against a scripted token
+"""The device flow, client side (RFC 8628 §3.1-3.5): the authorization request goes only to the
+endpoint discovery names (§4), and the polling rules are checked against a scripted token
 endpoint (``Issuer.token`` replaced): intervals, ``slow_down``, the final errors and the code's
 lifetime, timings a live server would make slow to exercise. The end-to-end device login
 against a live dex-py is in ``test_device_live``."""
@@ -90,3 +91,29 @@ def test_show_prints_the_code_and_both_uris(capsys: pytest.CaptureFixture[str]) 
     assert captured.out == ""
     assert "http://x/device" in captured.err and "BCDF-GHJK" in captured.err
     assert "http://x/device?user_code=BCDFGHJK" in captured.err
+
+
+class FormRecorder(Issuer):
+    """An issuer whose discovery document is given and whose form posts are recorded."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        super().__init__("http://127.0.0.1:9/dex", "cli", _meta=meta)
+        self.posted: list[tuple[str, dict[str, str]]] = []
+
+    def post_form(self, url: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        self.posted.append((url, params))
+        return 200, dict(ANSWER)
+
+
+def test_start_asks_the_endpoint_discovery_names() -> None:
+    elsewhere = "http://127.0.0.1:9/elsewhere/device_authorization"
+    issuer = FormRecorder({"device_authorization_endpoint": elsewhere})
+    assert device.start(issuer, ["openid", "groups"]) == ANSWER
+    assert issuer.posted == [(elsewhere, {"scope": "openid groups"})]
+
+
+def test_start_without_the_endpoint_guesses_no_path() -> None:
+    issuer = FormRecorder({"token_endpoint": "http://127.0.0.1:9/dex/token"})
+    with pytest.raises(LoginError, match="does not advertise a device_authorization_endpoint"):
+        device.start(issuer, ["openid"])
+    assert issuer.posted == []
