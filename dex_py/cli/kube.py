@@ -13,10 +13,26 @@ import click
 import yaml
 
 from dex_py.cli.common import fail, load_config_or_exit
-from dex_py.cli.kube_setup import KubeSetup, SetupError, find_client
+from dex_py.cli.kube_setup import (
+    NO_WEBHOOK,
+    WEBHOOK_CONFIG_FILE,
+    KubeSetup,
+    SetupError,
+    find_client,
+)
+from dex_py.config import Config, ConfigError
+from dex_py.config.kubernetes import TokenReviewSettings, parse_token_review
 
 _PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
-OUTPUTS = ("kubeconfig", "apiServerFlags", "authenticationConfiguration", "clusterRoleBinding")
+OUTPUTS = (
+    "kubeconfig",
+    "apiServerFlags",
+    "authenticationConfiguration",
+    "clusterRoleBinding",
+    "webhookKubeconfig",
+    "webhookFlags",
+)
+FLAG_LISTS = ("apiServerFlags", "webhookFlags")
 
 
 @click.group()
@@ -65,6 +81,17 @@ def _readable(path: str | None, option: str) -> str:
 @click.option("--username-prefix", default="oidc:", show_default=True)
 @click.option("--groups-prefix", default="oidc:", show_default=True)
 @click.option("--team", default="", help="Team of the example ClusterRoleBinding.")
+@click.option(
+    "--webhook",
+    is_flag=True,
+    help="Also the TokenReview webhook's kubeconfig and flags (kubernetes.tokenReview).",
+)
+@click.option(
+    "--webhook-config-file",
+    default=WEBHOOK_CONFIG_FILE,
+    show_default=True,
+    help="Where kube-apiserver will read the webhook kubeconfig (for its flag).",
+)
 def setup(
     config_file: str,
     client_id: str,
@@ -78,10 +105,14 @@ def setup(
     username_prefix: str,
     groups_prefix: str,
     team: str,
+    webhook: bool,
+    webhook_config_file: str,
 ) -> None:
     """Print the kubeconfig, kube-apiserver flags, AuthenticationConfiguration and an example
-    ClusterRoleBinding for CONFIG_FILE's issuer."""
+    ClusterRoleBinding for CONFIG_FILE's issuer (with --webhook, the webhook's too)."""
     config = load_config_or_exit(config_file)
+    if only in ("webhookKubeconfig", "webhookFlags"):
+        webhook = True
     try:
         plan = KubeSetup(
             config=config,
@@ -96,6 +127,8 @@ def setup(
             username_prefix=username_prefix,
             groups_prefix=groups_prefix,
             team=team,
+            token_review=_token_review(config) if webhook else None,
+            webhook_config_file=webhook_config_file,
         )
         outputs = plan.render_all()
     except SetupError as exc:
@@ -105,7 +138,18 @@ def setup(
     data = outputs[only] if only else outputs
     if fmt == "json":
         click.echo(json.dumps(data, indent=2))
-    elif only == "apiServerFlags":
-        click.echo(" \\\n  ".join(outputs["apiServerFlags"]))
+    elif only in FLAG_LISTS:
+        click.echo(" \\\n  ".join(outputs[only]))
     else:
         click.echo(yaml.safe_dump(data, sort_keys=False), nl=False)
+
+
+def _token_review(config: Config) -> TokenReviewSettings:
+    """The webhook's settings; a SetupError when ``--webhook`` has nothing to describe."""
+    try:
+        review = parse_token_review(config)
+    except ConfigError as exc:  # already reported by the loader's validation, normally
+        raise SetupError(f"--webhook: {exc}") from None
+    if review is None:
+        raise SetupError(NO_WEBHOOK)
+    return review

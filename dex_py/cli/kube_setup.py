@@ -1,10 +1,13 @@
 """What ``dex-py kube setup`` prints, derived from a loaded config: the kubeconfig for kubectl
 (an exec credential plugin, client.authentication.k8s.io/v1), the kube-apiserver ``--oidc-*``
 flags, the structured ``AuthenticationConfiguration`` (apiserver.config.k8s.io/v1beta1, JWT
-authenticator) and an example ``ClusterRoleBinding`` for one team.
+authenticator) and an example ``ClusterRoleBinding`` for one team; with ``--webhook``, also the
+kubeconfig of ``--authentication-token-webhook-config-file`` (Kubernetes webhook token
+authentication: the cluster is ``{issuer}/kubernetes/tokenreview``, the user a caller token of
+``kubernetes.tokenReview.callerTokens``) and the ``--authentication-token-webhook-*`` flags.
 
 Each output is one function of ``KubeSetup`` returning plain data; ``render_all`` collects
-them. Another output (the TokenReview webhook's kubeconfig) is one more such function.
+them.
 """
 
 from __future__ import annotations
@@ -17,11 +20,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dex_py.config import Config, StaticClient
+from dex_py.config.kubernetes import PATH as TOKEN_REVIEW_PATH
+from dex_py.config.kubernetes import TokenReviewSettings, webhook_url
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
 AUTHN_CONFIG_API_VERSION = "apiserver.config.k8s.io/v1beta1"
 PLUGIN_REDIRECT = "http://127.0.0.1/callback"  # dex_py.kubelogin.authcode, on an ephemeral port
 EMAIL_VERIFIED_RULE = "claims.?email_verified.orValue(true) == true"
+WEBHOOK_CONFIG_FILE = "/etc/kubernetes/dex-py-webhook.kubeconfig"  # where the flag points
+# kube-apiserver caches a webhook's answers for 2 minutes by default: a revoked token would keep
+# working that long. 10 s is what "revocation takes effect in seconds" needs.
+WEBHOOK_CACHE_TTL = "10s"
+NO_WEBHOOK = (
+    f"--webhook: the config has no {TOKEN_REVIEW_PATH} with callerTokens "
+    "(the TokenReview webhook is off)"
+)
 
 
 class SetupError(Exception):
@@ -43,6 +56,8 @@ class KubeSetup:
     groups_prefix: str = "oidc:"
     team: str = ""
     command: str = "dex-py"
+    token_review: TokenReviewSettings | None = None  # set: print the webhook's outputs too
+    webhook_config_file: str = WEBHOOK_CONFIG_FILE
 
     @property
     def issuer(self) -> str:
@@ -152,13 +167,53 @@ class KubeSetup:
             ],
         }
 
-    def render_all(self) -> dict[str, Any]:
+    def webhook_kubeconfig(self) -> dict[str, Any]:
+        """The kubeconfig kube-apiserver reads from ``--authentication-token-webhook-config-file``:
+        the webhook's URL as the cluster (with the issuer's private CA inline: the file must be
+        self-contained where kube-apiserver runs) and the first caller token as the user."""
+        review = self._token_review()
+        cluster: dict[str, Any] = {"server": webhook_url(self.issuer)}
+        if self.private_ca:
+            cluster["certificate-authority-data"] = _b64_file(self.private_ca)
         return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "dex-py-tokenreview", "cluster": cluster}],
+            "users": [{"name": "kube-apiserver", "user": {"token": review.caller_tokens[0]}}],
+            "contexts": [
+                {
+                    "name": "webhook",
+                    "context": {"cluster": "dex-py-tokenreview", "user": "kube-apiserver"},
+                }
+            ],
+            "current-context": "webhook",
+        }
+
+    def webhook_flags(self) -> list[str]:
+        """kube-apiserver's flags for the webhook (TokenReview v1, a short answer cache)."""
+        self._token_review()
+        return [
+            f"--authentication-token-webhook-config-file={self.webhook_config_file}",
+            "--authentication-token-webhook-version=v1",
+            f"--authentication-token-webhook-cache-ttl={WEBHOOK_CACHE_TTL}",
+        ]
+
+    def _token_review(self) -> TokenReviewSettings:
+        if self.token_review is None:
+            raise SetupError(NO_WEBHOOK)
+        return self.token_review
+
+    def render_all(self) -> dict[str, Any]:
+        outputs = {
             "kubeconfig": self.kubeconfig(),
             "apiServerFlags": self.apiserver_flags(),
             "authenticationConfiguration": self.authentication_configuration(),
             "clusterRoleBinding": self.cluster_role_binding(),
         }
+        if self.token_review is not None:
+            outputs["webhookKubeconfig"] = self.webhook_kubeconfig()
+            outputs["webhookFlags"] = self.webhook_flags()
+        return outputs
 
     def warnings(self) -> list[str]:
         notes = []
@@ -176,6 +231,31 @@ class KubeSetup:
             notes.append(
                 f"client {self.client.id} has no redirect URI {PLUGIN_REDIRECT!r}: the browser "
                 "login of `dex-py kube login` will be refused (add it to its redirectURIs)"
+            )
+        if self.token_review is not None:
+            notes += self._webhook_warnings(self.token_review)
+        return notes
+
+    def _webhook_warnings(self, review: TokenReviewSettings) -> list[str]:
+        notes = [
+            f"the webhook kubeconfig holds a caller token ({TOKEN_REVIEW_PATH}.callerTokens): "
+            f"it is a secret; install it as {self.webhook_config_file} readable by "
+            "kube-apiserver only",
+            "with the webhook, leave out the --oidc-* flags and the AuthenticationConfiguration: "
+            "kube-apiserver asks its JWT authenticator first, which accepts a revoked token "
+            "until it expires",
+        ]
+        prefixes = (review.username_prefix_for(self.issuer) or "-", review.groups_prefix or "-")
+        if prefixes != (self.username_prefix or "-", self.groups_prefix or "-"):
+            notes.append(
+                f"{TOKEN_REVIEW_PATH} maps with prefixes {prefixes[0]!r} (username) and "
+                f"{prefixes[1]!r} (groups), not those of --username-prefix and --groups-prefix: "
+                "the ClusterRoleBinding printed here names the group the --oidc-* flags produce"
+            )
+        if self.client.id not in review.audiences:
+            notes.append(
+                f"client {self.client.id} is not in {TOKEN_REVIEW_PATH}.audiences: the webhook "
+                "denies its tokens"
             )
         return notes
 

@@ -1,7 +1,8 @@
 """The device authorization grant, client side (RFC 8628 §3.1-3.5).
 
-Ask ``device_authorization_endpoint`` (Dex's path ``{issuer}/device/code`` when discovery does
-not name one) for a device code, show ``user_code`` and ``verification_uri`` (and
+Ask the ``device_authorization_endpoint`` that the issuer's discovery document names (RFC 8628
+§4; an issuer that names none has the grant off, and the plugin says so rather than guessing a
+path) for a device code, show ``user_code`` and ``verification_uri`` (and
 ``verification_uri_complete``) on stderr, then poll the token endpoint every ``interval`` seconds:
 ``authorization_pending`` keeps polling, ``slow_down`` adds 5 s to the interval (§3.5),
 ``expired_token`` and ``access_denied`` end the login, as does the code's ``expires_in``.
@@ -24,10 +25,18 @@ SLOW_DOWN_STEP = 5  # §3.5
 
 def start(issuer: Issuer, scopes: list[str]) -> dict[str, Any]:
     """The device authorization request (§3.1); the checked response (§3.2)."""
-    url = issuer.endpoint("device_authorization_endpoint", "/device/code")
+    url = issuer.metadata().get("device_authorization_endpoint")
+    if not isinstance(url, str) or not url:
+        raise LoginError(
+            f"the issuer {issuer.url} does not advertise a device_authorization_endpoint: its "
+            "device code grant is off (oauth2.grantTypes); use --grant-type authcode or password"
+        )
     status, answer = issuer.post_form(url, {"scope": " ".join(scopes)})
     if status != 200 or "error" in answer:
-        error = answer.get("error") or f"HTTP {status}"
+        error = str(answer.get("error") or f"HTTP {status}")
+        description = answer.get("error_description")
+        if isinstance(description, str) and description:
+            error += f": {description}"
         raise LoginError(f"device authorization at {url} failed: {error}")
     for name in ("device_code", "user_code", "verification_uri"):
         if not isinstance(answer.get(name), str) or not answer[name]:

@@ -78,12 +78,10 @@ class Issuer:
             self._meta = meta
         return self._meta
 
-    def endpoint(self, name: str, default_path: str = "") -> str:
+    def endpoint(self, name: str) -> str:
         value = self.metadata().get(name)
         if isinstance(value, str) and value:
             return value
-        if default_path:
-            return self.url.rstrip("/") + default_path
         raise LoginError(f"the issuer's discovery document has no {name}")
 
     def post_form(self, url: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:

@@ -199,6 +199,8 @@ def test_bad_sections_are_config_errors(section: Any, path: str) -> None:
 
 
 def test_the_example_in_config_example_yaml_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commented section, uncommented in the example config itself: its client IDs are
+    the example's static clients, its prefixes those ``kube setup`` prints for the flags."""
     text = (Path(__file__).resolve().parents[2] / "config.example.yaml").read_text()
     lines = text.splitlines()
     start = lines.index("# kubernetes:")
@@ -209,10 +211,12 @@ def test_the_example_in_config_example_yaml_is_valid(monkeypatch: pytest.MonkeyP
         block.append(line[2:])
     section = yaml.safe_load("\n".join(block))
     monkeypatch.setenv("KUBE_WEBHOOK_TOKEN", TOKEN)
-    data = config(section["kubernetes"])
-    data["staticClients"][0]["id"] = "example-app"
+    data = yaml.safe_load(text)
+    data.update(section)
     parsed = parse_token_review(from_dict(data))
     assert parsed is not None
     assert parsed.caller_tokens == (TOKEN,)
-    assert parsed.username_prefix_for(ISSUER) == ""
-    assert parsed.clients_for("https://kubernetes.default.svc") == ("example-app",)
+    assert parsed.audiences == ("kubectl",)
+    assert parsed.username_prefix_for(ISSUER) == "oidc:"
+    assert parsed.groups_prefix == "oidc:"
+    assert parsed.clients_for("https://kubernetes.default.svc") == ("kubectl",)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
+import yaml
 
+from tests.kube_cli.fake_apiserver import FakeAPIServer
 from tests.live import (
     ADMIN_EMAIL,
     ADMIN_PASSWORD,
@@ -19,11 +24,13 @@ from tests.live import (
     LiveServer,
 )
 from tests.login_flow import login_password
+from tests.tls import CAFiles
 
 BIN = Path(sys.executable).parent
 DEX_PY = str(BIN / "dex-py")
 KUBECTL = "/usr/bin/kubectl"
 LOOPBACK_REDIRECT = "http://127.0.0.1/callback"
+T = TypeVar("T")
 EXEC_INFO_INTERACTIVE = json.dumps(
     {
         "apiVersion": "client.authentication.k8s.io/v1",
@@ -98,40 +105,62 @@ def http_login(url: str, before: Any = None) -> None:
     assert page.status_code == 200, page.text
 
 
+def run_interactive(
+    args: list[str],
+    env: dict[str, str],
+    prompt: Callable[[str], T | None],
+    act: Callable[[T], None],
+    *,
+    stdin: Any = subprocess.DEVNULL,
+) -> subprocess.CompletedProcess[str]:
+    """Run an interactive login: read stderr until ``prompt(stderr so far)`` finds what the
+    plugin asks for, ``act`` on it (the user's side), then wait for the process. ``env`` is
+    used as given (the plugin itself needs ``KUBERNETES_EXEC_INFO`` interactive, kubectl a
+    terminal as ``stdin``). The finished run, with all of stderr."""
+    proc = subprocess.Popen(
+        args,
+        env=env,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = ""
+    found: T | None = None
+    try:
+        for line in proc.stderr:
+            seen += line
+            found = prompt(seen)
+            if found is not None:
+                break
+        assert found is not None, seen
+        act(found)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, seen + err)
+
+
 def authcode_login(
     args: list[str], env: dict[str, str], *, before: Any = None, complete: Any = None
 ) -> tuple[subprocess.CompletedProcess[str], str]:
     """Run an authcode login with --skip-open-browser: read the URL from stderr and finish the
     login with ``complete(url)`` (default: ``http_login(url, before)``). Returns (the finished
     run, the stderr text)."""
-    proc = subprocess.Popen(
+
+    def url_of(text: str) -> str | None:
+        lines = [line.strip() for line in text.splitlines()]
+        return next((line for line in lines if line.startswith("http")), None)
+
+    run = run_interactive(
         [*args, "--grant-type", "authcode", "--skip-open-browser"],
-        env={**env, "KUBERNETES_EXEC_INFO": EXEC_INFO_INTERACTIVE},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        {**env, "KUBERNETES_EXEC_INFO": EXEC_INFO_INTERACTIVE},
+        url_of,
+        complete if complete is not None else lambda url: http_login(url, before),
     )
-    assert proc.stderr is not None
-    seen = []
-    url = ""
-    try:
-        for line in proc.stderr:
-            seen.append(line)
-            if line.strip().startswith("http"):
-                url = line.strip()
-                break
-        assert url, "".join(seen)
-        if complete is not None:
-            complete(url)
-        else:
-            http_login(url, before)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    run = subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
     return run, run.stderr
 
 
@@ -158,3 +187,49 @@ def kubectl(kubeconfig: Path, env: dict[str, str], *args: str) -> subprocess.Com
         stdin=subprocess.DEVNULL,
         check=False,
     )
+
+
+DEVICE_PROMPT = re.compile(r"open (\S+) and enter the code (\S+)\nor open (\S+)\n")
+
+
+@dataclass(frozen=True)
+class DevicePrompt:
+    """What the plugin's device flow shows on stderr."""
+
+    verification_uri: str
+    user_code: str
+    verification_uri_complete: str
+
+
+def device_prompt(stderr: str) -> DevicePrompt | None:
+    """The device flow's prompt, once stderr holds all of it."""
+    match = DEVICE_PROMPT.search(stderr)
+    return DevicePrompt(*match.groups()) if match else None
+
+
+def cluster(
+    server: LiveServer,
+    api: FakeAPIServer,
+    api_ca: CAFiles,
+    tmp_path: Path,
+    client_id: str,
+    *plugin_args: str,
+) -> tuple[Path, dict[str, Any]]:
+    """Start ``api`` with the flags ``kube setup`` prints for ``client_id``; the kubeconfig it
+    prints (the plugin's args extended by ``plugin_args``), written to a file, and all of
+    setup's output."""
+    setup = kube_setup(
+        server.config_path,
+        "--client-id",
+        client_id,
+        "--server",
+        api.url,
+        "--server-certificate-authority",
+        str(api_ca.ca_pem),
+    )
+    api.start(setup["apiServerFlags"])
+    config = setup["kubeconfig"]
+    config["users"][0]["user"]["exec"]["args"] += list(plugin_args)
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    return path, setup

@@ -1,13 +1,11 @@
-"""The device flow's client side (RFC 8628 §3.4-3.5). The issuer's device endpoints are being
-built separately, so the polling rules are checked here against a scripted token endpoint
-(no network: ``Issuer.token`` replaced), and against the live dex-py only for what it already
-does: ``auto`` without a browser picks the device flow, and a missing endpoint is a clear error.
-The end-to-end device login is added with the server side."""
+"""The device flow, client side (RFC 8628 §3.1-3.5): the authorization request goes only to the
+endpoint discovery names (§4), and the polling rules are checked against a scripted token
+endpoint (``Issuer.token`` replaced): intervals, ``slow_down``, the final errors and the code's
+lifetime, timings a live server would make slow to exercise. The end-to-end device login
+against a live dex-py is in ``test_device_live``."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,8 +13,6 @@ import pytest
 from dex_py.kubelogin import device
 from dex_py.kubelogin.errors import LoginError, OAuthError
 from dex_py.kubelogin.oidc import Issuer
-from tests.kube_cli.helpers import EXEC_INFO_INTERACTIVE, login_args, plugin_env, run_login
-from tests.live import PUBLIC_CLIENT_ID
 
 
 class ScriptedIssuer(Issuer):
@@ -97,13 +93,27 @@ def test_show_prints_the_code_and_both_uris(capsys: pytest.CaptureFixture[str]) 
     assert "http://x/device?user_code=BCDFGHJK" in captured.err
 
 
-@pytest.mark.live
-def test_auto_without_a_browser_uses_the_device_flow(kube_issuer: Any, tmp_path: Path) -> None:
-    server = kube_issuer()
-    env = plugin_env(tmp_path, KUBERNETES_EXEC_INFO=EXEC_INFO_INTERACTIVE)
-    run = run_login(login_args(server, PUBLIC_CLIENT_ID, tmp_path / "c"), env)
-    assert json.loads(EXEC_INFO_INTERACTIVE)["spec"]["interactive"] is True
-    # The issuer advertises no device_authorization_endpoint yet: Dex's path is tried, and
-    # its absence is one clear line.
-    assert run.returncode == 1 and run.stdout == ""
-    assert f"device authorization at {server.issuer}/device/code failed" in run.stderr
+class FormRecorder(Issuer):
+    """An issuer whose discovery document is given and whose form posts are recorded."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        super().__init__("http://127.0.0.1:9/dex", "cli", _meta=meta)
+        self.posted: list[tuple[str, dict[str, str]]] = []
+
+    def post_form(self, url: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        self.posted.append((url, params))
+        return 200, dict(ANSWER)
+
+
+def test_start_asks_the_endpoint_discovery_names() -> None:
+    elsewhere = "http://127.0.0.1:9/elsewhere/device_authorization"
+    issuer = FormRecorder({"device_authorization_endpoint": elsewhere})
+    assert device.start(issuer, ["openid", "groups"]) == ANSWER
+    assert issuer.posted == [(elsewhere, {"scope": "openid groups"})]
+
+
+def test_start_without_the_endpoint_guesses_no_path() -> None:
+    issuer = FormRecorder({"token_endpoint": "http://127.0.0.1:9/dex/token"})
+    with pytest.raises(LoginError, match="does not advertise a device_authorization_endpoint"):
+        device.start(issuer, ["openid"])
+    assert issuer.posted == []

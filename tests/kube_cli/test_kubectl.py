@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.kube_cli.fake_apiserver import VERSION, FakeAPIServer
-from tests.kube_cli.helpers import KUBECTL, kube_setup, kubectl, plugin_env
+from tests.kube_cli.helpers import KUBECTL, cluster, kubectl, plugin_env
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, EXAMPLE_CLIENT_ID, LiveServer
 from tests.tls import CAFiles
 
@@ -26,28 +26,10 @@ def _cluster(
     server: LiveServer, api: FakeAPIServer, api_ca: CAFiles, tmp_path: Path
 ) -> tuple[Path, dict[str, Any]]:
     """Start ``api`` with setup's flags; a kubeconfig whose plugin uses the password grant."""
-    setup = kube_setup(
-        server.config_path,
-        "--client-id",
-        EXAMPLE_CLIENT_ID,
-        "--server",
-        api.url,
-        "--server-certificate-authority",
-        str(api_ca.ca_pem),
+    credentials = ("--username", ADMIN_EMAIL, "--password", ADMIN_PASSWORD)
+    return cluster(
+        server, api, api_ca, tmp_path, EXAMPLE_CLIENT_ID, "--grant-type", "password", *credentials
     )
-    api.start(setup["apiServerFlags"])
-    config = setup["kubeconfig"]
-    config["users"][0]["user"]["exec"]["args"] += [
-        "--grant-type",
-        "password",
-        "--username",
-        ADMIN_EMAIL,
-        "--password",
-        ADMIN_PASSWORD,
-    ]
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    return path, setup
 
 
 @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
