@@ -55,7 +55,7 @@ def open_storage(cfg: StorageConfig, *, migrate: bool = True) -> Storage:
         return MemoryStorage()
     from dex_py.storage.sql import SQLStorage
 
-    engine = make_engine(cfg)
+    engine = make_engine(cfg)  # transactional: migrations must be all or nothing
     if migrate:
         from dex_py.storage.migrate import upgrade_engine
 
@@ -64,4 +64,7 @@ def open_storage(cfg: StorageConfig, *, migrate: bool = True) -> Storage:
         except BaseException:
             engine.dispose()
             raise
+    if engine.dialect.name == "postgresql":  # requests: autocommit unless they write
+        engine.dispose()
+        engine = make_engine(cfg, autocommit_default=True)
     return SQLStorage(engine)

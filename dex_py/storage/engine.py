@@ -46,8 +46,15 @@ def error_reason(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {text[0] if text else ''}"
 
 
-def make_engine(cfg: StorageConfig) -> Engine:
-    """Create (without connecting) the engine for a SQL storage config."""
+# An engine whose PostgreSQL connections are in autocommit unless a transaction is asked for
+# (``storage.sql_transactions``): what ``open_storage`` hands the storage after migrating.
+AUTOCOMMIT_DEFAULT = "dexpy_autocommit_default"
+
+
+def make_engine(cfg: StorageConfig, *, autocommit_default: bool = False) -> Engine:
+    """Create (without connecting) the engine for a SQL storage config. ``autocommit_default``
+    (PostgreSQL only): pooled connections stay in autocommit, so a read needs no switching at
+    checkout; the storage asks for transactions where it writes (never for migrations)."""
     parsed = parse_settings(cfg)
     for warning in parsed.warnings:
         log.warning("%s", warning)
@@ -57,8 +64,11 @@ def make_engine(cfg: StorageConfig) -> Engine:
             url.database or "", busy_timeout=parsed.timeouts.busy, synchronous=parsed.synchronous
         )
     # hide_parameters: error messages must never carry values (the keys table holds private keys).
+    extra: dict[str, Any] = {}
+    if autocommit_default and url.get_backend_name() == "postgresql":
+        extra = {"isolation_level": "AUTOCOMMIT", "execution_options": {AUTOCOMMIT_DEFAULT: True}}
     engine = sa.create_engine(
-        url, connect_args=parsed.connect_args, hide_parameters=True, **parsed.engine_kw
+        url, connect_args=parsed.connect_args, hide_parameters=True, **parsed.engine_kw, **extra
     )
     tmo.install(engine, parsed.timeouts)
     _ping_when_idle(engine)

@@ -124,10 +124,10 @@ def test_a_rotation_is_two_statements_without_a_transaction(pg: SQLStorage) -> N
     def record(conn: object, cursor: object, statement: str, *rest: object) -> None:
         sent.append(statement)
 
-    sa.event.listen(pg.engine, "before_cursor_execute", record)
+    sa.event.listen(sa.Engine, "before_cursor_execute", record)  # every engine of the storage
     try:
         pg.update_refresh_token(token.id, lambda t: _rotated(t, "next"))
     finally:
-        sa.event.remove(pg.engine, "before_cursor_execute", record)
+        sa.event.remove(sa.Engine, "before_cursor_execute", record)
     assert [s.split()[0] for s in sent] == ["SELECT", "UPDATE"]
     assert "FOR UPDATE" not in sent[0]
