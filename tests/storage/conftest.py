@@ -150,6 +150,14 @@ def storage(backend_config: StorageConfig | None) -> Iterator[Storage]:
 
 
 @pytest.fixture
+def pg(namespaces: Namespaces, session_configs: dict[str, StorageConfig]) -> Iterator[SQLStorage]:
+    """An empty PostgreSQL storage, opened as ``dex-py serve`` opens it."""
+    storage = _open_clean(_session_config("postgres", namespaces, session_configs))
+    yield storage
+    storage.close()
+
+
+@pytest.fixture
 def sql_config(
     sql_backend: str, namespaces: Namespaces, session_configs: dict[str, StorageConfig]
 ) -> Iterator[StorageConfig]:

@@ -6,7 +6,7 @@ outside any lock there, so the writer goes through on another pooled connection)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 
@@ -17,16 +17,8 @@ from dex_py.storage.base import RefreshToken
 from dex_py.storage.sql import SQLStorage
 from dex_py.storage.sql_transactions import SWAP_ATTEMPTS
 from tests.storage import factories as f
-from tests.storage.conftest import Namespaces, _open_clean, _session_config
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg(namespaces: Namespaces, session_configs: dict) -> Iterator[SQLStorage]:
-    storage = _open_clean(_session_config("postgres", namespaces, session_configs))
-    yield storage
-    storage.close()
 
 
 def _rotated(t: RefreshToken, secret: str) -> RefreshToken:

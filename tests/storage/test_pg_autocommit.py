@@ -4,7 +4,6 @@ and a write asks for a transaction, so it is still all or nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -13,16 +12,8 @@ import sqlalchemy as sa
 
 from dex_py.storage.sql import SQLStorage
 from tests.storage import factories as f
-from tests.storage.conftest import Namespaces, _open_clean, _session_config
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def pg(namespaces: Namespaces, session_configs: dict) -> Iterator[SQLStorage]:
-    storage = _open_clean(_session_config("postgres", namespaces, session_configs))
-    yield storage
-    storage.close()
 
 
 @pytest.fixture
