@@ -325,6 +325,8 @@ def session_marker(sid: str) -> str:
 
 T = TypeVar("T")
 Updater = Callable[[T], T]
+# What redeeming a code or device request stores with it: the new refresh token chain, if any.
+Issuer = Callable[[T], "RefreshToken | None"]
 
 
 @runtime_checkable
@@ -346,9 +348,7 @@ class Storage(Protocol):
     def create_auth_code(self, code: AuthCode) -> None: ...
     def get_auth_code(self, id: str) -> AuthCode: ...
     def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode: ...
-    def redeem_auth_code(
-        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
-    ) -> AuthCode:
+    def redeem_auth_code(self, id: str, fn: Updater[AuthCode], issue: Issuer[AuthCode]) -> AuthCode:
         """``update_auth_code(id, fn)`` and, in the same transaction, the creation of the
         refresh token ``issue(new_code)`` returns (if any): both are written or neither (when
         ``fn`` or ``issue`` raises, or the token cannot be stored)."""
@@ -421,6 +421,13 @@ class Storage(Protocol):
     def get_device_request(self, id: str) -> DeviceRequest: ...
     def get_device_request_by_user_code(self, user_code: str) -> DeviceRequest: ...
     def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest: ...
+    def redeem_device_request(
+        self, id: str, fn: Updater[DeviceRequest], issue: Issuer[DeviceRequest]
+    ) -> DeviceRequest:
+        """``update_device_request`` and the refresh token ``issue`` returns, together (as
+        ``redeem_auth_code``)."""
+        ...
+
     def delete_device_request(self, id: str) -> None: ...
 
     # attempt counters (rate limits shared by every process): one atomic increment of the

@@ -22,6 +22,7 @@ from dex_py.storage.base import (
     Connector,
     DeviceRequest,
     GCResult,
+    Issuer,
     Keys,
     LogoutEvent,
     NotFoundError,
@@ -31,7 +32,7 @@ from dex_py.storage.base import (
     Updater,
     grant_marker,
 )
-from dex_py.storage.memory_table import Table, drop, utc
+from dex_py.storage.memory_table import Table, drop, redeem, utc
 
 
 def _logout_event_order(e: LogoutEvent) -> tuple[bool, datetime, datetime, str]:
@@ -101,19 +102,9 @@ class MemoryStorage:
         with self._lock:
             return self._auth_codes.update(id, fn)
 
-    def redeem_auth_code(
-        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
-    ) -> AuthCode:
+    def redeem_auth_code(self, id: str, fn: Updater[AuthCode], issue: Issuer[AuthCode]) -> AuthCode:
         with self._lock:
-            old = self._auth_codes.get(id)
-            new = fn(old)
-            token = issue(new)
-            if token is not None and token.id in self._refresh.rows:
-                raise AlreadyExistsError(f"refresh token {token.id!r} already exists")
-            new = self._auth_codes.update(id, lambda _: new)
-            if token is not None:
-                self._refresh.create(token)
-            return new
+            return redeem(self._auth_codes, self._refresh, id, fn, issue)
 
     def delete_auth_code(self, id: str) -> None:
         with self._lock:
@@ -334,6 +325,12 @@ class MemoryStorage:
     def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest:
         with self._lock:
             return self._devices.update(id, fn)
+
+    def redeem_device_request(
+        self, id: str, fn: Updater[DeviceRequest], issue: Issuer[DeviceRequest]
+    ) -> DeviceRequest:
+        with self._lock:
+            return redeem(self._devices, self._refresh, id, fn, issue)
 
     def delete_device_request(self, id: str) -> None:
         with self._lock:

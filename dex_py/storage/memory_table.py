@@ -10,7 +10,13 @@ from dataclasses import fields, is_dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from dex_py.storage.base import AlreadyExistsError, NotFoundError, StorageError, Updater
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    NotFoundError,
+    RefreshToken,
+    StorageError,
+    Updater,
+)
 
 D = TypeVar("D")
 
@@ -82,3 +88,23 @@ def drop(rows: dict[str, V], expired: Callable[[V], bool]) -> int:
     for k in gone:
         del rows[k]
     return len(gone)
+
+
+def redeem(
+    table: Table[D],
+    refresh: Table[RefreshToken],
+    key: str,
+    fn: Updater[D],
+    issue: Callable[[D], RefreshToken | None],
+) -> D:
+    """``table.update(key, fn)`` and the creation in ``refresh`` of the token ``issue`` returns
+    for the new value, both or neither (``Storage.redeem_auth_code``); the caller holds the
+    lock."""
+    new = fn(table.get(key))
+    token = issue(new)
+    if token is not None and token.id in refresh.rows:
+        raise AlreadyExistsError(f"refresh token {token.id!r} already exists")
+    new = table.update(key, lambda _: new)
+    if token is not None:
+        refresh.create(token)
+    return new

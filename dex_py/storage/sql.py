@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,13 +28,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from dex_py.storage import models as m
 from dex_py.storage.base import (
-    AlreadyExistsError,
     AuthCode,
     AuthRequest,
     Client,
     Connector,
-    DeviceRequest,
     GCResult,
+    Issuer,
     Keys,
     LogoutEvent,
     NotFoundError,
@@ -46,16 +45,12 @@ from dex_py.storage.base import (
     grant_marker,
 )
 from dex_py.storage.engine import describe_url
+from dex_py.storage.sql_device_flow import SQLDeviceFlow
 from dex_py.storage.sql_entities import (
-    ATTEMPT_LOCKED,
-    ATTEMPT_SELECT,
-    ATTEMPT_UPDATE,
     AUTH_CODE,
     AUTH_REQUEST,
     CLIENT,
     CONNECTOR,
-    DEVICE_BY_USER_CODE,
-    DEVICE_REQUEST,
     GC_TABLES,
     KEYS_CODEC,
     KEYS_SELECT,
@@ -72,7 +67,6 @@ from dex_py.storage.sql_entities import (
     expired_keys,
     logout_event_filters,
 )
-from dex_py.storage.sql_transactions import SQLTransactions
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +87,7 @@ def _retryable(exc: DBAPIError) -> bool:
     return args[0] in _RETRY_MYSQL_CODES
 
 
-class SQLStorage(SQLTransactions):
+class SQLStorage(SQLDeviceFlow):
     """``Storage`` over a SQLAlchemy engine (build one with ``storage.open_storage``)."""
 
     gc_batch_size: int = GC_BATCH_SIZE
@@ -127,23 +121,8 @@ class SQLStorage(SQLTransactions):
     def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
         return self._update(AUTH_CODE, id, fn)
 
-    def redeem_auth_code(
-        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
-    ) -> AuthCode:
-        created: list[RefreshToken] = []
-
-        def and_then(conn: Connection, code: AuthCode) -> None:
-            token = issue(code)
-            if token is not None:
-                created.append(token)
-                conn.execute(REFRESH.insert, REFRESH.row(token))
-
-        try:
-            return self._update(AUTH_CODE, id, fn, and_then=and_then)
-        except IntegrityError as exc:
-            if not created:
-                raise
-            raise AlreadyExistsError(f"refresh token {created[0].id!r} already exists") from exc
+    def redeem_auth_code(self, id: str, fn: Updater[AuthCode], issue: Issuer[AuthCode]) -> AuthCode:
+        return self._redeem(AUTH_CODE, id, fn, issue)
 
     def delete_auth_code(self, id: str) -> None:
         self._delete(AUTH_CODE, id)
@@ -311,57 +290,6 @@ class SQLStorage(SQLTransactions):
         with self._read() as conn:
             found = conn.execute(REVOKED_SELECT, {"b_jti": jti, "b_grant": grant}).first()
         return found is not None
-
-    # device requests (the user code's unique index refuses a second live one)
-
-    def create_device_request(self, r: DeviceRequest) -> None:
-        self._create(DEVICE_REQUEST, r)
-
-    def get_device_request(self, id: str) -> DeviceRequest:
-        return self._get(DEVICE_REQUEST, id)
-
-    def get_device_request_by_user_code(self, user_code: str) -> DeviceRequest:
-        with self._read() as conn:
-            row = conn.execute(DEVICE_BY_USER_CODE, {"b_code": user_code}).mappings().first()
-        if row is None:
-            raise NotFoundError(f"device request with user code {user_code!r} not found")
-        return DEVICE_REQUEST.codec.decode(row)
-
-    def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest:
-        return self._update(DEVICE_REQUEST, id, fn)
-
-    def delete_device_request(self, id: str) -> None:
-        self._delete(DEVICE_REQUEST, id)
-
-    # attempt counters
-
-    def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:
-        """Increment under the row lock; the first attempt of a key inserts the row, and the
-        loser of two first attempts at once retries and increments the winner's row."""
-        for attempt in (1, 2):
-            try:
-                return self._count_attempt_once(key, now, window)
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def _count_attempt_once(self, key: str, now: datetime, window: timedelta) -> int:
-        with self._write() as conn:
-            row = conn.execute(ATTEMPT_LOCKED, {"b_key": key}).first()
-            if row is None:
-                values = {"id": key, "count": 1, "expiry": now + window}
-                conn.execute(m.attempt_counter.insert(), values)
-                return 1
-            count, end = row
-            count, end = (count + 1, end) if end > now else (1, now + window)
-            conn.execute(ATTEMPT_UPDATE, {"b_key": key, "count": count, "expiry": end})
-            return int(count)
-
-    def attempts(self, key: str, now: datetime) -> int:
-        with self._read() as conn:
-            row = conn.execute(ATTEMPT_SELECT, {"b_key": key}).first()
-        return int(row[0]) if row is not None and row[1] > now else 0
 
     def any_revoked(self, keys: Sequence[str]) -> bool:
         if not keys:

@@ -28,9 +28,15 @@ from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
-from dex_py.storage.base import AlreadyExistsError, NotFoundError, StorageError, Updater
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    NotFoundError,
+    RefreshToken,
+    StorageError,
+    Updater,
+)
 from dex_py.storage.engine import AUTOCOMMIT_DEFAULT, SQLITE_LOCK_OPTION, install_sqlite_hooks
-from dex_py.storage.sql_entities import Entity
+from dex_py.storage.sql_entities import REFRESH, Entity
 from dex_py.storage.timeouts import without_timeouts
 
 D = TypeVar("D")
@@ -209,6 +215,26 @@ class SQLTransactions:
                 if stored is not None:
                     return ent.codec.decode(stored)
         return self._update(ent, key, fn)
+
+    def _redeem(
+        self, ent: Entity[D], key: str, fn: Updater[D], issue: Callable[[D], RefreshToken | None]
+    ) -> D:
+        """``_update`` of ``ent`` and, in the same transaction, the creation of the refresh
+        token ``issue`` returns for the new value (if any): both are written or neither."""
+        created: list[RefreshToken] = []
+
+        def and_then(conn: Connection, new: D) -> None:
+            token = issue(new)
+            if token is not None:
+                created.append(token)
+                conn.execute(REFRESH.insert, REFRESH.row(token))
+
+        try:
+            return self._update(ent, key, fn, and_then=and_then)
+        except IntegrityError as exc:
+            if not created:
+                raise
+            raise AlreadyExistsError(f"refresh token {created[0].id!r} already exists") from exc
 
     def _delete(self, ent: Entity[D], key: str) -> None:
         key = ent.normalize(key)

@@ -21,6 +21,7 @@ from dex_py.storage.base import (
     Connector,
     DeviceRequest,
     GCResult,
+    Issuer,
     Keys,
     LogoutEvent,
     Password,
@@ -154,9 +155,7 @@ class StaticOverlay:
     def update_auth_code(self, id: str, fn: Updater[AuthCode]) -> AuthCode:
         return self.storage.update_auth_code(id, fn)
 
-    def redeem_auth_code(
-        self, id: str, fn: Updater[AuthCode], issue: Callable[[AuthCode], RefreshToken | None]
-    ) -> AuthCode:
+    def redeem_auth_code(self, id: str, fn: Updater[AuthCode], issue: Issuer[AuthCode]) -> AuthCode:
         return self.storage.redeem_auth_code(id, fn, issue)
 
     def delete_auth_code(self, id: str) -> None:
@@ -231,6 +230,11 @@ class StaticOverlay:
 
     def update_device_request(self, id: str, fn: Updater[DeviceRequest]) -> DeviceRequest:
         return self.storage.update_device_request(id, fn)
+
+    def redeem_device_request(
+        self, id: str, fn: Updater[DeviceRequest], issue: Issuer[DeviceRequest]
+    ) -> DeviceRequest:
+        return self.storage.redeem_device_request(id, fn, issue)
 
     def delete_device_request(self, id: str) -> None:
         self.storage.delete_device_request(id)

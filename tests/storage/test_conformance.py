@@ -524,23 +524,35 @@ def test_naive_datetimes_are_refused(storage: Storage) -> None:
     assert storage.list_refresh_tokens() == []
 
 
-def test_redeem_auth_code_writes_the_code_and_the_refresh_token_together(storage: Storage) -> None:
-    code = f.auth_code()
-    storage.create_auth_code(code)
+REDEEMABLE = {
+    "auth_code": (f.auth_code, lambda c: replace(c, used_at=T0)),
+    "device_request": (f.device_request, lambda r: replace(r, status="spent")),
+}
+
+
+@pytest.mark.parametrize("kind", REDEEMABLE)
+def test_redeem_writes_the_record_and_the_refresh_token_together(
+    storage: Storage, kind: str
+) -> None:
+    make, mark = REDEEMABLE[kind]
+    obj = make()
+    getattr(storage, f"create_{kind}")(obj)
     token = f.refresh_token()
-    used = storage.redeem_auth_code(code.id, lambda c: replace(c, used_at=T0), lambda c: token)
-    assert used.used_at == T0 and storage.get_auth_code(code.id) == used
+    used = getattr(storage, f"redeem_{kind}")(obj.id, mark, lambda o: token)
+    assert used == mark(obj) and getattr(storage, f"get_{kind}")(obj.id) == used
     assert storage.get_refresh_token(token.id) == token
 
 
-def test_redeem_auth_code_writes_nothing_when_the_token_cannot_be_stored(storage: Storage) -> None:
-    code = f.auth_code()
-    storage.create_auth_code(code)
+@pytest.mark.parametrize("kind", REDEEMABLE)
+def test_redeem_writes_nothing_when_the_token_cannot_be_stored(storage: Storage, kind: str) -> None:
+    make, mark = REDEEMABLE[kind]
+    obj = make()
+    getattr(storage, f"create_{kind}")(obj)
     taken = f.refresh_token()
     storage.create_refresh_token(taken)
     with pytest.raises(AlreadyExistsError):
-        storage.redeem_auth_code(code.id, lambda c: replace(c, used_at=T0), lambda c: taken)
-    assert storage.get_auth_code(code.id) == code  # not marked used
+        getattr(storage, f"redeem_{kind}")(obj.id, mark, lambda o: taken)
+    assert getattr(storage, f"get_{kind}")(obj.id) == obj  # not marked used
 
 
 def test_redeem_auth_code_writes_nothing_when_issue_refuses(storage: Storage) -> None:
