@@ -72,7 +72,7 @@ __all__ = [
 T = TypeVar("T")
 Updater = Callable[[T], T]
 # What redeeming a code or device request stores with it: the new refresh token chain, if any.
-Issuer = Callable[[T], "RefreshToken | None"]
+Issuer = Callable[[T], RefreshToken | None]
 
 
 @runtime_checkable
