@@ -37,9 +37,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dex_py.backchannel",
     ),
     ("dex_py.web", "dex_py.ops"),
-    ("dex_py.oauth", "dex_py.admin", "dex_py.proxy", "dex_py.kube", "dex_py.mfa"),
+    ("dex_py.oauth", "dex_py.admin", "dex_py.kube", "dex_py.mfa"),
     ("dex_py.app", "dex_py.error_handlers"),
-    ("dex_py.serving", "dex_py.cli", "dex_py.example_app", "dex_py.entry", "dex_py.kubelogin"),
+    (
+        "dex_py.serving",
+        "dex_py.cli",
+        "dex_py.example_app",
+        "dex_py.entry",
+        "dex_py.kubelogin",
+        "dex_py.proxy",
+    ),
 )
 # check-config reports every problem at once, so config validation asks the owners of
 # storage.config and of client JWK Sets; both import only the config model back. The config
@@ -57,7 +64,9 @@ ALLOWED_UPWARD = (
     ("dex_py.config.schema", "dex_py.storage"),
     ("dex_py.config.schema", "dex_py.storage.settings"),
 )
-_BLUEPRINTS = ("dex_py.oauth", "dex_py.admin", "dex_py.proxy", "dex_py.kube")
+_BLUEPRINTS = ("dex_py.oauth", "dex_py.admin", "dex_py.kube")
+# What the auth proxy (its own process, a relying party of any issuer) may use of dex_py.
+_PROXY_MAY_USE = ("dex_py$", "dex_py.clock", "dex_py.errors", "dex_py.resources", "dex_py.proxy")
 RULES = (
     Rule("connectors", ("dex_py",), "connectors are the plugin contract: they never import dex_py"),
     *(
@@ -69,6 +78,13 @@ RULES = (
         "dex_py.kubelogin",
         tuple(p for layer in LAYERS for p in layer if p not in ("dex_py$", "dex_py.kubelogin")),
         "the kubectl plugin imports nothing of dex_py outside dex_py.kubelogin",
+    ),
+    # The auth proxy is a relying party in its own process: it must work with any OpenID
+    # provider, so it checks tokens with its own code and keeps its own sessions.
+    Rule(
+        "dex_py.proxy",
+        tuple(p for layer in LAYERS for p in layer if p not in _PROXY_MAY_USE),
+        "the auth proxy is a relying party: it imports only dex_py's foundation",
     ),
     Rule(
         "dex_py.example_app",
@@ -159,4 +175,18 @@ def test_the_kubectl_plugin_stays_on_its_own() -> None:
         "of dex_py outside dex_py.kubelogin",
         "dex_py.kubelogin.oidc imports dex_py.config: the kubectl plugin imports nothing of "
         "dex_py outside dex_py.kubelogin",
+    ]
+
+
+def test_the_auth_proxy_stays_a_relying_party() -> None:
+    graph = {
+        "dex_py.proxy.app": frozenset({"dex_py.clock", "dex_py.proxy.rules"}),
+        "dex_py.proxy.tokens": frozenset({"dex_py.jose.keys"}),
+        "dex_py.proxy.store": frozenset({"dex_py.storage.sql"}),
+    }
+    assert violations(graph, RULES) == [
+        "dex_py.proxy.store imports dex_py.storage.sql: the auth proxy is a relying party: it "
+        "imports only dex_py's foundation",
+        "dex_py.proxy.tokens imports dex_py.jose.keys: the auth proxy is a relying party: it "
+        "imports only dex_py's foundation",
     ]
