@@ -43,6 +43,7 @@ __all__ = [
     "STORAGE_TYPES",
     "TLS_VERSIONS",
     "TOKEN_EXCHANGE_GRANT",
+    "ClientRemoteIP",
     "Config",
     "ConfigError",
     "ConnectorConfig",
@@ -62,6 +63,15 @@ __all__ = [
 
 
 @dataclass
+class ClientRemoteIP:
+    """``web.clientRemoteIP`` (as in Dex): where the client's address is read from behind a
+    reverse proxy. ``header`` empty: the TCP peer's address."""
+
+    header: str = ""  # e.g. X-Forwarded-For or X-Real-IP
+    trusted_proxies: list[str] = field(default_factory=list)  # trustedProxies: CIDRs or addresses
+
+
+@dataclass
 class WebConfig:
     http: str = ""
     https: str = ""
@@ -71,6 +81,7 @@ class WebConfig:
     headers: dict[str, str] = field(default_factory=dict)  # extra response headers
     allowed_origins: list[str] = field(default_factory=list)  # allowedOrigins (CORS)
     allowed_headers: list[str] = field(default_factory=list)  # allowedHeaders (CORS)
+    client_remote_ip: ClientRemoteIP = field(default_factory=ClientRemoteIP)  # clientRemoteIP
 
 
 @dataclass

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dex_py.config.model import (
+    ClientRemoteIP,
     Config,
     ConnectorConfig,
     ExpiryConfig,
@@ -107,8 +108,9 @@ class SectionReader(Reader):
 
     def web(self, data: Mapping[Any, Any]) -> WebConfig:
         known = ["http", "https", "tlsCert", "tlsKey", "tlsMinVersion", "headers"]
-        known += ["allowedOrigins", "allowedHeaders"]
-        web = self.section(data, "web", "", known, ("tlsMaxVersion", "clientRemoteIP"))
+        known += ["allowedOrigins", "allowedHeaders", "clientRemoteIP"]
+        web = self.section(data, "web", "", known, ("tlsMaxVersion",))
+        remote = self.section(web, "clientRemoteIP", "web", ("header", "trustedProxies"))
         return WebConfig(
             http=self.string(web, "http", "web"),
             https=self.string(web, "https", "web"),
@@ -118,6 +120,10 @@ class SectionReader(Reader):
             headers=self.string_map(web, "headers", "web"),
             allowed_origins=self.strings(web, "allowedOrigins", "web"),
             allowed_headers=self.strings(web, "allowedHeaders", "web"),
+            client_remote_ip=ClientRemoteIP(
+                header=self.string(remote, "header", "web.clientRemoteIP"),
+                trusted_proxies=self.strings(remote, "trustedProxies", "web.clientRemoteIP"),
+            ),
         )
 
     def expiry(self, data: Mapping[Any, Any]) -> ExpiryConfig:

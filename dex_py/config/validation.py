@@ -46,6 +46,7 @@ from dex_py.storage.settings import validate_storage_config
 _At = Callable[[str, int], str]  # (section, list index) -> "section[original index]"
 _BCRYPT = re.compile(rb"\$2[abxy]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 _URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+")  # RFC 9110 §5.1 token
 
 
 def looks_like_bcrypt(value: bytes) -> bool:
@@ -167,6 +168,16 @@ def _check_web(web: WebConfig, result: Validation) -> None:
             result.error("web.tlsKey", "required when web.https is set")
     if web.tls_min_version not in TLS_VERSIONS:
         result.error("web.tlsMinVersion", f"must be one of {', '.join(TLS_VERSIONS)}")
+    remote = web.client_remote_ip
+    for i, entry in enumerate(remote.trusted_proxies):
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            result.error(f"web.clientRemoteIP.trustedProxies[{i}]", "not an address or CIDR")
+    if remote.trusted_proxies and not remote.header:
+        result.error("web.clientRemoteIP.header", "required when trustedProxies is set")
+    if remote.header and not _HEADER_NAME.fullmatch(remote.header):
+        result.error("web.clientRemoteIP.header", "must be an HTTP header name")
 
 
 def _check_expiry(expiry: ExpiryConfig, result: Validation) -> None:

@@ -36,6 +36,7 @@ from dex_py.oauth.device_codes import display_user_code, normalize_user_code, wr
 from dex_py.services import Services, services
 from dex_py.storage.base import AuthCode, DeviceRequest, NotFoundError, Updater
 from dex_py.web import browser, csrf
+from dex_py.web.client_address import client_address
 from dex_py.web.pages import render_page
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,9 @@ def verify_code_view() -> Response:
     if not csrf.csrf_valid(secret, CSRF_PURPOSE, request.form.get("csrf_token", "")):
         raise PageError(400, "Invalid form", "The form has expired. Please reload the page.")
     binding = browser.binding_of(secret)
-    address = request.remote_addr or ""
+    remote = svc.config.web.client_remote_ip
+    forwarded = request.headers.getlist(remote.header) if remote.header else []
+    address = client_address(remote, request.remote_addr or "", forwarded)
     entered = request.form.get("user_code", "")[:64]
     if wrong_code_limited(svc, binding, address, count=False):
         return _form(secret, entered, _LIMITED, 429)

@@ -95,6 +95,24 @@ ERROR_CASES: list[tuple[str, Mutate, str, str]] = [
     ),
     ("web-tls-version", setter("web.tlsMinVersion", "1.1"), "web.tlsMinVersion", "1.2, 1.3"),
     ("web-tls-version-float", setter("web.tlsMinVersion", 1.0), "web.tlsMinVersion", "1.2, 1.3"),
+    (
+        "web-remote-ip-proxy",
+        setter("web.clientRemoteIP", {"header": "X-Real-IP", "trustedProxies": ["10.0.0.0/33"]}),
+        "web.clientRemoteIP.trustedProxies[0]",
+        "CIDR",
+    ),
+    (
+        "web-remote-ip-no-header",
+        setter("web.clientRemoteIP", {"trustedProxies": ["10.0.0.0/8"]}),
+        "web.clientRemoteIP.header",
+        "required",
+    ),
+    (
+        "web-remote-ip-header-name",
+        setter("web.clientRemoteIP", {"header": "X Forwarded"}),
+        "web.clientRemoteIP.header",
+        "header name",
+    ),
     ("web-http-address", setter("web.http", "localhost"), "web.http", "host:port"),
     (
         "web-https-address",
@@ -478,8 +496,8 @@ WARNING_CASES: list[tuple[str, Mutate, str]] = [
     ("grpc", setter("grpc", {"addr": "127.0.0.1:5557"}), "grpc: accepted but not used by dex-py"),
     (
         "client-remote-ip",
-        setter("web.clientRemoteIP", {"header": "X-Forwarded-For"}),
-        "web.clientRemoteIP: accepted but not used by dex-py",
+        setter("web.clientRemoteIP", {"header": "X-Forwarded-For", "hops": 2}),
+        "web.clientRemoteIP.hops: unknown key (ignored)",
     ),
     (
         "tls-max-version",

@@ -118,15 +118,22 @@ def error_of(resp: requests.Response) -> str:
 
 
 def enter_code(
-    session: requests.Session, server: LiveServer, user_code: str, *, page_url: str = ""
+    session: requests.Session,
+    server: LiveServer,
+    user_code: str,
+    *,
+    page_url: str = "",
+    headers: dict[str, str] | None = None,
 ) -> requests.Response:
-    """Open the user-code page (``page_url``, default ``/device``) and submit ``user_code``."""
-    page = session.get(page_url or server.url("/device"), timeout=10)
+    """Open the user-code page (``page_url``, default ``/device``) and submit ``user_code``,
+    sending ``headers`` with both requests."""
+    page = session.get(page_url or server.url("/device"), headers=headers, timeout=10)
     assert page.status_code == 200, page.text[:500]
     form = parse_page(page.text).forms[0]
     return session.post(
         server.url("/device/auth/verify_code"),
         data={**hidden_fields(form), "user_code": user_code},
+        headers=headers,
         allow_redirects=False,
         timeout=10,
     )

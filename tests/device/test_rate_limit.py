@@ -1,6 +1,7 @@
-"""Wrong user codes are rate limited per browser and per client address, in storage (RFC 8628
-§5.1: a user code is short enough to guess). Each test has its own live server, as the counts
-of one test would otherwise limit the next (every test browser comes from 127.0.0.1)."""
+"""Wrong user codes are rate limited per browser and per client address (``web.clientRemoteIP``
+behind a proxy), in storage (RFC 8628 §5.1: a user code is short enough to guess). Each test has
+its own live server, as the counts of one test would otherwise limit the next (every test
+browser comes from 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,43 @@ def test_the_count_is_shared_by_replicas(
         limited = enter_code(browser, replica, WRONG)
         assert limited.status_code == 429
         assert "Too many wrong codes" in limited.text
+
+
+def _guess_from(server: LiveServer, forwarded_for: str) -> int:
+    headers = {"X-Forwarded-For": forwarded_for}
+    return enter_code(requests.Session(), server, WRONG, headers=headers).status_code
+
+
+def test_behind_a_trusted_proxy_each_user_has_their_own_limit(
+    make_live_server: Callable[..., LiveServer],
+) -> None:
+    """``web.clientRemoteIP``: behind a reverse proxy (here the test, from 127.0.0.1), the
+    address is the one the proxy forwards, so one guesser does not lock out everyone else."""
+    remote = {"header": "X-Forwarded-For", "trustedProxies": ["127.0.0.0/8"]}
+    server = make_live_server(device_config(web={"clientRemoteIP": remote}))
+    body = start(server)
+    statuses = [_guess_from(server, "203.0.113.7") for _ in range(WRONG_CODES_PER_ADDRESS)]
+    assert statuses == [400] * WRONG_CODES_PER_ADDRESS
+    assert _guess_from(server, "203.0.113.7") == 429
+    # The guesser cannot pick its own address: what it writes left of the proxy's is ignored.
+    assert _guess_from(server, "198.51.100.1, 203.0.113.7") == 429
+    other = enter_code(
+        requests.Session(),
+        server,
+        body["user_code"],
+        headers={"X-Forwarded-For": "198.51.100.9"},
+    )
+    assert other.status_code == 200
+    assert "Too many wrong codes" not in other.text
+
+
+def test_the_header_from_an_untrusted_peer_is_ignored(
+    make_live_server: Callable[..., LiveServer],
+) -> None:
+    """A client talking to us directly (not from a trusted proxy) cannot escape the limit by
+    sending a new X-Forwarded-For each time."""
+    remote = {"header": "X-Forwarded-For", "trustedProxies": ["10.0.0.0/8"]}
+    server = make_live_server(device_config(web={"clientRemoteIP": remote}))
+    start(server)
+    statuses = [_guess_from(server, f"203.0.113.{i}") for i in range(WRONG_CODES_PER_ADDRESS + 1)]
+    assert statuses == [400] * WRONG_CODES_PER_ADDRESS + [429]
