@@ -11,6 +11,7 @@
         callerTokens: [$KUBE_WEBHOOK_TOKEN]   # $VAR / ${VAR} expanded; empty: endpoint off (404)
         apiServerAudiences:              # optional: API server audience -> client IDs
           https://kubernetes.default.svc: [kubernetes]
+        connectorCheck: 10m              # default 10m; 0s: off (see below)
 
 The webhook itself (``POST {issuer}/kubernetes/tokenreview``, Kubernetes' webhook token
 authentication) lives in ``dex_py.kube``. The username and groups rules are those of
@@ -27,6 +28,12 @@ every client of ``audiences`` (the cluster accepts those clients' tokens), so th
 narrows. Every client ID named anywhere here must be a static client, and those of
 ``apiServerAudiences`` must also be among ``audiences``.
 
+``connectorCheck``: how often the refresh chains of the ``audiences`` clients are checked
+upstream between refreshes (``dex_py.oauth.connector_check``): a user the connector says is
+gone, or who lost a team, has the chain revoked, so the webhook refuses their tokens within
+about that time, not only at their next refresh (kubectl's plugin refreshes when the ID token
+expires, ``expiry.idTokens``).
+
 ``parse_token_review`` returns the settings (``None`` when the section or ``callerTokens`` is
 absent or empty: the endpoint is off); every problem is a ``ConfigError`` naming its key.
 ``kube setup --webhook`` reads ``webhook_url`` and ``caller_tokens`` from it.
@@ -37,8 +44,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
+from dex_py.config.durations import parse_duration
 from dex_py.config.envexpand import expand_env
 from dex_py.config.model import Config, ConfigError
 
@@ -55,10 +64,12 @@ TOKEN_REVIEW_KEYS = (
     "groupsPrefix",
     "callerTokens",
     "apiServerAudiences",
+    "connectorCheck",
 )
 DEFAULT_USERNAME_CLAIM = "email"
 NO_PREFIX = "-"
 MIN_CALLER_TOKEN_LENGTH = 16
+DEFAULT_CONNECTOR_CHECK = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -71,6 +82,7 @@ class TokenReviewSettings:
     username_prefix: str | None = None  # None: kube-apiserver's default (see username_prefix_for)
     groups_prefix: str = ""
     api_server_audiences: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    connector_check: timedelta = DEFAULT_CONNECTOR_CHECK  # timedelta(0): off
 
     def username_prefix_for(self, issuer: str) -> str:
         """The prefix put before every username, by kube-apiserver's rules."""
@@ -213,6 +225,20 @@ class _Parser:
             out[api_audience] = ids
         return out
 
+    def duration(self, section: Mapping[Any, Any], key: str, default: timedelta) -> timedelta:
+        value = self.string(section, key, None)
+        if value is None:
+            return default
+        try:
+            parsed = parse_duration(value)
+        except ValueError as exc:
+            self.error(f"{PATH}.{key}", str(exc))
+            return default
+        if parsed < timedelta(0):
+            self.error(f"{PATH}.{key}", "must not be negative")
+            return default
+        return parsed
+
     def parse(self, raw: Any) -> TokenReviewSettings | None:
         section = self.mapping(raw, SECTION, SECTION_KEYS)
         review = self.mapping(section.get(TOKEN_REVIEW), PATH, TOKEN_REVIEW_KEYS)
@@ -226,6 +252,7 @@ class _Parser:
         if groups_prefix == NO_PREFIX:
             groups_prefix = ""
         mapping = self.api_audiences(review, audiences)
+        connector_check = self.duration(review, "connectorCheck", DEFAULT_CONNECTOR_CHECK)
         enabled = bool(review.get("callerTokens"))
         if enabled and not audiences and not review.get("audiences"):
             self.error(f"{PATH}.audiences", "required: the client IDs whose tokens to accept")
@@ -238,4 +265,5 @@ class _Parser:
             username_prefix=username_prefix,
             groups_prefix=groups_prefix,
             api_server_audiences=mapping,
+            connector_check=connector_check,
         )

@@ -12,7 +12,8 @@ there at issuance) with their prefix. The audience rule of the webhook contract
 Then what the flags cannot do: refuse a token that was revoked. One storage lookup
 (``Storage.any_revoked``) covers the token's refresh chain (``grant_id``: revoked by the
 revocation endpoint, by refresh token reuse, when the connector said the user is gone, or moved
-away when the user lost a team or changed identity at a refresh; ``dex_py.oauth.refresh``), its
+away when the user lost a team or changed identity at a refresh, ``dex_py.oauth.refresh``, or
+at the connector check between refreshes, ``dex_py.oauth.connector_check``), its
 login session (``sid``: ended by logout) and, for an access token, its own ``jti``. A token whose
 client no longer exists is refused too (static clients are looked up in memory).
 

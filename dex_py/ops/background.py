@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from dex_py.clock import Clock
@@ -113,16 +114,18 @@ def jittered(interval: float, rng: random.Random | None = None) -> float:
     return interval * (1 + (rng or random).uniform(-JITTER, JITTER))
 
 
-def start_background(
-    services: Services,
+def start_periodic(
+    task: Callable[[], object],
     *,
     interval: float,
+    name: str,
     stop_event: threading.Event | None = None,
     run_first: bool = True,
 ) -> threading.Thread:
-    """Start the housekeeping daemon thread. Set ``stop_event`` to end it (it stops within one
-    wait). With ``run_first`` it runs once right away (after a short jitter), so a fresh
-    deployment gets its first signing key without waiting a full interval."""
+    """Start a daemon thread that calls ``task`` every ``interval`` seconds, give or take 20%
+    jitter (so workers started together spread out). ``task`` must not raise. Set
+    ``stop_event`` to end it (it stops within one wait). With ``run_first`` the first call
+    comes after a short jitter instead of a whole interval."""
     if interval <= 0:
         raise ValueError("background interval must be positive")
     stop = stop_event if stop_event is not None else threading.Event()
@@ -131,11 +134,29 @@ def start_background(
     def loop() -> None:
         delay = rng.uniform(0, min(1.0, interval * JITTER)) if run_first else jittered(interval)
         while not stop.wait(delay):
-            _safe_run_once(services)
+            task()
             delay = jittered(interval, rng)
-        log.debug("background housekeeping stopped")
+        log.debug("%s stopped", name)
 
-    thread = threading.Thread(target=loop, name="dex-py-housekeeping", daemon=True)
+    thread = threading.Thread(target=loop, name=name, daemon=True)
     thread.stop_event = stop  # type: ignore[attr-defined]
     thread.start()
     return thread
+
+
+def start_background(
+    services: Services,
+    *,
+    interval: float,
+    stop_event: threading.Event | None = None,
+    run_first: bool = True,
+) -> threading.Thread:
+    """Start the housekeeping daemon thread (``start_periodic``); with ``run_first`` a fresh
+    deployment gets its first signing key without waiting a full interval."""
+    return start_periodic(
+        lambda: _safe_run_once(services),
+        interval=interval,
+        name="dex-py-housekeeping",
+        stop_event=stop_event,
+        run_first=run_first,
+    )

@@ -46,6 +46,10 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dexpy_logins_total": ("Login attempts by connector and result.", ("connector", "result")),
     "dexpy_tokens_issued_total": ("Tokens issued by grant type.", ("grant_type",)),
     "dexpy_refresh_reuse_detected_total": ("Stale refresh tokens presented (chain revoked).", ()),
+    "dexpy_connector_check_revoked_total": (
+        "Refresh chains revoked by the connector check (user gone or claims narrowed).",
+        (),
+    ),
     "dexpy_tokenreviews_total": ("TokenReview webhook answers by result.", ("result",)),
 }
 

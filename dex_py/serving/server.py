@@ -26,6 +26,7 @@ import os
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -146,6 +147,34 @@ def start_housekeeping(app: Any, interval: float) -> None:
     from dex_py.ops.background import start_background
 
     start_background(services, interval=interval)
+    start_connector_check(services)
+
+
+def start_connector_check(services: Any) -> None:
+    """With the TokenReview webhook on and ``connectorCheck`` above zero, the thread that checks
+    its clients' refresh chains upstream (``dex_py.oauth.connector_check``)."""
+    from dex_py.config.kubernetes import parse_token_review
+
+    settings = parse_token_review(services.config)
+    if settings is None or settings.connector_check <= timedelta(0):
+        return
+    from dex_py.oauth.connector_check import check_chains
+    from dex_py.ops.background import start_periodic
+    from dex_py.storage import DATABASE_UNAVAILABLE, error_reason
+
+    window = settings.connector_check
+
+    def task() -> None:
+        try:
+            check_chains(services, settings.audiences, window / 2)
+        except DATABASE_UNAVAILABLE as exc:
+            log.error("connector check failed: database unavailable: %s", error_reason(exc))
+        except Exception:
+            log.exception("connector check failed")
+
+    start_periodic(
+        task, interval=window.total_seconds(), name="dex-py-connector-check", run_first=False
+    )
 
 
 def default_factory(config: Config) -> Any:

@@ -3,6 +3,7 @@ key, ``callerTokens`` are expanded from the environment, the section off means n
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,18 @@ def test_the_example_in_config_example_yaml_is_valid(monkeypatch: pytest.MonkeyP
     assert parsed.username_prefix_for(ISSUER) == "oidc:"
     assert parsed.groups_prefix == "oidc:"
     assert parsed.clients_for("https://kubernetes.default.svc") == ("kubectl",)
+
+
+def test_connector_check_defaults_to_ten_minutes_and_0s_turns_it_off() -> None:
+    base = {"audiences": ["kubernetes"], "callerTokens": [TOKEN]}
+    default = settings(**base)
+    assert default is not None and default.connector_check == timedelta(minutes=10)
+    off = settings(**base, connectorCheck="0s")
+    assert off is not None and off.connector_check == timedelta(0)
+    assert errors(config(**base, connectorCheck="ten minutes")) == {
+        "kubernetes.tokenReview.connectorCheck": "invalid duration 'ten minutes': "
+        "expected a number and a unit"
+    }
+    assert errors(config(**base, connectorCheck="-1m")) == {
+        "kubernetes.tokenReview.connectorCheck": "must not be negative"
+    }
