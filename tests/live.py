@@ -120,7 +120,14 @@ def _dex_py_command() -> list[str]:
 class LiveServer:
     """A running ``dex-py serve`` process (see ``live_server``)."""
 
-    def __init__(self, port: int, data_dir: Path, config: dict[str, Any], workers: int) -> None:
+    def __init__(
+        self,
+        port: int,
+        data_dir: Path,
+        config: dict[str, Any],
+        workers: int,
+        extra_args: Sequence[str] = (),
+    ) -> None:
         self.port = port
         self.data_dir = data_dir
         self.config = config
@@ -130,7 +137,14 @@ class LiveServer:
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [*_dex_py_command(), "serve", str(self.config_path), "--workers", str(workers)],
+            [
+                *_dex_py_command(),
+                "serve",
+                str(self.config_path),
+                "--workers",
+                str(workers),
+                *extra_args,
+            ],
             cwd=REPO_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=self._log,
@@ -197,17 +211,20 @@ def live_server(
     base_dir: Path | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
     port: int | None = None,
+    extra_args: Sequence[str] = (),
 ) -> LiveServer:
     """Start ``dex-py serve`` on a free port and wait until it is healthy.
 
     ``redirect_uris`` are added to both static clients; ``storage`` replaces the SQLite default;
     ``config_overrides`` is deep-merged last (``None`` values delete keys). ``port`` (default: a
-    free one) lets a caller register the issuer's URLs elsewhere first. Call ``.stop()``.
+    free one) lets a caller register the issuer's URLs elsewhere first; ``extra_args`` are added
+    to the ``serve`` command line. Call ``.stop()``.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="dexpy-live-", dir=base_dir))
     port = port or free_port()
     config = default_config(port, data_dir, redirect_uris=redirect_uris, storage=storage)
-    server = LiveServer(port, data_dir, deep_merge(config, config_overrides or {}), workers)
+    merged = deep_merge(config, config_overrides or {})
+    server = LiveServer(port, data_dir, merged, workers, extra_args)
     server.wait_ready(startup_timeout)
     return server
 

@@ -34,12 +34,45 @@ def main() -> None:
     default=None,
     help="HTTP server (overrides server.engine; default granian).",
 )
-def serve(config_file: str, workers: int | None, engine: str | None) -> None:
-    """Run the server (Granian, or gunicorn) with CONFIG_FILE."""
+@click.option("--web-http-addr", default=None, help="Web HTTP address (overrides web.http).")
+@click.option("--web-https-addr", default=None, help="Web HTTPS address (overrides web.https).")
+@click.option(
+    "--telemetry-addr", default=None, help="Telemetry address (overrides telemetry.http)."
+)
+@click.option("--grpc-addr", default=None, help="gRPC API address (overrides grpc.addr).")
+def serve(
+    config_file: str,
+    workers: int | None,
+    engine: str | None,
+    web_http_addr: str | None,
+    web_https_addr: str | None,
+    telemetry_addr: str | None,
+    grpc_addr: str | None,
+) -> None:
+    """Run the server (Granian, or gunicorn) with CONFIG_FILE. The address flags are Dex's:
+    each replaces its key of the config file."""
     from dex_py.serving.run import serve as run_server
 
-    config = load_config_or_exit(config_file)
+    flags = {
+        "web.http": web_http_addr,
+        "web.https": web_https_addr,
+        "telemetry.http": telemetry_addr,
+        "grpc.addr": grpc_addr,
+    }
+    overrides = {key: value for key, value in flags.items() if value is not None}
+    config = load_config_or_exit(config_file, overrides)
     run_server(config, config_file, workers=workers, engine=engine)
+
+
+@main.command()
+def version() -> None:
+    """Print the versions of dex-py and of the Python running it (as ``dex version`` does)."""
+    import platform
+    from importlib.metadata import version as package_version
+
+    click.echo(f"dex-py Version: {package_version('dex-py')}")
+    click.echo(f"Python Version: {platform.python_version()}")
+    click.echo(f"OS/Arch: {platform.system().lower()} {platform.machine()}")
 
 
 @main.command("check-config")

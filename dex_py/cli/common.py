@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import NoReturn
 
 import click
@@ -17,10 +18,11 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def load_config_or_exit(path: str) -> Config:
-    """Load and validate ``path``; on any problem print every error and exit 1."""
+def load_config_or_exit(path: str, overrides: Mapping[str, str] | None = None) -> Config:
+    """Load and validate ``path`` (with ``overrides``, see ``config.loader.load``); on any
+    problem print every error and exit 1."""
     try:
-        config = load(path)
+        config = load(path, overrides)
     except ConfigError as exc:
         exit_with_config_errors(path, exc)
     for warning in config.warnings:

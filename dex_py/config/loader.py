@@ -56,8 +56,10 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def load(path: str | os.PathLike[str]) -> Config:
-    """Read, parse and validate the YAML config at ``path``.
+def load(path: str | os.PathLike[str], overrides: Mapping[str, str] | None = None) -> Config:
+    """Read, parse and validate the YAML config at ``path``; ``overrides`` (dotted key path ->
+    value, e.g. ``{"web.http": "0.0.0.0:5556"}`` from ``serve --web-http-addr``, as Dex's flags
+    do) replace values of the file before validation.
 
     Raises ``ConfigError`` listing every problem (YAML syntax errors with line and column, a
     missing file, wrong types, invalid values); non-fatal findings are in ``Config.warnings``.
@@ -71,10 +73,12 @@ def load(path: str | os.PathLike[str]) -> Config:
         raise ConfigError([(source, "is a directory, not a config file")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([(source, f"cannot read config file: {exc}")]) from None
-    return load_string(text, source)
+    return load_string(text, source, overrides)
 
 
-def load_string(text: str, source: str = "<string>") -> Config:
+def load_string(
+    text: str, source: str = "<string>", overrides: Mapping[str, str] | None = None
+) -> Config:
     """Parse YAML ``text`` and validate it; ``source`` names it in file-level errors."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
@@ -90,7 +94,23 @@ def load_string(text: str, source: str = "<string>") -> Config:
     if not isinstance(data, dict):
         kind = type(data).__name__
         raise ConfigError([(source, f"top level must be a mapping of keys, not a {kind}")])
+    for dotted, value in (overrides or {}).items():
+        _override(data, dotted, value)
     return from_dict(data, source)
+
+
+def _override(data: dict[str, Any], dotted: str, value: str) -> None:
+    """Set ``data[a][b] = value`` for ``a.b``; a section that is not a mapping is left for the
+    validation to report."""
+    *sections, key = dotted.split(".")
+    node: Any = data
+    for name in sections:
+        if node.get(name) is None:
+            node[name] = {}
+        node = node[name]
+        if not isinstance(node, dict):
+            return
+    node[key] = value
 
 
 def from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
