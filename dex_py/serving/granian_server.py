@@ -31,7 +31,6 @@ import multiprocessing
 import os
 import resource
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -52,8 +51,8 @@ from dex_py.serving.granian_worker import (
 )
 from dex_py.serving.loop_routes import LoopRoutes
 from dex_py.serving.server import (
-    ServeError,
     default_factory,
+    listen_host,
     listening_message,
     make_ssl_context,
     plan,
@@ -230,24 +229,6 @@ def raise_open_files_limit(wanted: int = 65536) -> int:
     return soft
 
 
-def check_port_free(name: str, host: str, port: int) -> None:
-    """ServeError if something already listens on ``host:port``. The workers bind with
-    SO_REUSEPORT, which would let a second dex-py on the same port silently take half of the
-    connections; a plain bind (no SO_REUSEPORT) fails on any listener there, ours included."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ServeError(f"{name} {host}:{port}: cannot listen: {exc.strerror}") from None
-
-
-def _host(address: str) -> str:
-    host = address.rpartition(":")[0].strip("[]")
-    return host or "0.0.0.0"  # noqa: S104 - Go's ":port" means every interface, as in Dex
-
-
 def build_granian(
     config: Config,
     config_path: str,
@@ -264,11 +245,9 @@ def build_granian(
     if web.https:
         minimum = "tls1.3" if web.tls_min_version == "1.3" else "tls1.2"
         cert = (os.path.abspath(web.tls_cert), os.path.abspath(web.tls_key), minimum)
-        listeners.append(Listener(_host(web.https), port_of(web.https), cert))
-        check_port_free("web.https", listeners[-1].host, listeners[-1].port)
+        listeners.append(Listener(listen_host(web.https), port_of(web.https), cert))
     if web.http:
-        listeners.append(Listener(_host(web.http), port_of(web.http)))
-        check_port_free("web.http", listeners[-1].host, listeners[-1].port)
+        listeners.append(Listener(listen_host(web.http), port_of(web.http)))
     factory = app_factory or default_factory
     ready_path = (urlsplit(config.issuer).path.rstrip("/") or "") + "/healthz/ready"
     server = DexGranian(

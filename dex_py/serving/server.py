@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -206,6 +207,9 @@ def plan(config: Config, *, workers: int | None = None) -> Plan:
         raise ServeError("web: set web.http and/or web.https (host:port to listen on)")
     for address in binds:
         port_of(address)
+    for name, address in (("web.https", web.https), ("web.http", web.http)):
+        if address:
+            check_port_free(name, listen_host(address), port_of(address))
     tls: TLSContextProvider | None = None
     tls_port: int | None = None
     if web.https:
@@ -232,3 +236,23 @@ def listening_message(config: Config, n_workers: int) -> str:
     urls = ", ".join(_listen_urls(config.web))
     plural = "" if n_workers == 1 else "s"
     return f"dex-py listening on {urls} (issuer {config.issuer}, {n_workers} worker{plural})"
+
+
+def check_port_free(name: str, host: str, port: int) -> None:
+    """ServeError if something already listens on ``host:port``, said plainly before either
+    engine starts (gunicorn would retry and log its own lines; Granian's workers bind with
+    SO_REUSEPORT, which would let a second dex-py on the same port silently take half of the
+    connections). A plain bind (no SO_REUSEPORT) fails on any listener there, ours included."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ServeError(f"{name} {host}:{port}: cannot listen: {exc.strerror}") from None
+
+
+def listen_host(address: str) -> str:
+    """The host part of a ``host:port`` listen address (``:port``: every interface)."""
+    host = address.rpartition(":")[0].strip("[]")
+    return host or "0.0.0.0"  # noqa: S104 - Go's ":port" means every interface, as in Dex

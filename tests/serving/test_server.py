@@ -185,10 +185,13 @@ def test_granian_raises_the_open_files_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_granian_refuses_a_port_something_listens_on(server_runner) -> None:
-    """SO_REUSEPORT would let a second server share the port and split the traffic."""
+@pytest.mark.parametrize("engine", ["granian", "gunicorn"])
+def test_a_port_something_listens_on_is_refused_plainly(server_runner, engine: str) -> None:
+    """Granian: SO_REUSEPORT would let a second server share the port and split the traffic;
+    gunicorn: it would retry and log its own lines. Both: one plain error before starting."""
     port = free_port()
     server_runner.standin([port], http=f"127.0.0.1:{port}")  # a running Granian server
     config = cfg(web=WebConfig(http=f"127.0.0.1:{port}"))
+    build = build_granian if engine == "granian" else build_application
     with pytest.raises(ServeError, match=rf"web\.http 127\.0\.0\.1:{port}: cannot listen"):
-        build_granian(config, "c")
+        build(config, "c")
