@@ -1,25 +1,40 @@
-"""Health endpoints: ``/healthz`` (Dex's: storage works), ``/healthz/live`` (the process
-answers) and ``/healthz/ready`` (storage answers and every connector is open)."""
+"""Health endpoints on the issuer's port: ``/healthz`` (Dex's: storage works),
+``/healthz/live`` (the process answers) and ``/healthz/ready`` (storage answers and a signing
+key is loaded). Connectors are reported in ``/healthz/ready``'s details but do not make the
+server unready: one unreachable upstream (say github.com) must not take every login of every
+other connector out of the load balancer. Each probe that finds a connector unavailable counts
+``dexpy_connector_unavailable_total{connector}``. The telemetry listener serves the same
+probes (``dex_py.ops.telemetry``)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import jsonify
 from werkzeug import Response
 
+from dex_py.ops.metrics import count_event
 from dex_py.services import services
 
 log = logging.getLogger("dex_py.oauth.health")  # the name before the move
 
 
-def _storage_ok() -> str:
+def _check(what: str, probe: Callable[[], object]) -> str:
     try:
-        services().storage.ping()
+        probe()
     except Exception as exc:
-        log.warning("storage health check failed: %s", type(exc).__name__)
+        log.warning("%s health check failed: %s", what, type(exc).__name__)
         return "unavailable"
     return "ok"
+
+
+def _storage_ok() -> str:
+    return _check("storage", services().storage.ping)
+
+
+def _keys_ok() -> str:
+    return _check("signing key", services().keys.signer)
 
 
 def healthz_view() -> Response:
@@ -37,11 +52,17 @@ def live_view() -> Response:
 
 
 def ready_view() -> Response:
+    svc = services()
     storage = _storage_ok()
-    manager = services().connectors
+    keys = _keys_ok()
+    manager = svc.connectors
     connectors = {e.id: ("ok" if manager.healthy(e) else "unavailable") for e in manager.all()}
-    ready = storage == "ok" and all(v == "ok" for v in connectors.values())
-    resp = jsonify({"ready": ready, "storage": storage, "connectors": connectors})
+    for connector_id, state in connectors.items():
+        if state != "ok":
+            count_event("dexpy_connector_unavailable_total", connector=connector_id)
+    ready = storage == "ok" and keys == "ok"
+    body = {"ready": ready, "storage": storage, "keys": keys, "connectors": connectors}
+    resp = jsonify(body)
     resp.status_code = 200 if ready else 503
     resp.headers["Cache-Control"] = "no-store"
     return resp

@@ -9,8 +9,8 @@ name, ``none`` when no route matched), ``method`` (known methods, else ``other``
 Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus_client's multiprocess mode): ``dex_py.serving.server`` calls
 ``prepare_multiprocess()`` in the master before any metric exists, ``mark_process_dead(pid)``
-when a worker exits, and serves the aggregated view with
-``start_metrics_server(telemetry.http)`` from the master.
+when a worker exits, and the master serves the aggregated view on ``telemetry.http``
+(``dex_py.ops.telemetry``, with the probes).
 
 ``count_event(name, **labels)`` counts domain events (logins, issued tokens, refresh-token reuse);
 it is a no-op while metrics are off.
@@ -27,9 +27,8 @@ from time import perf_counter
 from typing import Any
 
 from flask import Flask, Response, request
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client import values as prometheus_values
-from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.multiprocess import mark_process_dead as _mark_process_dead
 
 from dex_py import __version__
@@ -46,6 +45,10 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dexpy_logins_total": ("Login attempts by connector and result.", ("connector", "result")),
     "dexpy_tokens_issued_total": ("Tokens issued by grant type.", ("grant_type",)),
     "dexpy_refresh_reuse_detected_total": ("Stale refresh tokens presented (chain revoked).", ()),
+    "dexpy_connector_unavailable_total": (
+        "Readiness probes that found a connector unavailable (it does not make dex-py unready).",
+        ("connector",),
+    ),
     "dexpy_connector_check_revoked_total": (
         "Refresh chains revoked by the connector check (user gone or claims narrowed).",
         (),
@@ -175,13 +178,3 @@ def parse_address(address: str) -> tuple[str, int]:
         raise ValueError(f"telemetry.http: expected host:port, got {address!r}")
     host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - Go's ":port" means all interfaces
     return host, int(port)
-
-
-def start_metrics_server(address: str) -> Any:
-    """Serve the workers' aggregated metrics on ``address`` (from the gunicorn master).
-    Returns the HTTP server, so forked workers can close their copy of its socket."""
-    registry = CollectorRegistry()
-    MultiProcessCollector(registry)
-    host, port = parse_address(address)
-    server, _thread = start_http_server(port, addr=host, registry=registry)
-    return server

@@ -274,11 +274,13 @@ def build_granian(
     @server.on_startup
     def started() -> None:
         if telemetry:
-            from dex_py.ops import metrics
+            from dex_py.ops import telemetry as probes
 
-            metrics_server = state["metrics_server"] = metrics.start_metrics_server(telemetry)
+            metrics_server = state["metrics_server"] = probes.start_telemetry_server(
+                telemetry, probes.storage_readiness(config.storage), server.draining.is_set
+            )
             server.setup.close_in_worker.append(metrics_server.socket)
-            log.info("metrics on http://%s/metrics", telemetry)
+            log.info("metrics and probes on http://%s (/metrics, /healthz/*)", telemetry)
         log.info(listening_message(config, settled.workers), extra={"config": config_path})
 
     server.on_shutdown(lambda: stopped(state))

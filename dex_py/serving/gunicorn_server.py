@@ -186,10 +186,12 @@ def build_application(
 
     def when_ready(server: Any) -> None:
         if telemetry:
-            from dex_py.ops import metrics
+            from dex_py.ops import telemetry as probes
 
-            state["metrics_server"] = metrics.start_metrics_server(telemetry)
-            log.info("metrics on http://%s/metrics", telemetry)
+            state["metrics_server"] = probes.start_telemetry_server(
+                telemetry, probes.storage_readiness(config.storage)
+            )
+            log.info("metrics and probes on http://%s (/metrics, /healthz/*)", telemetry)
         log.info(listening_message(config, n_workers), extra={"config": config_path})
 
     def post_fork(server: Any, worker: Any) -> None:

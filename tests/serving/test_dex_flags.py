@@ -1,6 +1,6 @@
 """Dex's command line on ``dex-py serve``: ``--web-http-addr``, ``--web-https-addr``,
 ``--telemetry-addr`` and ``--grpc-addr`` replace their keys of the config file (checked like the
-file's own values), and ``dex-py version``."""
+file's own values), the probes on the telemetry listener, and ``dex-py version``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,13 @@ def test_address_flags_replace_the_config(make_live_server: Callable[..., LiveSe
     assert requests.get(server.url("/.well-known/openid-configuration"), timeout=5).ok
     metrics = requests.get(f"http://127.0.0.1:{telemetry}/metrics", timeout=5)
     assert metrics.status_code == 200 and "dexpy_" in metrics.text
+    # the probes on the telemetry listener, as Dex serves them there
+    ready = requests.get(f"http://127.0.0.1:{telemetry}/healthz/ready", timeout=10)
+    assert ready.status_code == 200
+    assert ready.json() == {"ready": True, "storage": "ok", "keys": "ok"}
+    live = requests.get(f"http://127.0.0.1:{telemetry}/healthz/live", timeout=5)
+    assert (live.status_code, live.text) == (200, "ok")
+    assert requests.get(f"http://127.0.0.1:{telemetry}/", timeout=5).status_code == 404
     try:
         requests.get(f"http://127.0.0.1:{unused}/dex/healthz", timeout=2)
     except requests.ConnectionError:

@@ -151,6 +151,16 @@ def _sorted_labels(**labels: str) -> str:
     return ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
 
 
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
 def test_two_workers_metrics_migrations_and_housekeeping(
     engine: str, server_runner: ServerRunner
 ) -> None:
@@ -177,6 +187,12 @@ def test_two_workers_metrics_migrations_and_housekeeping(
     labels = _sorted_labels(code="200", handler="whoami", method="GET")
     assert _metric(text, "dexpy_http_requests_total", labels) == sent
     assert "dexpy_build_info" in text
+    # The probes beside the metrics (dex_py.ops.telemetry): the stand-in's storage section names
+    # no database file, so the probe cannot open it and says not ready; other paths are 404.
+    assert _get(metrics_port, "/healthz/live") == (200, b"ok")
+    status, body = _get(metrics_port, "/healthz/ready")
+    assert (status, json.loads(body)) == (503, {"ready": False, "storage": "unavailable"})
+    assert _get(metrics_port, "/favicon.ico")[0] == 404
 
     # Migrations ran once, in the master; each worker started its housekeeping thread.
     assert run.markers("migrations") == [run.proc.pid]

@@ -22,6 +22,7 @@ import pytest
 import requests
 
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, EXAMPLE_CLIENT_ID, EXAMPLE_CLIENT_SECRET
+from tests.services import free_port
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -107,14 +108,21 @@ def test_sigterm_answers_every_connected_request_then_exits_0(make_live_server) 
 
 
 def test_sigterm_readiness_goes_503_before_the_listeners_close(make_live_server) -> None:
-    server = make_live_server({"server": {"shutdownDelay": "3s"}})
+    """On the issuer's port and on the telemetry listener alike."""
+    telemetry = f"127.0.0.1:{free_port()}"
+    server = make_live_server({"server": {"shutdownDelay": "3s"}, "telemetry": {"http": telemetry}})
+    probe = f"http://{telemetry}/healthz/ready"
     assert requests.get(server.url("/healthz/ready"), timeout=10).status_code == 200
+    assert requests.get(probe, timeout=10).status_code == 200
     os.killpg(server.process.pid, signal.SIGTERM)
     ready = [requests.get(server.url("/healthz/ready"), timeout=10) for _ in range(3)]
     while ready[-1].status_code == 200:  # the master handles the signal asynchronously
         ready.append(requests.get(server.url("/healthz/ready"), timeout=10))
     assert ready[-1].status_code == 503
     assert ready[-1].json()["ready"] is False
+    telemetry_ready = requests.get(probe, timeout=10)
+    assert telemetry_ready.status_code == 503
+    assert telemetry_ready.json() == {"ready": False, "draining": True}
     # Draining: everything else is still served while load balancers catch up.
     discovery = requests.get(server.url("/.well-known/openid-configuration"), timeout=10)
     assert discovery.status_code == 200
