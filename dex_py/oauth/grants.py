@@ -25,6 +25,7 @@ from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
+from dex_py.ops.audit import FAILURE, audit
 from dex_py.storage.base import AuthCode, NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ class AuthorizationCodeGrant(BaseGrant):
         refresh token chain with every access token issued under it, and the first one."""
         storage = self.svc.storage
         log.warning("authorization code replay for client %s: revoking its tokens", code.client_id)
+        audit("code_replay", FAILURE, client=code.client_id, user=code.claims.user_id)
         if code.issued_refresh_token_id:
             issuance.revoke_grant(self.svc, code.issued_refresh_token_id)
         if code.issued_access_token_id and code.issued_access_token_expiry:

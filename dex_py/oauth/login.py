@@ -23,6 +23,7 @@ from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedCl
 from dex_py.oauth import authorize, consent, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import redirect_to
+from dex_py.ops.audit import FAILURE, audit
 from dex_py.ops.metrics import count_event
 from dex_py.services import services
 from dex_py.storage.base import AuthRequest
@@ -134,9 +135,25 @@ def password_view(connector_id: str) -> Response:
         identity = pw.login(sc.for_connector(req.scopes), username, password)
     except ConnectorError as exc:
         log.warning("connector %s login error: %s", connector_id, exc)
+        audit(
+            "login",
+            FAILURE,
+            user=username,
+            connector=connector_id,
+            client=req.client_id,
+            reason="connector error",
+        )
         raise PageError(502, "Login method unavailable", str(exc)) from None
     if identity is None:
         log.info("failed password login on connector %s", connector_id)
+        audit(
+            "login",
+            FAILURE,
+            user=username,
+            connector=connector_id,
+            client=req.client_id,
+            reason="invalid credentials",
+        )
         count_event("dexpy_logins_total", connector=connector_id, result="failure")
         return render_page(
             "password.html", status=401, **{**context, "invalid": True, "login": username}
@@ -186,6 +203,7 @@ def callback_view(connector_id: str = "") -> Response:
         identity = cb.handle_callback(sc.for_connector(req.scopes), cb_request, req.connector_data)
     except ConnectorError as exc:
         log.warning("connector %s callback failed: %s", entry.id, exc)
+        audit("login", FAILURE, connector=entry.id, client=req.client_id, reason="connector error")
         raise PageError(502, "Login failed", str(exc)) from None
     return finish_login(req, identity)
 
@@ -234,6 +252,13 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
 
     req = svc.storage.update_auth_request(req.id, mark)
     log.info("login succeeded: connector %s, client %s", req.connector_id, req.client_id)
+    audit(
+        "login",
+        user=req.claims.user_id if req.claims else "",
+        email=req.claims.email if req.claims else "",
+        connector=req.connector_id,
+        client=req.client_id,
+    )
     count_event("dexpy_logins_total", connector=req.connector_id, result="success")
     if client is not None and not consent.needs_approval(
         svc, client, req.scopes, forced=req.force_approval_prompt, session=None

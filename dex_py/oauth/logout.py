@@ -44,6 +44,7 @@ from dex_py.errors import PageError
 from dex_py.jose import tokens
 from dex_py.oauth import issuance, sessions
 from dex_py.oauth.responses import redirect_to
+from dex_py.ops.audit import audit
 from dex_py.services import Services, services
 from dex_py.storage.base import Client, NotFoundError, Session
 from dex_py.web import browser
@@ -254,6 +255,8 @@ def _log_out(req: LogoutRequest, session: Session | None) -> Response:
     if ended is not None:
         issuance.revoke_session(svc, ended.id)
         events = backchannel.start_logout(svc, ended)
+        client_id = req.client.id if req.client else ""
+        audit("logout", user=ended.claims.user_id, connector=ended.connector_id, client=client_id)
         log.info(
             "session ended by logout",
             extra={

@@ -53,6 +53,7 @@ from dex_py.errors import InvalidGrant, InvalidScope
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
+from dex_py.ops.audit import FAILURE, audit
 from dex_py.ops.metrics import count_event
 from dex_py.storage.base import Claims, NotFoundError, RefreshToken
 
@@ -239,6 +240,7 @@ class RefreshTokenGrant(BaseGrant):
         elif not any(_matches(presented, h) for h in token.retired_token_hashes):
             raise InvalidGrant("invalid refresh token")
         log.warning("refresh token reuse for client %s: revoking the chain", token.client_id)
+        audit("refresh_reuse", FAILURE, client=token.client_id, user=token.claims.user_id)
         count_event("dexpy_refresh_reuse_detected_total")
         raise _Reuse()
 

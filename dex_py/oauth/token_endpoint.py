@@ -14,13 +14,14 @@ from flask import request
 from werkzeug import Response
 
 from dex_py.clients import authenticate_client
-from dex_py.errors import InvalidRequest, UnsupportedGrantType
+from dex_py.errors import InvalidRequest, OAuth2Error, UnsupportedGrantType
 from dex_py.oauth.device_grant import DeviceCodeGrant
 from dex_py.oauth.grant_base import BaseGrant, TokenRequest
 from dex_py.oauth.grants import AuthorizationCodeGrant, PasswordGrant
 from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant
 from dex_py.oauth.policy import check_grant_policy
 from dex_py.oauth.refresh import RefreshTokenGrant
+from dex_py.ops.audit import FAILURE, audit
 from dex_py.ops.metrics import count_event
 from dex_py.services import services
 
@@ -72,6 +73,10 @@ def json_response(body: dict, status: int = 200) -> Response:
     return resp
 
 
+# Device-flow polling answers (RFC 8628 §3.5): the normal course of a device login, not failures.
+_NOT_AUDITED = frozenset({"authorization_pending", "slow_down"})
+
+
 def token_view() -> Response:
     svc = services()
     form = strict_form()
@@ -81,11 +86,18 @@ def token_view() -> Response:
     grant_cls = GRANTS.get(grant_type)
     if grant_cls is None or grant_type not in svc.config.oauth2.grant_types:
         raise UnsupportedGrantType(f"unsupported grant_type {grant_type[:64]}")
-    client, method = authenticate_client(
-        svc.clients, request.headers.get("Authorization", ""), form
-    )
-    treq = TokenRequest(form=form, client=client, auth_method=method, grant_type=grant_type)
-    check_grant_policy(svc, treq)
-    body = grant_cls(svc, treq).respond()
+    try:
+        client, method = authenticate_client(
+            svc.clients, request.headers.get("Authorization", ""), form
+        )
+        treq = TokenRequest(form=form, client=client, auth_method=method, grant_type=grant_type)
+        check_grant_policy(svc, treq)
+        body = grant_cls(svc, treq).respond()
+    except OAuth2Error as exc:
+        if exc.error not in _NOT_AUDITED:
+            client_id = form.get("client_id", "")[:128]
+            audit("token", FAILURE, client=client_id, grant_type=grant_type, reason=exc.error)
+        raise
     count_event("dexpy_tokens_issued_total", grant_type=grant_type)
+    audit("token", client=client.id, grant_type=grant_type)
     return json_response(body)

@@ -24,6 +24,7 @@ from dex_py.errors import InvalidRequest, UnsupportedTokenType
 from dex_py.jose import tokens
 from dex_py.oauth import issuance
 from dex_py.oauth.token_endpoint import json_response, strict_form
+from dex_py.ops.audit import audit
 from dex_py.services import Services, services
 from dex_py.storage.base import NotFoundError, RefreshToken
 
@@ -110,10 +111,12 @@ def revoke_view() -> Response:
         kind, value = found
         if kind == "refresh_token" and value.client_id == client.id:
             issuance.revoke_grant(svc, value.id)
+            audit("revocation", client=client.id, user=value.claims.user_id, kind=kind)
         elif kind == "access_token" and value.get("client_id") == client.id:
             exp = datetime.fromtimestamp(float(value.get("exp", 0)), UTC)
             if exp > svc.clock.now():
                 svc.storage.revoke_access_token(str(value["jti"]), exp)
+                audit("revocation", client=client.id, user=str(value.get("sub", "")), kind=kind)
     return json_response({})
 
 

@@ -135,7 +135,8 @@ class TextFormatter(logging.Formatter):
     """``2026-01-01T12:00:00.000+00:00 info dex_py.x message key=value``."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record)} {_level_name(record)} {record.name} {record.getMessage()}"
+        message = _one_line(record.getMessage())
+        line = f"{_timestamp(record)} {_level_name(record)} {record.name} {message}"
         fields = extra_fields(record)
         if fields:
             line += " " + " ".join(f"{k}={_text_value(v)}" for k, v in fields.items())
@@ -146,9 +147,23 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+_CONTROL.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t"})
+
+
+def _one_line(message: str) -> str:
+    """The message with control characters escaped (``\\n``, ``\\x1b``): a value
+    formatted into it cannot break the line (tracebacks are appended after it)."""
+    return message.translate(_CONTROL)
+
+
 def _text_value(value: Any) -> str:
+    """A field value as one token: quoted and escaped (JSON string syntax) when it is empty or
+    holds a space, a quote, a line break or any other character that is not printable, so a
+    value from a request (a typed user name) cannot start a forged log line."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return json.dumps(text) if (not text or " " in text or '"' in text) else text
+    plain = text and all(c.isprintable() and not c.isspace() and c != '"' for c in text)
+    return text if plain else json.dumps(text)
 
 
 class JSONFormatter(logging.Formatter):

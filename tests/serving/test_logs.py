@@ -149,3 +149,15 @@ def test_gunicorn_access_log_off_by_default() -> None:
     req = SimpleNamespace(method="GET", path="/", query="")
     logger.access(SimpleNamespace(status_code=200), req, {}, timedelta(0))
     assert stream.getvalue() == ""
+
+
+def test_text_format_cannot_be_split_by_a_value() -> None:
+    """A user name typed into a form (an audit field) or formatted into a message cannot start a
+    forged log line: line breaks and other control characters are escaped."""
+    stream = capture("text")
+    forged = "alice\n2026-01-01T00:00:00.000+00:00 info dex_py.audit login success"
+    logging.getLogger("dex_py.test").warning("login by %s\x1b[2J", forged, extra={"user": forged})
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    assert "alice\\n2026" in lines[0] and "\\x1b[2J" in lines[0]
+    assert 'user="alice\\n2026' in lines[0]
