@@ -123,6 +123,7 @@ class ExpiryConfig:
 class LoggerConfig:
     level: str = "info"  # debug | info | warn | error
     format: str = "text"  # text | json
+    exclude_fields: list[str] = field(default_factory=list)  # excludeFields: dropped from lines
 
 
 @dataclass

@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,6 +110,21 @@ def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS and k[0] != "_"}
 
 
+class ExcludeFieldsFilter(logging.Filter):
+    """Drops the extra fields named in ``logger.excludeFields`` (Dex's key: e.g. ``email`` or
+    ``ip`` where privacy rules forbid logging them) from every record."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        super().__init__()
+        self.names = frozenset(names)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name in self.names & record.__dict__.keys():
+            if name not in _STANDARD_ATTRS:
+                delattr(record, name)
+        return True
+
+
 class RedactFilter(logging.Filter):
     """Masks secrets in a record's message, arguments and extra fields (never drops records)."""
 
@@ -192,6 +208,8 @@ def make_handler(cfg: LoggerConfig, stream: Any = None) -> logging.Handler:
     if fmt not in ("text", "json"):
         raise ValueError(f"logger.format: unknown format {cfg.format!r} (text | json)")
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
+    if cfg.exclude_fields:
+        handler.addFilter(ExcludeFieldsFilter(cfg.exclude_fields))
     handler.addFilter(RedactFilter())
     handler._dex_py = True  # type: ignore[attr-defined]
     return handler

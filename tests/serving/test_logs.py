@@ -161,3 +161,15 @@ def test_text_format_cannot_be_split_by_a_value() -> None:
     assert len(lines) == 1
     assert "alice\\n2026" in lines[0] and "\\x1b[2J" in lines[0]
     assert 'user="alice\\n2026' in lines[0]
+
+
+def test_exclude_fields_drops_them_from_every_line() -> None:
+    stream = io.StringIO()
+    setup_logging(
+        LoggerConfig(level="info", format="json", exclude_fields=["email", "ip"]), stream=stream
+    )
+    extra = {"email": "a@example.com", "ip": "203.0.113.9", "client": "app"}
+    logging.getLogger("dex_py.audit").info("audit: login success", extra=extra)
+    entry = json.loads(stream.getvalue())
+    assert entry["client"] == "app"
+    assert "email" not in entry and "ip" not in entry
