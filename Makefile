@@ -21,6 +21,8 @@ $(TEST_STAMP): $(STAMP)
 	touch $(TEST_STAMP)
 
 run: $(STAMP)
+	@echo "dex-py: open http://127.0.0.1:5556/dex/ ; demo login admin@example.com / password"
+	@echo "        try a login: $(BIN)/dex-py example-app, then open http://127.0.0.1:5555/"
 	$(BIN)/dex-py serve config.example.yaml
 
 test: $(STAMP) $(TEST_STAMP)

@@ -37,6 +37,7 @@ CORS_ENDPOINTS = (
 def init_oauth(app: Flask, issuer_path: str) -> Blueprint:
     bp = Blueprint("oauth", __name__, url_prefix=issuer_path or None)
     route = bp.add_url_rule
+    route("/", "landing", discovery.landing_view)
     route("/.well-known/openid-configuration", "discovery", discovery.discovery_view)
     route("/.well-known/oauth-authorization-server", "oauth_metadata", discovery.discovery_view)
     route("/keys", "keys", discovery.keys_view)

@@ -15,6 +15,7 @@ from dex_py.config.model import DEVICE_CODE_GRANT
 from dex_py.jose.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
 from dex_py.oauth.token_endpoint import GRANTS
 from dex_py.services import Services, services
+from dex_py.web.pages import render_page
 from dex_py.web.server_cache import allow_server_cache
 
 CLAIMS_SUPPORTED = [
@@ -110,3 +111,17 @@ def keys_view() -> Response:
     resp.headers["Cache-Control"] = f"public, max-age={max_age}, must-revalidate"
     allow_server_cache()
     return resp
+
+
+def landing_view() -> Response:
+    """``GET {issuer}``: a small page saying what this server is, with links, instead of a 404
+    for someone who opens the issuer URL in a browser."""
+    svc = services()
+    device_on = DEVICE_CODE_GRANT in svc.config.oauth2.grant_types
+    return render_page(
+        "landing.html",
+        issuer=svc.issuer,
+        discovery_url=svc.url("/.well-known/openid-configuration"),
+        keys_url=svc.url("/keys"),
+        device_url=svc.url("/device") if device_on else "",
+    )

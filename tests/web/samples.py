@@ -123,6 +123,16 @@ PAGES: dict[str, tuple[str, int, dict[str, Any]]] = {
             "hidden": [("state", "s-1")],
         },
     ),
+    "landing": (
+        "landing.html",
+        200,
+        {
+            "issuer": "https://dex.example.com/dex",
+            "discovery_url": "https://dex.example.com/dex/.well-known/openid-configuration",
+            "keys_url": "https://dex.example.com/dex/keys",
+            "device_url": "https://dex.example.com/dex/device",
+        },
+    ),
     "logged_out": (
         "logged_out.html",
         200,
