@@ -14,6 +14,8 @@ from flask import Flask
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.brute_force import SECTION as BRUTE_FORCE
+from dex_py.config.brute_force import BruteForcePolicy
 from dex_py.config.kubernetes import parse_token_review
 from dex_py.config.session import SessionPolicy
 from dex_py.connector_manager import ConnectorManager
@@ -21,6 +23,7 @@ from dex_py.error_handlers import register_error_handlers
 from dex_py.jose.client_assertions import ClientAssertionVerifier
 from dex_py.jose.keys import KeyManager
 from dex_py.kube import init_kube
+from dex_py.login_guard import LoginGuard
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
 from dex_py.ops.metrics import init_metrics
 from dex_py.passwords import PasswordService
@@ -86,6 +89,9 @@ def create_app(
         secure_cookies=issuer.startswith("https://"),
         session_policy=SessionPolicy.from_config(config.extensions.get("session")),
         teams=load_team_rules(config),
+        login_guard=LoginGuard(
+            storage, clock, BruteForcePolicy.from_config(config.extensions.get(BRUTE_FORCE))
+        ),
     )
     app.extensions["dex_py"] = svc
 

@@ -16,6 +16,7 @@ from dex_py.cli.keys import keys
 from dex_py.cli.kube import kube
 from dex_py.cli.passwords import passwords
 from dex_py.cli.teams import teams
+from dex_py.cli.users import users
 
 
 @click.group()
@@ -129,4 +130,5 @@ def example_app(
 main.add_command(passwords)
 main.add_command(keys)
 main.add_command(teams)
+main.add_command(users)
 main.add_command(kube)

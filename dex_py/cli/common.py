@@ -1,15 +1,20 @@
-"""What every ``dex-py`` command shares: loading the config or exiting, and failing in one line."""
+"""What every ``dex-py`` command shares: loading the config or exiting, opening the storage or
+exiting, and failing in one line."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import NoReturn
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from dex_py.config import Config, ConfigError
 from dex_py.config.loader import load
+
+if TYPE_CHECKING:
+    from dex_py.storage.base import Storage
 
 
 def fail(message: str) -> NoReturn:
@@ -36,3 +41,23 @@ def exit_with_config_errors(path: str, exc: ConfigError) -> NoReturn:
     for key_path, message in exc.errors:
         click.echo(f"  {key_path}: {message}", err=True)
     sys.exit(1)
+
+
+@contextmanager
+def storage_or_exit(config: Config) -> Iterator[Storage]:
+    """The configured storage (migrated), closed after the block; a clear error and exit 1
+    when it cannot be opened."""
+    from dex_py.config import ConfigError
+    from dex_py.storage import StorageError, open_storage
+    from dex_py.storage.migrate import MigrationError
+
+    try:
+        storage = open_storage(config.storage)
+    except ConfigError as exc:
+        fail("; ".join(f"{path}: {message}" for path, message in exc.errors))
+    except (MigrationError, StorageError) as exc:
+        fail(f"cannot open storage: {exc}")
+    try:
+        yield storage
+    finally:
+        storage.close()

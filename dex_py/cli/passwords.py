@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import click
 
-from dex_py.cli.common import fail, load_config_or_exit
+from dex_py.cli.common import fail, load_config_or_exit, storage_or_exit
 
 if TYPE_CHECKING:
     from dex_py.config import Config
-    from dex_py.storage.base import Storage
 
 __all__ = ["passwords"]
 
@@ -39,24 +36,6 @@ def _load(config_file: str) -> Config:
             err=True,
         )
     return config
-
-
-@contextmanager
-def _storage(config: Config) -> Iterator[Storage]:
-    from dex_py.config import ConfigError
-    from dex_py.storage import StorageError, open_storage
-    from dex_py.storage.migrate import MigrationError
-
-    try:
-        storage = open_storage(config.storage)
-    except ConfigError as exc:
-        fail("; ".join(f"{path}: {message}" for path, message in exc.errors))
-    except (MigrationError, StorageError) as exc:
-        fail(f"cannot open storage: {exc}")
-    try:
-        yield storage
-    finally:
-        storage.close()
 
 
 def _is_static(config: Config, email: str) -> bool:
@@ -121,7 +100,7 @@ def add(
         user_id=user_id or str(uuid.uuid4()),
         groups=tuple(groups),
     )
-    with _storage(config) as storage:
+    with storage_or_exit(config) as storage:
         try:
             storage.create_password(record)
         except AlreadyExistsError:
@@ -138,7 +117,7 @@ def list_(config_file: str) -> None:
         (p.email.lower(), p.username, p.user_id, ",".join(p.groups) or "-", "config")
         for p in config.static_passwords
     ]
-    with _storage(config) as storage:
+    with storage_or_exit(config) as storage:
         rows += [
             (p.email, p.username, p.user_id, ",".join(p.groups) or "-", "storage")
             for p in sorted(storage.list_passwords(), key=lambda p: p.email)
@@ -163,7 +142,7 @@ def delete(config_file: str, email: str) -> None:
     config = _load(config_file)
     if _is_static(config, email):
         fail(f"{email} is a static password from {config_file} and cannot be deleted here")
-    with _storage(config) as storage:
+    with storage_or_exit(config) as storage:
         try:
             storage.delete_password(email)
         except NotFoundError:
@@ -185,7 +164,7 @@ def passwd(config_file: str, email: str, password_stdin: bool) -> None:
     config = _load(config_file)
     if _is_static(config, email):
         fail(f"{email} is a static password from {config_file} and cannot be changed here")
-    with _storage(config) as storage:
+    with storage_or_exit(config) as storage:
         try:
             storage.get_password(email)
         except NotFoundError:

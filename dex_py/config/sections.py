@@ -34,7 +34,7 @@ from dex_py.config.model import (
 from dex_py.config.reader import Reader
 from dex_py.config.validation import looks_like_bcrypt
 
-RESERVED_SECTIONS = ("teams", "proxy", "kube", "kubernetes", "admin", "session")
+RESERVED_SECTIONS = ("teams", "proxy", "kube", "kubernetes", "admin", "session", "bruteForce")
 _TOP_KEYS = (
     "issuer",
     "storage",

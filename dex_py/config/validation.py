@@ -21,6 +21,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import connectors
+from dex_py.config.brute_force import SECTION as BRUTE_FORCE
+from dex_py.config.brute_force import BruteForcePolicy
 from dex_py.config.kubernetes import validate_kubernetes_section
 from dex_py.config.model import (
     GRANT_TYPES,
@@ -241,16 +243,21 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
 
 
 def _check_extension_sections(config: Config, result: Validation) -> None:
-    """Our own top-level sections (``teams``, ``session``, ``kubernetes``), validated by the
-    modules that own them, so a bad rule stops ``serve`` and ``check-config`` with the others."""
+    """Our own top-level sections (``teams``, ``session``, ``kubernetes``, ``bruteForce``),
+    validated by the modules that own them, so a bad rule stops ``serve`` and ``check-config``
+    with the others."""
 
     for key, message in [*validate_teams_section(config), *validate_kubernetes_section(config)]:
         result.error(key, message)
-    try:
-        SessionPolicy.from_config(config.extensions.get("session"))
-    except ConfigError as exc:
-        for key, message in exc.errors:
-            result.error(key, message)
+    for parse, section in (
+        (SessionPolicy.from_config, "session"),
+        (BruteForcePolicy.from_config, BRUTE_FORCE),
+    ):
+        try:
+            parse(config.extensions.get(section))
+        except ConfigError as exc:
+            for key, message in exc.errors:
+                result.error(key, message)
 
 
 def _check_grant_types(path: str, values: Sequence[str], result: Validation) -> None:

@@ -25,7 +25,8 @@ from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
 from dex_py.oauth.policy import check_issue_policy
-from dex_py.ops.audit import FAILURE, audit
+from dex_py.ops.audit import FAILURE, audit, request_ip
+from dex_py.ops.metrics import count_event
 from dex_py.storage.base import AuthCode, NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)
@@ -149,13 +150,23 @@ class PasswordGrant(BaseGrant):
         pw = entry.password() if entry is not None else None
         if entry is None or pw is None:
             raise InvalidGrant("the password grant has no password connector configured")
+        address = request_ip()
+        guard = svc.login_guard
+        admission = guard.admit(connector_id, username, address)
+        if not admission.allowed:
+            # RFC 6749 §5.2 has no "too many attempts" code; invalid_grant with its own text,
+            # the same whether or not the user exists.
+            raise InvalidGrant("too many failed attempts; try again later")
         try:
             identity = pw.login(sc.for_connector(scopes), username, password)
         except ConnectorError as exc:
             log.warning("password grant: connector %s failed: %s", connector_id, exc)
             raise ServerError("the identity provider is unavailable") from None
         if identity is None:
+            for limit in guard.failed(connector_id, username, address):
+                count_event("dexpy_login_locks_total", limit=limit)
             raise InvalidGrant("invalid username or password")
+        guard.succeeded(connector_id, username, address)
         now = svc.clock.now()
         grant = issuance.Grant(
             client_id=self.client.id,

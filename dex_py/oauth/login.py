@@ -23,7 +23,7 @@ from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedCl
 from dex_py.oauth import authorize, consent, issuance, sessions
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.responses import redirect_to
-from dex_py.ops.audit import FAILURE, audit
+from dex_py.ops.audit import FAILURE, audit, request_ip
 from dex_py.ops.metrics import count_event
 from dex_py.services import services
 from dex_py.storage.base import AuthRequest
@@ -131,33 +131,39 @@ def password_view(connector_id: str) -> Response:
     password = request.form.get("password", "")
     if len(username) > 512 or len(password) > 1024:
         return render_page("password.html", status=400, **{**context, "invalid": True})
+    address = request_ip()
+
+    def failed_login(reason: str) -> None:
+        audit(
+            "login",
+            FAILURE,
+            user=username,
+            connector=connector_id,
+            client=req.client_id,
+            reason=reason,
+        )
+
+    admission = svc.login_guard.admit(connector_id, username, address)
+    if not admission.allowed:
+        failed_login(reason=f"limited ({admission.limit})")
+        locked = {**context, "invalid": True, "locked": True, "login": username}
+        return render_page("password.html", status=429, **locked)
     try:
         identity = pw.login(sc.for_connector(req.scopes), username, password)
     except ConnectorError as exc:
         log.warning("connector %s login error: %s", connector_id, exc)
-        audit(
-            "login",
-            FAILURE,
-            user=username,
-            connector=connector_id,
-            client=req.client_id,
-            reason="connector error",
-        )
+        failed_login(reason="connector error")
         raise PageError(502, "Login method unavailable", str(exc)) from None
     if identity is None:
         log.info("failed password login on connector %s", connector_id)
-        audit(
-            "login",
-            FAILURE,
-            user=username,
-            connector=connector_id,
-            client=req.client_id,
-            reason="invalid credentials",
-        )
+        failed_login(reason="invalid credentials")
         count_event("dexpy_logins_total", connector=connector_id, result="failure")
+        for limit in svc.login_guard.failed(connector_id, username, address):
+            count_event("dexpy_login_locks_total", limit=limit)
         return render_page(
             "password.html", status=401, **{**context, "invalid": True, "login": username}
         )
+    svc.login_guard.succeeded(connector_id, username, address)
     return finish_login(req, identity)
 
 

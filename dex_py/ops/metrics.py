@@ -45,6 +45,10 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "dexpy_logins_total": ("Login attempts by connector and result.", ("connector", "result")),
     "dexpy_tokens_issued_total": ("Tokens issued by grant type.", ("grant_type",)),
     "dexpy_refresh_reuse_detected_total": ("Stale refresh tokens presented (chain revoked).", ()),
+    "dexpy_login_locks_total": (
+        "Brute-force limits reached (bruteForce), by limit.",
+        ("limit",),
+    ),
     "dexpy_connector_unavailable_total": (
         "Readiness probes that found a connector unavailable (it does not make dex-py unready).",
         ("connector",),

@@ -353,6 +353,13 @@ class MemoryStorage:
             count, end = self._attempts.get(key, (0, now))
             return count if end > now else 0
 
+    def reset_attempts(self, prefix: str) -> int:
+        with self._lock:
+            keys = [k for k in self._attempts if k.startswith(prefix)]
+            for key in keys:
+                del self._attempts[key]
+            return len(keys)
+
     def any_revoked(self, keys: Sequence[str]) -> bool:
         with self._lock:
             return any(key in self._revoked for key in keys)

@@ -11,10 +11,12 @@ from dex_py.storage import models as m
 from dex_py.storage.base import DeviceRequest, Issuer, NotFoundError, Updater
 from dex_py.storage.sql_entities import (
     ATTEMPT_LOCKED,
+    ATTEMPT_RESET,
     ATTEMPT_SELECT,
     ATTEMPT_UPDATE,
     DEVICE_BY_USER_CODE,
     DEVICE_REQUEST,
+    escape_like,
 )
 from dex_py.storage.sql_transactions import SQLTransactions
 
@@ -77,3 +79,8 @@ class SQLDeviceFlow(SQLTransactions):
         with self._read() as conn:
             row = conn.execute(ATTEMPT_SELECT, {"b_key": key}).first()
         return int(row[0]) if row is not None and row[1] > now else 0
+
+    def reset_attempts(self, prefix: str) -> int:
+        with self._write() as conn:
+            result = conn.execute(ATTEMPT_RESET, {"b_prefix": escape_like(prefix) + "%"})
+        return int(result.rowcount)

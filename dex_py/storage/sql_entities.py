@@ -126,6 +126,21 @@ _ac = m.attempt_counter.c
 ATTEMPT_SELECT = sa.select(_ac.count, _ac.expiry).where(_ac.id == sa.bindparam("b_key"))
 ATTEMPT_LOCKED = ATTEMPT_SELECT.with_for_update()
 ATTEMPT_UPDATE = m.attempt_counter.update().where(_ac.id == sa.bindparam("b_key"))
+LIKE_ESCAPE = "!"
+ATTEMPT_RESET = m.attempt_counter.delete().where(
+    _ac.id.like(sa.bindparam("b_prefix"), escape=LIKE_ESCAPE)
+)
+
+
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern (``%``, ``_`` and the escape escaped)."""
+    return (
+        text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2)
+        .replace("%", LIKE_ESCAPE + "%")
+        .replace("_", LIKE_ESCAPE + "_")
+    )
+
+
 _le = m.logout_event.c
 LOGOUT_EVENT = Entity(
     "logout event",

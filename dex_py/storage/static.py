@@ -245,6 +245,9 @@ class StaticOverlay:
     def attempts(self, key: str, now: datetime) -> int:
         return self.storage.attempts(key, now)
 
+    def reset_attempts(self, prefix: str) -> int:
+        return self.storage.reset_attempts(prefix)
+
     def any_revoked(self, keys: Sequence[str]) -> bool:
         return self.storage.any_revoked(keys)
 

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dex_py.passwords",
         "dex_py.teams",
         "dex_py.backchannel",
+        "dex_py.login_guard",
     ),
     ("dex_py.web", "dex_py.ops"),
     ("dex_py.oauth", "dex_py.admin", "dex_py.kube", "dex_py.mfa"),

@@ -361,6 +361,19 @@ def test_count_attempt_windows(storage: Storage) -> None:
     assert storage.count_attempt("k2", T0 + 2 * window, window) == 1
 
 
+def test_reset_attempts_by_prefix(storage: Storage) -> None:
+    """A prefix is literal: ``%`` and ``_`` in it match only themselves (no SQL LIKE wildcards)."""
+    window = timedelta(minutes=1)
+    for key in ("login:a%b:1.2.3.4", "login:a%b:5.6.7.8", "login:aXb:1.2.3.4", "login:a_b:9"):
+        storage.count_attempt(key, T0, window)
+    assert storage.reset_attempts("login:a%b:") == 2
+    assert storage.attempts("login:a%b:1.2.3.4", T0) == 0
+    assert storage.attempts("login:aXb:1.2.3.4", T0) == 1
+    assert storage.reset_attempts("login:a_") == 1  # not login:aXb
+    assert storage.attempts("login:aXb:1.2.3.4", T0) == 1
+    assert storage.reset_attempts("nothing:") == 0
+
+
 def test_count_attempt_concurrent(storage: Storage) -> None:
     """Concurrent first attempts on one key (insert races) and later ones all count."""
     results: list[int] = []
