@@ -23,7 +23,7 @@ from dex_py.error_handlers import register_error_handlers
 from dex_py.jose.client_assertions import ClientAssertionVerifier
 from dex_py.jose.keys import KeyManager
 from dex_py.kube import init_kube
-from dex_py.login_guard import LoginGuard
+from dex_py.login_guard import ClientGuard, LoginGuard
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
 from dex_py.ops.metrics import init_metrics
 from dex_py.passwords import PasswordService
@@ -72,6 +72,7 @@ def create_app(
     )
     keys.ensure()
     passwords = PasswordService(storage, config.static_passwords)
+    brute_force = BruteForcePolicy.from_config(config.extensions.get(BRUTE_FORCE))
     svc = Services(
         config=config,
         storage=storage,
@@ -89,9 +90,8 @@ def create_app(
         secure_cookies=issuer.startswith("https://"),
         session_policy=SessionPolicy.from_config(config.extensions.get("session")),
         teams=load_team_rules(config),
-        login_guard=LoginGuard(
-            storage, clock, BruteForcePolicy.from_config(config.extensions.get(BRUTE_FORCE))
-        ),
+        login_guard=LoginGuard(storage, clock, brute_force),
+        client_guard=ClientGuard(storage, clock, brute_force),
     )
     app.extensions["dex_py"] = svc
 

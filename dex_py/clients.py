@@ -100,6 +100,16 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
     return unquote(user.replace("+", " ")), unquote(password.replace("+", " "))
 
 
+def claimed_client_id(authorization: str, form: Mapping[str, str]) -> str:
+    """The client id a request claims (Basic user name, else ``client_id``), before anything is
+    checked; "" when it names none or the header is malformed (for counting failures only)."""
+    try:
+        basic = _basic_credentials(authorization)
+    except InvalidClient:
+        return ""
+    return (basic[0] if basic else form.get("client_id", ""))[:256]
+
+
 def authenticate_client(
     clients: ClientStore, authorization: str, form: Mapping[str, str]
 ) -> tuple[Client, str]:

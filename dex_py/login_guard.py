@@ -130,5 +130,53 @@ class LoginGuard:
         return self.storage.reset_attempts(account_key(connector_id, username))
 
 
+class ClientGuard:
+    """Failed client authentication at ``/token``, per client and address: past
+    ``accountAndAddress`` failures (the same limit as for users) the client's attempts from
+    that address are refused until the window ends, the right secret included.
+
+    Checking a count on every token request would cost a storage read on the hottest path, so a
+    worker checks only for clients it has seen fail within the daily window: a guesser's
+    requests reach every worker of a replica within a few tries, and each worker then reads the
+    shared count, so the lock holds across workers and replicas."""
+
+    def __init__(self, storage: Storage, clock: Clock, policy: BruteForcePolicy) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.policy = policy
+        self._suspects: dict[str, float] = {}  # client id -> when this worker last saw it fail
+
+    def _key(self, client_id: str, address: str) -> str:
+        return f"{PREFIX}client:{_part(client_id)}:{_part(address)}"
+
+    def admit(self, client_id: str, address: str) -> bool:
+        if not self.policy.enabled or not client_id:
+            return True
+        seen = self._suspects.get(client_id)
+        now = self.clock.now()
+        if seen is None:
+            return True
+        if now.timestamp() - seen > self.policy.account_and_address_daily.window.total_seconds():
+            del self._suspects[client_id]
+            return True
+        limit = self.policy.account_and_address.failures
+        return self.storage.attempts(self._key(client_id, address), now) < limit
+
+    def failed(self, client_id: str, address: str) -> bool:
+        """Count a failure; True when it reached the limit (a lock starts)."""
+        if not self.policy.enabled or not client_id:
+            return False
+        now = self.clock.now()
+        if len(self._suspects) > 10_000:  # client ids are the caller's to choose
+            self._suspects.clear()
+        self._suspects[client_id] = now.timestamp()
+        limit = self.policy.account_and_address
+        count = self.storage.count_attempt(self._key(client_id, address), now, limit.window)
+        if count == limit.failures:
+            log.warning("client authentication limit reached", extra={"client_id": client_id})
+            return True
+        return False
+
+
 def _text(window: timedelta) -> str:
     return f"{int(window.total_seconds())}s"

@@ -9,7 +9,7 @@ from flask import current_app
 
 from dex_py.clock import Clock
 from dex_py.config import Config
-from dex_py.login_guard import LoginGuard
+from dex_py.login_guard import ClientGuard, LoginGuard
 from dex_py.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ class Services:
     session_policy: SessionPolicy
     teams: TeamRules  # upstream groups -> team names, one engine for every grant
     login_guard: LoginGuard  # failed password logins counted and limited (bruteForce)
+    client_guard: ClientGuard  # failed client authentication at /token, the same way
     # per-process memo of derived documents (the discovery JSON, ...)
     memo: dict[str, Any] = field(default_factory=dict)
 

@@ -13,15 +13,15 @@ from urllib.parse import parse_qsl
 from flask import request
 from werkzeug import Response
 
-from dex_py.clients import authenticate_client
-from dex_py.errors import InvalidRequest, OAuth2Error, UnsupportedGrantType
+from dex_py.clients import authenticate_client, claimed_client_id
+from dex_py.errors import InvalidClient, InvalidRequest, OAuth2Error, UnsupportedGrantType
 from dex_py.oauth.device_grant import DeviceCodeGrant
 from dex_py.oauth.grant_base import BaseGrant, TokenRequest
 from dex_py.oauth.grants import AuthorizationCodeGrant, PasswordGrant
 from dex_py.oauth.machine_grants import ClientCredentialsGrant, TokenExchangeGrant
 from dex_py.oauth.policy import check_grant_policy
 from dex_py.oauth.refresh import RefreshTokenGrant
-from dex_py.ops.audit import FAILURE, audit
+from dex_py.ops.audit import FAILURE, audit, request_ip
 from dex_py.ops.metrics import count_event
 from dex_py.services import services
 
@@ -86,17 +86,24 @@ def token_view() -> Response:
     grant_cls = GRANTS.get(grant_type)
     if grant_cls is None or grant_type not in svc.config.oauth2.grant_types:
         raise UnsupportedGrantType(f"unsupported grant_type {grant_type[:64]}")
+    authorization = request.headers.get("Authorization", "")
+    claimed, address = claimed_client_id(authorization, form), request_ip()
+    if not svc.client_guard.admit(claimed, address):
+        audit("token", FAILURE, client=claimed, grant_type=grant_type, reason="limited")
+        raise InvalidClient("too many failed attempts; try again later")
     try:
-        client, method = authenticate_client(
-            svc.clients, request.headers.get("Authorization", ""), form
-        )
+        try:
+            client, method = authenticate_client(svc.clients, authorization, form)
+        except InvalidClient:
+            if svc.client_guard.failed(claimed, address):
+                count_event("dexpy_login_locks_total", limit="client")
+            raise
         treq = TokenRequest(form=form, client=client, auth_method=method, grant_type=grant_type)
         check_grant_policy(svc, treq)
         body = grant_cls(svc, treq).respond()
     except OAuth2Error as exc:
         if exc.error not in _NOT_AUDITED:
-            client_id = form.get("client_id", "")[:128]
-            audit("token", FAILURE, client=client_id, grant_type=grant_type, reason=exc.error)
+            audit("token", FAILURE, client=claimed, grant_type=grant_type, reason=exc.error)
         raise
     count_event("dexpy_tokens_issued_total", grant_type=grant_type)
     audit("token", client=client.id, grant_type=grant_type)

@@ -138,3 +138,21 @@ def test_config_errors_name_their_keys() -> None:
     )
     assert parsed.account == Limit(10, timedelta(hours=12))
     assert parsed.account_slot == timedelta(minutes=10)
+
+
+class _NoReads(MemoryStorage):
+    def attempts(self, key: str, now: object) -> int:  # type: ignore[override]
+        raise AssertionError("a client that never failed must cost no storage read")
+
+
+def test_a_client_that_never_failed_costs_no_read() -> None:
+    from dex_py.login_guard import ClientGuard
+
+    g = ClientGuard(_NoReads(), FrozenClock(), BruteForcePolicy())
+    assert g.admit("example-app", HOME)
+    g.storage = MemoryStorage()
+    for _ in range(5):
+        g.failed("example-app", ELSEWHERE)
+    assert not g.admit("example-app", ELSEWHERE)
+    assert g.admit("example-app", HOME)
+    assert g.admit("other-app", ELSEWHERE)

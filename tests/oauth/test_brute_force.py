@@ -7,7 +7,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.oauth.conftest import App, auth_params, basic, open_password_form, submit_password
+from tests.oauth.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    App,
+    auth_params,
+    basic,
+    open_password_form,
+    submit_password,
+)
 
 ADMIN = "admin@example.com"
 TRUSTED = {"header": "X-Forwarded-For", "trustedProxies": ["127.0.0.1/32"]}
@@ -77,3 +85,20 @@ def test_off_by_config(make_app: Any) -> None:
     for _ in range(8):
         _grant(app, ADMIN, "guess")
     assert _grant(app, ADMIN, "password").status_code == 200
+
+
+def _client_auth(app: App, secret: str, address: str) -> Any:
+    data = {"grant_type": "refresh_token", "refresh_token": "x.y"}
+    headers = {**basic(CLIENT_ID, secret), "X-Forwarded-For": address}
+    return app.client().post("/dex/token", data=data, headers=headers)
+
+
+def test_client_authentication_is_limited_per_client_and_address(make_app: Any) -> None:
+    app = make_app(web={"http": "127.0.0.1:5556", "clientRemoteIP": TRUSTED})
+    for _ in range(5):
+        assert _client_auth(app, "guess", "203.0.113.66").status_code == 401
+    locked = _client_auth(app, CLIENT_SECRET, "203.0.113.66")  # even the right secret
+    assert locked.status_code == 401
+    assert locked.json["error_description"] == "too many failed attempts; try again later"
+    elsewhere = _client_auth(app, CLIENT_SECRET, "198.51.100.1")
+    assert elsewhere.status_code == 400 and elsewhere.json["error"] == "invalid_grant"
