@@ -5,7 +5,8 @@ A session is refreshed when it is older than ``session.refreshInterval`` or its 
 about to expire; the new ID token is checked like the first and its claims replace the old ones
 (a user who lost a team is denied from then on). A refused refresh (``invalid_grant``: user
 removed, token revoked) ends the session; an issuer that cannot be reached leaves it as it is
-until its ID token expires, trying again every ``RETRY_AFTER`` seconds. Concurrent requests of
+until its ID token expires, trying again every ``RETRY_AFTER`` seconds (or every
+refresh interval when that is shorter). Concurrent requests of
 one session share one refresh.
 
 Bearer tokens are verified against the issuer's JWKS; a verified token's identity is cached
@@ -152,7 +153,7 @@ async def _refresh(state: ProxyState, loaded: LoadedSession, cookies: dict[str, 
         log.warning("refresh failed, issuer unavailable: %s", exc)
         if old.id_token_expires_at and now >= old.id_token_expires_at:
             return Outcome(None, [])
-        loaded.refresh_retry_at = now + RETRY_AFTER
+        loaded.refresh_retry_at = now + min(RETRY_AFTER, max(1.0, config.refresh_interval))
         return Outcome(_caller(loaded), [])
     except (GrantRefused, TokenInvalid) as exc:
         REFRESHES.labels("refused").inc()

@@ -73,8 +73,9 @@ async def verify_signature(token: str, jwks: JwksCache) -> tuple[dict[str, Any],
     key = await jwks.key_for(str(header.get("kid") or ""))
     if key is None:
         raise TokenInvalid("no issuer key with this kid")
+    fixed_alg = algorithm_for(key, alg)
     try:
-        verified = jws.deserialize_compact(token, key, algorithms=[algorithm_for(key, alg)])
+        verified = jws.deserialize_compact(token, key, algorithms=[fixed_alg])
     except (JoseError, ValueError) as exc:
         raise TokenInvalid("bad signature") from exc
     try:
