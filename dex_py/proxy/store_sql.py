@@ -171,10 +171,12 @@ def describe(url: sa.URL) -> str:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return f"SQLite {url.database}"
-    names = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
-    return f"{names.get(backend, backend)} at {url.host or 'localhost'}:{url.port or ''}/" + (
-        url.database or ""
-    )
+    name, default_port = {
+        "postgresql": ("PostgreSQL", 5432),
+        "mysql": ("MySQL", 3306),
+        "mariadb": ("MariaDB", 3306),
+    }.get(backend, (backend, 0))
+    return f"{name} at {url.host or 'localhost'}:{url.port or default_port}/{url.database or ''}"
 
 
 class SQLStore:
@@ -196,9 +198,9 @@ class SQLStore:
                 pool_pre_ping=True,
                 connect_args=_connect_args(url),
             )
-        except ImportError:
+        except (ImportError, sa.exc.NoSuchModuleError):
             raise StoreConfigError(
-                URL_KEY, f"the driver {url.drivername!r} is not installed"
+                URL_KEY, f"the driver {url.drivername!r} is not installed or unknown"
             ) from None
         except (sa.exc.ArgumentError, TypeError):
             raise StoreConfigError(URL_KEY, "options the database driver does not take") from None
