@@ -8,14 +8,18 @@ import asyncio
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from dex_py.proxy.store import open_store
 from dex_py.proxy.store_base import StoredSession
-from tests.proxy_store.conftest import Backend
+from tests.proxy_store.conftest import Backend, backend_for
 
 
 def session(session_id: str = "s-1", subject: str = "alice", ttl: float = 3600) -> StoredSession:
@@ -81,7 +85,7 @@ def test_concurrent_puts_from_two_stores_keep_one_row(sql_backend: Backend) -> N
     asyncio.run(scenario())
 
 
-def test_fields_longer_than_their_columns_are_refused_before_the_database(
+def test_fields_no_column_can_hold_are_refused_before_the_database(
     sql_backend: Backend,
 ) -> None:
     async def scenario() -> None:
@@ -90,10 +94,16 @@ def test_fields_longer_than_their_columns_are_refused_before_the_database(
             await store.put(session(subject="s" * 256))
         with pytest.raises(ValueError, match="id"):
             await store.put(session("i" * 129))
+        with pytest.raises(ValueError, match="subject"):
+            await store.put(session(subject="a\x00b"))
         longest = StoredSession("i" * 128, "é" * 255, "d" * 255, b"", time.time() + 60)
         await store.put(longest)
         assert await store.get(longest.id) == longest
         assert await store.get("i" * 129) is None
+        assert await store.get("i\x00") is None
+        assert await store.delete_for(subject="é\x00") == 0
+        assert await store.delete_for(issuer_sid="d" * 256) == 0
+        assert await store.get(longest.id) == longest
         await store.close()
 
     asyncio.run(scenario())
@@ -101,7 +111,7 @@ def test_fields_longer_than_their_columns_are_refused_before_the_database(
 
 @contextmanager
 def table_locked(backend: Backend) -> Iterator[Callable[[], None]]:
-    """Holds a lock that makes every other reader of the table wait, from a thread of its
+    """Holds a lock that makes every other writer of the table wait, from a thread of its
     own; yields the function that releases it (released at the latest after 20 s, so a store
     that blocks the event loop fails the test rather than hanging it)."""
     locked, release = threading.Event(), threading.Event()
@@ -143,15 +153,41 @@ def test_a_waiting_database_does_not_stall_the_event_loop(sql_backend: Backend) 
         store = sql_backend.open()
         await store.put(session())
         with table_locked(sql_backend) as unlock:
-            pending = asyncio.create_task(store.get("s-1"))
+            pending = asyncio.create_task(store.put(session(subject="bob")))
             ticks = 0
             while ticks < 50 and not pending.done():
                 await asyncio.sleep(0.005)  # the loop keeps serving other work
                 ticks += 1
             assert ticks == 50 and not pending.done()
             unlock()
-            answer = await pending
-            assert answer is not None and answer.id == "s-1"
+            await pending
+            answer = await store.get("s-1")
+            assert answer is not None and answer.subject == "bob"
         await store.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.postgres
+def test_connections_the_server_closed_are_replaced_without_an_error(tmp_path: Path) -> None:
+    with backend_for("postgres", tmp_path) as backend:
+        name = f"dexpy-store-{uuid.uuid4().hex[:8]}"
+        url = sa.make_url(backend.settings.url).update_query_dict({"application_name": name})
+        settings = replace(backend.settings, url=url.render_as_string(hide_password=False))
+
+        async def scenario() -> None:
+            store = open_store(settings)
+            await store.put(session())
+            with engine_for(backend) as engine, engine.begin() as conn:
+                killed = conn.execute(
+                    sa.text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = :name"
+                    ),
+                    {"name": name},
+                ).scalar_one()
+            assert killed >= 1  # the store's pooled connection is gone
+            assert await store.get("s-1") is not None
+            await store.close()
+
+        asyncio.run(scenario())
