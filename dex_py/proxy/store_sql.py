@@ -13,6 +13,11 @@ PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MySQL), atomic under concurrent write
 deadlock MySQL may report for concurrent upserts of one key is retried. Ids, subjects and sids
 compare exactly on every database: on MySQL they are stored as ``VARBINARY`` because its
 default collations ignore case and trailing spaces.
+
+``postgresql://`` and ``mysql://`` URLs use psycopg 3 and PyMySQL. SQLite runs in WAL mode
+(workers on one host share the file; readers never wait for a writer). Nothing connects before
+the first operation, so a worker process opens its own store after it is started (a pool must
+not cross a fork), and a database that is down is StoreUnavailable, not a failed start.
 """
 
 from __future__ import annotations

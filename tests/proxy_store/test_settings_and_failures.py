@@ -68,7 +68,7 @@ def test_unusable_settings_name_their_key(settings: StoreSettings, key: str) -> 
 
 
 def test_plain_backend_names_use_the_projects_drivers() -> None:
-    for plain in ("postgresql://u@h/db", "postgres://u@h/db", "mysql://u@h/db"):
+    for plain in ("postgresql://u@h/db", "postgres://u@h/db", "mysql://u@h/db", "mariadb://u@h/db"):
         store = open_store(StoreSettings("sql", plain))
         assert isinstance(store, SQLStore)
         asyncio.run(store.close())
