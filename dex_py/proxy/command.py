@@ -135,8 +135,9 @@ def _supervise(config: ProxyConfig, sockets: list[socket.socket]) -> int:
     return 0
 
 
-def _check_store(config: ProxyConfig) -> str:
-    """The store's complaint about its settings ("" when fine); opening does not connect."""
+def _check_parts(config: ProxyConfig) -> str:
+    """What keeps the store or the upstream relay from opening ("" when nothing); opening
+    connects to nothing."""
     from dex_py.proxy.proxy_state import open_session_store
     from dex_py.proxy.store_base import StoreConfigError
 
@@ -150,6 +151,13 @@ def _check_store(config: ProxyConfig) -> str:
         return f"session.{config.store.kind}.url: cannot be used ({type(exc).__name__})"
     if store is not None:
         asyncio.run(store.close())
+    if config.upstreams:
+        try:
+            from dex_py.proxy.proxy_state import open_upstreams
+
+            open_upstreams(config)
+        except ImportError:
+            return "upstreams: upstream mode is not available in this build"
     return ""
 
 
@@ -182,7 +190,7 @@ def run(argv: Sequence[str]) -> int:
 
 
 def _start(path: str, check_only: bool, config: ProxyConfig) -> int:
-    problem = _check_store(config)
+    problem = _check_parts(config)
     if problem:
         print(f"dex-py proxy: config error: {problem}", file=sys.stderr)
         return 2
