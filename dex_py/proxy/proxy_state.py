@@ -66,7 +66,7 @@ class ProxyState:
     metrics: RequestMetrics = field(default_factory=RequestMetrics)
     used_states: UsedStates = field(default_factory=UsedStates)
     used_logout_jtis: UsedStates = field(default_factory=UsedStates)
-    refreshing: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    refreshing: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     bearer_cache: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     loader: asyncio.Task[None] | None = None
     issuer_warned: bool = False

@@ -44,6 +44,7 @@ def test_a_minimal_config_loads_with_defaults() -> None:
         ({"cookie": {"secrets": [SECRET], "colour": "blue"}}, "cookie.colour"),
         ({"session": {"store": "disk"}}, "session.store"),
         ({"session": {"store": "redis"}}, "session.redis.url"),
+        ({"session": {"store": "memory"}, "workers": 2}, "session.store"),
         ({"rules": [{"path": "/"}]}, "rules[0].allow"),
         ({"rules": [{"path": "/", "allow": {"teams": "x"}}]}, "rules[0].allow.teams"),
         ({"rules": [{"path": "/", "pathRegex": "(", "skipAuth": True}]}, "rules[0].pathRegex"),
