@@ -160,3 +160,23 @@ def test_client_vanishing_closes_the_upstream_side() -> None:
 
     code, _ = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
     assert code == 1001  # going away, sent by the proxy for the client
+
+
+def test_idle_websocket_outlives_the_read_timeout() -> None:
+    """The route's read timeout bounds the wait for the handshake answer, not the life of a
+    quiet WebSocket: after twice that long with no frame, messages still flow."""
+    upstream_app = EchoUpstream()
+
+    async def scenario() -> str:
+        async with (
+            serving(upstream_app.app()) as upstream,
+            proxying(upstream, read_timeout=0.5) as proxy,
+            aiohttp.ClientSession() as client,
+            client.ws_connect(proxy + "/socket") as ws,
+        ):
+            await asyncio.sleep(1.0)
+            await ws.send_str("still there?")
+            msg = await ws.receive(TIMEOUT)
+            return str(msg.data)
+
+    assert asyncio.run(asyncio.wait_for(scenario(), TIMEOUT)) == "echo still there?"
