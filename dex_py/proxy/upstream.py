@@ -198,9 +198,9 @@ class Upstreams:
         ones, then ``X-Forwarded-*`` and ``identity``."""
         incoming = request.headers
         out = _without(incoming, self._drop_websocket if websocket else self._drop)
-        remote = request.remote or ""
-        earlier = incoming.getall("X-Forwarded-For", ())
-        out["X-Forwarded-For"] = ", ".join((*earlier, remote)) if earlier else remote
+        chain = ", ".join(v for v in (*incoming.getall("X-Forwarded-For", ()), request.remote) if v)
+        if chain:
+            out["X-Forwarded-For"] = chain
         out["X-Forwarded-Proto"] = request.scheme
         out["X-Forwarded-Host"] = request.host
         if route.pass_host_header and "Host" in incoming:
@@ -219,6 +219,8 @@ class Upstreams:
         session = self._session(route)
         url = self.upstream_url(route, raw_path, request.rel_url.raw_query_string)
         if websocket_relay.is_upgrade(request):
+            if not websocket_relay.is_valid_handshake(request):
+                return web.Response(status=400, text="Bad Request: invalid WebSocket handshake\n")
             headers = self.request_headers(request, route, identity, websocket=True)
             return await self._forward_websocket(request, session, url, headers)
         headers = self.request_headers(request, route, identity)

@@ -180,3 +180,22 @@ def test_idle_websocket_outlives_the_read_timeout() -> None:
             return str(msg.data)
 
     assert asyncio.run(asyncio.wait_for(scenario(), TIMEOUT)) == "echo still there?"
+
+
+def test_malformed_upgrade_is_400_before_the_upstream() -> None:
+    upstream_app = EchoUpstream()
+
+    async def scenario() -> bytes:
+        async with serving(upstream_app.app()) as upstream, proxying(upstream) as proxy:
+            host, port = proxy.removeprefix("http://").rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"GET /socket HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"  # no key
+            )
+            status_line = await reader.readline()
+            writer.close()
+            return status_line
+
+    assert asyncio.run(asyncio.wait_for(scenario(), TIMEOUT)).startswith(b"HTTP/1.1 400 ")
+    assert upstream_app.headers == []  # never reached
