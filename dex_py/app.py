@@ -99,7 +99,7 @@ def create_app(
     init_oauth(app, issuer_path)
     init_kube(app, issuer_path, parse_token_review(config))
     init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
-    init_metrics(app, config.telemetry)
+    init_metrics(app, config.telemetry, issuer_path)
     register_error_handlers(app)
     # Identity headers of a fronting auth proxy count only on that connector's callback path.
     app.wsgi_app = TrustedHeaderFilter(  # type: ignore[method-assign]

@@ -77,10 +77,17 @@ def version() -> None:
 
 
 @main.command("check-config")
+@click.option("--strict", is_flag=True, help="Fail on every warning, not only on ignored keys.")
 @click.argument("config_file", type=click.Path(dir_okay=False))
-def check_config(config_file: str) -> None:
-    """Validate CONFIG_FILE and report every problem."""
+def check_config(config_file: str, strict: bool) -> None:
+    """Validate CONFIG_FILE and report every problem. Fails (exit 1) on errors and on anything
+    dex-py would ignore (unknown or unused keys, values that have no effect); with --strict on
+    every warning. `serve` only warns about those, as Dex does."""
     config = load_config_or_exit(config_file)
+    failing = config.warnings if strict else config.ignored
+    if failing:
+        what = "warning(s)" if strict else "key(s) or value(s) dex-py would ignore"
+        fail(f"{config_file}: {len(failing)} {what} (listed above)")
     click.echo(
         f"config OK: issuer {config.issuer}, storage {config.storage.type}, "
         f"{len(config.static_clients)} static client(s), {len(config.connectors)} connector(s)"

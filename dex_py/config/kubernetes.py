@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from dex_py.config import feature_flags
 from dex_py.config.durations import parse_duration
 from dex_py.config.envexpand import expand_env
 from dex_py.config.model import Config, ConfigError
@@ -134,7 +135,7 @@ class _Parser:
     def __init__(self, static_clients: set[str]) -> None:
         self.static_clients = static_clients
         self.errors: list[tuple[str, str]] = []
-        self.expand = os.environ.get("DEX_EXPAND_ENV", "").lower() not in ("false", "f", "0")
+        self.expand = feature_flags.expand_env()
 
     def error(self, path: str, message: str) -> None:
         self.errors.append((path, message))

@@ -22,7 +22,9 @@ from typing import Any
 
 import yaml
 
+from dex_py.config import feature_flags
 from dex_py.config.model import Config, ConfigError
+from dex_py.config.reader import NOT_USED, UNKNOWN_KEY
 from dex_py.config.schema import schema_problems
 from dex_py.config.sections import SectionReader
 from dex_py.config.validation import validate
@@ -131,9 +133,17 @@ def from_dict(data: Mapping[str, Any], source: str = "<dict>") -> Config:
         and not _has_error(path, errors)
         and not _CONNECTOR_CONFIG.match(path)
     ]
+    if feature_flags.disallow_unknown_fields():
+        errors += [(path, msg) for path, msg in reader.ignored if msg.startswith(UNKNOWN_KEY)]
+        errors += [
+            (warning.split(": ", 1)[0], "unknown key")
+            for warning in checked.warnings
+            if ": unknown key" in warning
+        ]
     if errors:
         raise ConfigError(errors)
     config.warnings = reader.warnings + checked.warnings
+    config.ignored = [w for w in config.warnings if "ignored" in w or NOT_USED in w]
     return config
 
 

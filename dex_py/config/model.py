@@ -232,6 +232,9 @@ class Config:
     extensions: dict[str, dict] = field(default_factory=dict)
     # Non-fatal findings of load(): unknown keys, insecure settings.
     warnings: list[str] = field(default_factory=list)
+    # The warnings about keys or values dex-py drops (each says "ignored" or "not used"):
+    # check-config fails on them.
+    ignored: list[str] = field(default_factory=list)
 
 
 class ConfigError(Exception):

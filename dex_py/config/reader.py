@@ -10,21 +10,37 @@ entry as it was in the file.
 Environment variables (``$VAR``, ``${VAR}``) are expanded by ``expanded`` with Go's
 ``os.ExpandEnv`` rules on parsed string values only (the section mappers call it for
 ``storage.config`` and ``connectors[].config``); like Dex, ``DEX_EXPAND_ENV=false`` turns it off.
+
+A key dex-py does not read is a warning that says so (and names the closest known key when the
+name looks like a typo); ``ignored`` keeps those paths apart from other warnings, so that
+``check-config`` can fail on them and ``DEX_CONFIG_DISALLOW_UNKNOWN_FIELDS`` turn them into
+errors.
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from dex_py.config import feature_flags
 from dex_py.config.durations import DurationError, parse_duration
 from dex_py.config.envexpand import expand_env
 
 T = TypeVar("T")
 
 NOT_USED = "accepted but not used by dex-py"
+UNKNOWN_KEY = "unknown key (ignored)"
+
+
+def unknown_key_message(key: str, known: Iterable[str]) -> str:
+    """``unknown key (ignored)``, with ``did you mean 'x'?`` when a known key is close."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.75)
+    if not close:
+        close = [k for k in known if k.lower() == key.lower()]
+    return f"{UNKNOWN_KEY}; did you mean {close[0]!r}?" if close else UNKNOWN_KEY
 
 
 def _join(path: str, key: str) -> str:
@@ -37,10 +53,12 @@ class Reader:
     def __init__(self) -> None:
         self.errors: list[tuple[str, str]] = []
         self.warnings: list[str] = []
+        # Keys read by nothing: (path, message); each is also in warnings.
+        self.ignored: list[tuple[str, str]] = []
         # Paths whose problem is already reported, so validate() does not repeat it.
         self.suppressed: set[str] = set()
         self.positions: dict[str, list[int]] = {}
-        self.expand = os.environ.get("DEX_EXPAND_ENV", "").lower() not in ("false", "f", "0")
+        self.expand = feature_flags.expand_env()
 
     def error(self, path: str, message: str) -> None:
         self.errors.append((path, message))
@@ -67,9 +85,13 @@ class Reader:
         known, unused = set(known), set(unused)
         for key in data:
             if key in unused:
-                self.warn(_join(path, str(key)), NOT_USED)
+                message = NOT_USED
             elif key not in known:
-                self.warn(_join(path, str(key)), "unknown key (ignored)")
+                message = unknown_key_message(str(key), sorted(known))
+            else:
+                continue
+            self.warn(_join(path, str(key)), message)
+            self.ignored.append((_join(path, str(key)), message))
 
     def mapping(self, value: Any, path: str) -> dict[Any, Any]:
         if value is None:

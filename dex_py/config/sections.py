@@ -14,6 +14,7 @@ import binascii
 from collections.abc import Mapping
 from typing import Any
 
+from dex_py.config import feature_flags
 from dex_py.config.model import (
     ClientRemoteIP,
     Config,
@@ -167,6 +168,8 @@ class SectionReader(Reader):
         known = ("grantTypes", "responseTypes", "skipApprovalScreen", "alwaysShowLoginScreen")
         oauth2 = self.section(data, "oauth2", "", (*known, "passwordConnector"))
         d = OAuth2Config()
+        if feature_flags.client_credentials_by_default():
+            d.grant_types.append("client_credentials")
         return OAuth2Config(
             grant_types=self.strings(oauth2, "grantTypes", "oauth2", d.grant_types),
             response_types=self.strings(oauth2, "responseTypes", "oauth2", d.response_types),

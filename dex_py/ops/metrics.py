@@ -1,10 +1,18 @@
-"""Prometheus metrics: per-request counter and latency histogram, build info, event counters,
-and the multi-process plumbing for gunicorn.
+"""Prometheus metrics: per-request counters and histograms, build info, event counters, and the
+multi-process plumbing for gunicorn.
 
 ``init_metrics(app, telemetry)`` installs two cheap hooks (a ``perf_counter`` in the WSGI
-environ before the request, one cached counter/histogram child update after it) when
-``telemetry.http`` is set; otherwise it does nothing. Labels: ``handler`` (the Flask endpoint
-name, ``none`` when no route matched), ``method`` (known methods, else ``other``), ``code``.
+environ before the request, cached counter/histogram child updates after it) when
+``telemetry.http`` is set; otherwise it does nothing. Two sets of request metrics:
+
+- dex-py's own, ``dexpy_http_requests_total`` and ``dexpy_http_request_duration_seconds``:
+  ``handler`` is the Flask endpoint name (``none`` when no route matched), ``method`` the known
+  method (else ``other``), ``code`` the status.
+- Dex's names, so its dashboards and alerts keep working: ``http_requests_total``,
+  ``request_duration_seconds`` (buckets 0.25 s to 10 s) and ``response_size_bytes`` (buckets
+  200 to 1500 bytes), labelled ``code``, ``method`` (lower case, as Go's promhttp writes it) and
+  ``handler``: the route's path below the issuer, ``{name}`` for a variable part
+  (``/token``, ``/auth/{connector}/login``), as Dex labels its handlers.
 
 Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR``
 (prometheus_client's multiprocess mode): ``dex_py.serving.server`` calls
@@ -20,6 +28,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -39,6 +48,9 @@ _START_KEY = "dex_py.metrics.start"
 OBSERVE_EXTENSION = "dex_py.ops.metrics.observe"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DEX_DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+DEX_SIZE_BUCKETS = (200.0, 500.0, 900.0, 1500.0)
+_DEX_LABELS = ("code", "method", "handler")
 
 # Domain events the app may count: name -> (help text, label names).
 EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -58,6 +70,12 @@ EVENTS: dict[str, tuple[str, tuple[str, ...]]] = {
         (),
     ),
     "dexpy_tokenreviews_total": ("TokenReview webhook answers by result.", ("result",)),
+    "dexpy_audit_events_total": (
+        "Security events (one per audit log line): logins, tokens issued or refused (refreshes"
+        " by grant_type), refresh reuse, code replay, revocations, logouts; by client and"
+        " connector.",
+        ("event", "outcome", "grant_type", "client", "connector"),
+    ),
 }
 
 
@@ -67,7 +85,10 @@ class _Metrics:
     duration: Histogram
     build_info: Gauge
     events: dict[str, Counter]
-    children: dict[tuple[str, str, int], tuple[Any, Any]] = field(default_factory=dict)
+    dex_requests: Counter
+    dex_duration: Histogram
+    dex_size: Histogram
+    children: dict[tuple[str, str, int], tuple[Any, ...]] = field(default_factory=dict)
 
 
 _metrics: _Metrics | None = None
@@ -91,7 +112,34 @@ def _create_metrics() -> _Metrics:
     )
     build_info.labels(__version__, platform.python_version()).set(1)
     events = {name: Counter(name, doc, labels) for name, (doc, labels) in EVENTS.items()}
-    return _Metrics(requests, duration, build_info, events)
+    dex_requests = Counter("http_requests", "Count of all HTTP requests.", _DEX_LABELS)
+    dex_duration = Histogram(
+        "request_duration_seconds",
+        "A histogram of latencies for requests.",
+        _DEX_LABELS,
+        buckets=DEX_DURATION_BUCKETS,
+    )
+    dex_size = Histogram(
+        "response_size_bytes",
+        "A histogram of response sizes for requests.",
+        _DEX_LABELS,
+        buckets=DEX_SIZE_BUCKETS,
+    )
+    return _Metrics(requests, duration, build_info, events, dex_requests, dex_duration, dex_size)
+
+
+def dex_handler_names(app: Flask, issuer_path: str) -> dict[str, str]:
+    """Flask endpoint -> Dex's handler label: the first rule's path below the issuer, with
+    ``<name>`` / ``<conv:name>`` written ``{name}``."""
+    names: dict[str, str] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in names:
+            continue
+        path = rule.rule
+        if issuer_path and path.startswith(issuer_path):
+            path = path[len(issuer_path) :] or "/"
+        names[rule.endpoint] = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", path)
+    return names
 
 
 def _get_metrics() -> _Metrics:
@@ -101,38 +149,52 @@ def _get_metrics() -> _Metrics:
     return _metrics
 
 
-def init_metrics(app: Flask, telemetry: TelemetryConfig) -> None:
-    """Record request counts and latencies for ``app`` when ``telemetry.http`` is set."""
+def init_metrics(app: Flask, telemetry: TelemetryConfig, issuer_path: str = "") -> None:
+    """Record request counts, latencies and sizes for ``app`` when ``telemetry.http`` is set."""
     if not telemetry.http:
         return
     metrics = _get_metrics()
     children = metrics.children
-    requests_total, duration = metrics.requests, metrics.duration
+    handler_names: dict[str, str] = {}
 
     def start_timer() -> None:
         request._get_current_object().environ[_START_KEY] = perf_counter()  # type: ignore[attr-defined]
 
-    def observe(endpoint: str, method: str, status: int, seconds: float) -> None:
-        # Hot path: one dict lookup, two lock-protected updates.
+    def children_for(key: tuple[str, str, int]) -> tuple[Any, ...]:
+        endpoint, method, status = key
+        if not handler_names:
+            handler_names.update(dex_handler_names(app, issuer_path))
+        method = method if method in _METHODS else "other"
+        code = str(status)
+        dex_labels = (code, method.lower(), handler_names.get(endpoint, "none"))
+        found = (
+            metrics.requests.labels(endpoint, method, code),
+            metrics.duration.labels(endpoint, method),
+            metrics.dex_requests.labels(*dex_labels),
+            metrics.dex_duration.labels(*dex_labels),
+            metrics.dex_size.labels(*dex_labels),
+        )
+        if method != "other":  # bounded: endpoints x known methods x codes
+            children[key] = found
+        return found
+
+    def observe(endpoint: str, method: str, status: int, seconds: float, size: int = 0) -> None:
+        # Hot path: one dict lookup, five lock-protected updates.
         key = (endpoint or "none", method, status)
-        pair = children.get(key)
-        if pair is None:
-            handler = key[0]
-            method = method if method in _METHODS else "other"
-            pair = (
-                requests_total.labels(handler, method, str(status)),
-                duration.labels(handler, method),
-            )
-            if method != "other":  # bounded: endpoints x known methods x codes
-                children[key] = pair
-        pair[0].inc()
-        pair[1].observe(seconds)
+        found = children.get(key) or children_for(key)
+        found[0].inc()
+        found[1].observe(seconds)
+        found[2].inc()
+        found[3].observe(seconds)
+        found[4].observe(size)
 
     def record(response: Response) -> Response:
         req = request._get_current_object()  # type: ignore[attr-defined]
         start = req.environ.get(_START_KEY)
         if start is not None:
-            observe(req.endpoint, req.method, response.status_code, perf_counter() - start)
+            size = response.content_length or 0
+            seconds = perf_counter() - start
+            observe(req.endpoint, req.method, response.status_code, seconds, size)
         return response
 
     # First in line, so a before_request hook that answers early is still timed.

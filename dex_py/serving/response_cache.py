@@ -24,8 +24,9 @@ Key = tuple[str, str, str | None]
 class ResponseCache:
     """``lookup(environ)`` before running the app, ``store(environ, key, answer)`` after."""
 
-    def __init__(self, observe: Callable[[str, str, int, float], None] | None = None) -> None:
-        self.observe = observe  # (endpoint, method, status, seconds) into the request metrics
+    def __init__(self, observe: Callable[[str, str, int, float, int], None] | None = None) -> None:
+        # (endpoint, method, status, seconds, response size) into the request metrics
+        self.observe = observe
         self.entries: dict[Key, tuple[float, str, Answer]] = {}
 
     @staticmethod
@@ -44,7 +45,7 @@ class ResponseCache:
             self.entries.pop(key, None)
             return None
         if self.observe is not None:
-            self.observe(endpoint, "GET", answer[0], time.monotonic() - now)
+            self.observe(endpoint, "GET", answer[0], time.monotonic() - now, len(answer[2]))
         return answer
 
     def store(self, environ: dict[str, Any], key: Key, answer: Answer) -> None:

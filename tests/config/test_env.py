@@ -123,7 +123,7 @@ def test_cli_check_config_prints_warnings_and_yaml_errors(
 
     valid["colour"] = "blue"
     result = CliRunner().invoke(main, ["check-config", str(write_yaml(valid))])
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # a key dex-py would ignore
     assert "warning: colour: unknown key (ignored)" in result.output
     bad = write_yaml("issuer: [\n")
     result = CliRunner().invoke(main, ["check-config", str(bad)])

@@ -180,17 +180,21 @@ def test_storage_config_takes_any_values(valid: dict[str, Any]) -> None:
     assert "port" in config_schema()["properties"]["storage"]["properties"]["config"]["properties"]
 
 
-def test_unknown_keys_are_editor_hints_but_check_config_warnings(
+def test_unknown_keys_are_editor_hints_loader_warnings_and_check_config_failures(
     valid: dict[str, Any], write_yaml: Any
 ) -> None:
+    """The loader (and so ``serve``) only warns, as Dex does; check-config fails on a key
+    dex-py would ignore."""
     from dex_py.cli import main
 
     valid["web"]["colour"] = "blue"
     assert any("colour" in e for e in _editor_errors(valid))
     assert schema_problems(valid) == []
+    assert from_dict(valid).warnings == ["web.colour: unknown key (ignored)"]
     result = CliRunner().invoke(main, ["check-config", str(write_yaml(valid))])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert "warning: web.colour: unknown key (ignored)" in result.output
+    assert "1 key(s) or value(s) dex-py would ignore" in result.output
 
 
 def test_check_config_reports_schema_problems_in_its_format(

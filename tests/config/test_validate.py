@@ -486,7 +486,7 @@ WARNING_CASES: list[tuple[str, Mutate, str]] = [
     (
         "unknown-in-client",
         setter("staticClients.0.redirectURLs", []),
-        "staticClients[0].redirectURLs: unknown key (ignored)",
+        "staticClients[0].redirectURLs: unknown key (ignored); did you mean 'redirectURIs'?",
     ),
     (
         "unknown-in-refresh",

@@ -8,7 +8,10 @@ import logging
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
+from dex_py.ops import audit as audit_module
+from dex_py.ops import metrics
 from tests.oauth.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -110,3 +113,32 @@ def test_the_address_behind_a_trusted_proxy(
     )
     assert resp.status_code == 401
     assert _audits(caplog)[-1]["ip"] == "203.0.113.9"
+
+
+def test_audit_events_are_counted_by_client_connector_and_grant(app: App) -> None:
+    metrics._get_metrics()  # metrics on, as with telemetry.http set
+    labels = {"client": CLIENT_ID, "connector": "local"}
+    failed = {"event": "login", "outcome": "failure", "grant_type": "", **labels}
+    refreshed = {"event": "token", "outcome": "success", "grant_type": "refresh_token"}
+    refreshed |= {"client": CLIENT_ID, "connector": ""}  # token lines name no connector
+    before_failed = REGISTRY.get_sample_value("dexpy_audit_events_total", failed) or 0.0
+    before_refreshed = REGISTRY.get_sample_value("dexpy_audit_events_total", refreshed) or 0.0
+    browser = app.client()
+    assert login_password(browser, auth_params(), password="wrong-password").status_code == 401
+    tokens = redeem(browser, code_from(login_password(browser, auth_params()))["code"]).json
+    data = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    assert browser.post("/dex/token", data=data, headers=basic()).status_code == 200
+    assert REGISTRY.get_sample_value("dexpy_audit_events_total", failed) == before_failed + 1
+    assert REGISTRY.get_sample_value("dexpy_audit_events_total", refreshed) == (
+        before_refreshed + 1
+    )
+
+
+def test_invented_client_ids_do_not_grow_the_metrics_without_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(audit_module, "_label_values", {"client": set(), "connector": set()})
+    monkeypatch.setattr(audit_module, "MAX_LABEL_VALUES", 3)
+    seen = [audit_module._bounded("client", f"made-up-{n}") for n in range(6)]
+    assert seen == ["made-up-0", "made-up-1", "made-up-2", "other", "other", "other"]
+    assert audit_module._bounded("client", "made-up-1") == "made-up-1"

@@ -127,3 +127,47 @@ def test_parse_address(address: str, expected: tuple[str, int]) -> None:
 def test_parse_address_rejects_garbage() -> None:
     with pytest.raises(ValueError, match=r"telemetry\.http"):
         metrics.parse_address("localhost")
+
+
+def test_dex_metric_names_and_labels() -> None:
+    """Dex's dashboards query http_requests_total, request_duration_seconds and
+    response_size_bytes by code, lower-case method and the handler's path below the issuer."""
+    app = Flask("dex_names_test")
+
+    @app.get("/dex/token")
+    def token() -> str:
+        return "x" * 600
+
+    @app.post("/dex/auth/<connector>/login")
+    def password_login(connector: str) -> str:
+        return connector
+
+    metrics.init_metrics(app, ON, "/dex")
+    client = app.test_client()
+    token_labels = {"code": "200", "method": "get", "handler": "/token"}
+    login_labels = {"code": "200", "method": "post", "handler": "/auth/{connector}/login"}
+    before = sample("http_requests_total", **token_labels)
+    before_login = sample("http_requests_total", **login_labels)
+    before_small = sample("response_size_bytes_bucket", le="500.0", **token_labels)
+    before_large = sample("response_size_bytes_bucket", le="900.0", **token_labels)
+    before_fast = sample("request_duration_seconds_bucket", le="10.0", **token_labels)
+    client.get("/dex/token")
+    client.get("/dex/token")
+    client.post("/dex/auth/ldap/login")
+    assert sample("http_requests_total", **token_labels) == before + 2
+    assert sample("http_requests_total", **login_labels) == before_login + 1
+    # a 600-byte answer lands above the 500-byte bucket and inside the 900-byte one
+    assert sample("response_size_bytes_bucket", le="500.0", **token_labels) == before_small
+    assert sample("response_size_bytes_bucket", le="900.0", **token_labels) == before_large + 2
+    assert sample("request_duration_seconds_bucket", le="10.0", **token_labels) == before_fast + 2
+
+
+def test_dex_handler_names_strip_the_issuer_path_and_write_variables_in_braces() -> None:
+    app = Flask("handler_names_test")
+    app.add_url_rule("/dex/keys", "keys", lambda: "")
+    app.add_url_rule("/dex/callback/<string:connector>", "callback", lambda connector: "")
+    app.add_url_rule("/dex", "landing", lambda: "")
+    names = metrics.dex_handler_names(app, "/dex")
+    assert names["keys"] == "/keys"
+    assert names["callback"] == "/callback/{connector}"
+    assert names["landing"] == "/"
