@@ -331,7 +331,6 @@ LoadModule mpm_event_module %(mods)s/mod_mpm_event.so
 LoadModule authz_core_module %(mods)s/mod_authz_core.so
 LoadModule authz_user_module %(mods)s/mod_authz_user.so
 LoadModule authn_core_module %(mods)s/mod_authn_core.so
-LoadModule unixd_module %(mods)s/mod_unixd.so
 LoadModule proxy_module %(mods)s/mod_proxy.so
 LoadModule proxy_http_module %(mods)s/mod_proxy_http.so
 LoadModule auth_openidc_module %(mods)s/mod_auth_openidc.so

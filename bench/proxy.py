@@ -1,0 +1,334 @@
+"""Auth proxy benchmark (issue 11): the same static file, side by side in one run.
+
+Run from the repo root: ``.venv/bin/python bench/proxy.py [--rounds 3] [--duration 5]
+[--concurrency 32] [--idle 1000] [--proxy-workers 2] [--store cookie]
+[--out bench/results/proxy.md]``. Needs ``/usr/bin/wrk``, nginx, apache2 and
+libapache2-mod-auth-openidc (Debian packages; ``.ci/run`` installs them).
+
+Setups, all on 127.0.0.1, every server started here from its own config in a temporary folder
+and stopped by pid (``tests/proxy_front/daemons.py``):
+
+- ``direct``: nginx serving ``/static/hello.txt`` (the upstream of every other setup);
+- ``nginx + auth_request``: nginx in ingress-nginx's shape asking ``dex-py proxy``'s
+  ``/oauth2/auth`` on every request, with a valid session cookie;
+- ``dex-py upstream``: ``dex-py proxy`` in upstream mode, with a valid session cookie;
+- ``Apache + mod_auth_openidc``: Apache (event MPM) protecting a reverse proxy to the same
+  upstream with mod_auth_openidc, a relying party of the same ``dex-py serve`` issuer, with a
+  valid session cookie (its server-side session cache in shared memory);
+- ``/oauth2/auth alone``: the proxy's forward-auth answer (202 + identity headers).
+
+Sessions come from scripted logins through the issuer's password form. Rounds are interleaved
+(every setup once per round, in a new random order each round) because the machine is shared.
+Per setup: median req/s (min-max), p50, p99 (wrk's latency), CPU time per request of every
+server process on the path (``/proc/<pid>/stat`` before/after: nginx front, proxy, Apache,
+upstream nginx), and the p50 added to ``direct``. Then upstream mode's throughput with
+``--idle`` idle connections held open on the proxy against without (alternating). Targets
+(judged on medians): ``/oauth2/auth`` >= 5,000 req/s; added p50 < 1 ms; upstream mode >= 0.5 x
+mod_auth_openidc; idle connections cost the others no more than 10 % of throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from dexserver import REPO_ROOT
+from procstat import cpu_by_pid, cpu_spent
+from report import cpu_model, publish
+from workloads import wrk
+
+sys.path.insert(0, str(REPO_ROOT))
+from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, live_server
+from tests.login_flow import follow_login
+from tests.proxy_front import daemons
+from tests.services import free_port
+from tests.slowclients import SlowClients
+
+PROXY_CLIENT, PROXY_SECRET = "dex-py-proxy", "bench-proxy-secret-0123456789"
+APACHE_CLIENT, APACHE_SECRET = "bench-mod-auth-openidc", "bench-apache-secret-0123456789"
+COOKIE = "_dexpy_proxy"
+COOKIE_SECRET = "bench-proxy-cookie-secret-0123456789abcdef"
+FILE = "/static/hello.txt"
+FILE_BYTES = 1024
+IDLE_SLOWDOWN_LIMIT = 0.9  # throughput with idle connections / without, at least
+
+
+@dataclass
+class Setup:
+    name: str
+    url: str
+    headers: list[str]
+    servers: list[daemons.Daemon]
+    runs: list[dict[str, float]] = field(default_factory=list)
+
+    def pids(self) -> list[int]:
+        return [pid for server in self.servers for pid in server.group_pids()]
+
+
+@dataclass
+class Ports:
+    static: int = field(default_factory=free_port)
+    front: int = field(default_factory=free_port)
+    proxy: int = field(default_factory=free_port)
+    apache: int = field(default_factory=free_port)
+
+
+def start_issuer(ports: Ports, tmp: Path) -> LiveServer:
+    """``dex-py serve`` (password DB) knowing the proxy and mod_auth_openidc as clients."""
+    clients = [
+        {
+            "id": PROXY_CLIENT,
+            "secret": PROXY_SECRET,
+            "name": "proxy",
+            "redirectURIs": [f"http://127.0.0.1:{ports.proxy}/oauth2/callback"],
+        },
+        {
+            "id": APACHE_CLIENT,
+            "secret": APACHE_SECRET,
+            "name": "apache",
+            "redirectURIs": [f"http://127.0.0.1:{ports.apache}/redirect_uri"],
+        },
+    ]
+    overrides = {
+        "staticClients": clients,
+        "connectors": [],
+        "oauth2": {"skipApprovalScreen": True},
+        "logger": {"level": "info"},
+    }
+    return live_server(overrides, workers=1, base_dir=tmp)
+
+
+def static_nginx(ports: Ports, tmp: Path, workers: int) -> daemons.Daemon:
+    root = tmp / "www"
+    (root / "static").mkdir(parents=True)
+    (root / "static" / "hello.txt").write_bytes(b"x" * (FILE_BYTES - 1) + b"\n")
+    server = f"server {{ listen 127.0.0.1:{ports.static}; root {root}; }}"
+    return daemons.start_nginx(tmp / "nginx-static", server, ports.static, workers=workers)
+
+
+def proxy_config(issuer: str, ports: Ports, workers: int, store: str) -> dict[str, Any]:
+    return {
+        "listen": f"127.0.0.1:{ports.proxy}",
+        "workers": workers,
+        "issuer": issuer,
+        "clientID": PROXY_CLIENT,
+        "clientSecret": PROXY_SECRET,
+        "redirectURL": f"http://127.0.0.1:{ports.proxy}/oauth2/callback",
+        "scopes": ["openid", "email", "profile", "groups", "offline_access"],
+        "cookie": {"name": COOKIE, "secrets": [COOKIE_SECRET], "secure": False},
+        "session": {"store": store, "refreshInterval": "1h"},
+        "upstreams": [{"path": "/", "url": f"http://127.0.0.1:{ports.static}"}],
+        "rules": [{"path": "/", "allow": {"teams": ["admins"]}}],
+        "metrics": {"listen": ""},
+        "logging": {"format": "json", "level": "warning", "requests": False},
+    }
+
+
+def log_in(start: str, back: str, cookie_prefix: str) -> str:
+    """Log in as the password-DB user from ``start`` until the redirect to ``back``; return the
+    Cookie header value with the cookies whose names start with ``cookie_prefix``."""
+    browser = requests.Session()
+    first = browser.get(start, allow_redirects=False, timeout=10)
+    callback = follow_login(
+        browser,
+        first,
+        back_to_client=lambda loc: loc.startswith(back),
+        credentials=(ADMIN_EMAIL, ADMIN_PASSWORD),
+        chooser="/auth/local",
+    )
+    resp = browser.get(callback, allow_redirects=True, timeout=10)
+    if resp.status_code != 200:
+        sys.exit(f"login at {start} ended with {resp.status_code}: {resp.text[:300]}")
+    cookies = [f"{c.name}={c.value}" for c in browser.cookies if c.name.startswith(cookie_prefix)]
+    if not cookies:
+        sys.exit(f"login at {start} set no {cookie_prefix}* cookie")
+    return "; ".join(cookies)
+
+
+def check(setup: Setup) -> None:
+    """One request as wrk will send it: it must pass (2xx), not redirect to a login."""
+    headers = dict(h.split(": ", 1) for h in setup.headers)
+    resp = requests.get(setup.url, headers=headers, allow_redirects=False, timeout=10)
+    if resp.status_code not in (200, 202):
+        sys.exit(f"{setup.name}: {setup.url} -> {resp.status_code} {resp.text[:300]}")
+
+
+def measure(setup: Setup, concurrency: int, duration: int) -> dict[str, float]:
+    pids = setup.pids()
+    before = cpu_by_pid(pids)
+    run = wrk(setup.url, "get.lua", concurrency, duration, [], setup.headers).raw
+    cpu = cpu_spent(before, cpu_by_pid(pids))
+    errors = run["status"] + run["connect"] + run["read"] + run["write"] + run["timeout"]
+    requests_done = max(run["requests"], 1)
+    return {
+        "rps": run["requests"] / (run["duration_us"] / 1e6),
+        "p50": run["p50_us"] / 1000,
+        "p99": run["p99_us"] / 1000,
+        "cpu_us": cpu / requests_done * 1e6,
+        "errors": errors,
+    }
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def idle_test(setup: Setup, args: argparse.Namespace, port: int) -> dict[str, Any]:
+    """Upstream mode's throughput without and with ``--idle`` idle connections, alternating."""
+    without: list[dict[str, float]] = []
+    with_idle: list[dict[str, float]] = []
+    held = 0
+    for _ in range(args.rounds):
+        without.append(measure(setup, args.concurrency, args.duration))
+        with SlowClients("127.0.0.1", port, slow=0, idle=args.idle) as idle:
+            with_idle.append(measure(setup, args.concurrency, args.duration))
+            held = idle.open_count()
+    return {"without": without, "with": with_idle, "held": held}
+
+
+def render(setups: list[Setup], idle: dict[str, Any], args: argparse.Namespace) -> list[str]:
+    direct_p50 = median(setups[0].runs, "p50")
+    lines = [
+        f"# Auth proxy benchmark ({cpu_model()})",
+        "",
+        f"{args.rounds} interleaved rounds of {args.duration} s per setup, wrk c={args.concurrency}"
+        f", {FILE_BYTES}-byte static file; dex-py proxy workers={args.proxy_workers}, "
+        f"session store={args.store}. Medians (req/s: min-max). CPU = all server processes "
+        "on the path, per request.",
+        "",
+        "| setup | req/s | p50 ms | p99 ms | CPU µs/req | added p50 vs direct | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in setups:
+        rps = [r["rps"] for r in s.runs]
+        added = median(s.runs, "p50") - direct_p50
+        lines.append(
+            f"| {s.name} | {statistics.median(rps):,.0f} ({min(rps):,.0f}-{max(rps):,.0f}) "
+            f"| {median(s.runs, 'p50'):.2f} | {median(s.runs, 'p99'):.2f} "
+            f"| {median(s.runs, 'cpu_us'):.0f} | {'' if s is setups[0] else f'{added:+.2f} ms'} "
+            f"| {sum(r['errors'] for r in s.runs):.0f} |"
+        )
+    by_name = {s.name: s for s in setups}
+    auth_rps = median(by_name["/oauth2/auth alone"].runs, "rps")
+    upstream_rps = median(by_name["dex-py upstream mode"].runs, "rps")
+    apache_rps = median(by_name["Apache + mod_auth_openidc"].runs, "rps")
+    added_front = median(by_name["nginx + auth_request"].runs, "p50") - direct_p50
+    added_upstream = median(by_name["dex-py upstream mode"].runs, "p50") - direct_p50
+    idle_ratio = median(idle["with"], "rps") / median(idle["without"], "rps")
+    ratio = upstream_rps / apache_rps
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    lines += [
+        "",
+        f"Idle connections: upstream mode with {args.idle} idle connections held open "
+        f"({idle['held']} still open at the end): {median(idle['with'], 'rps'):,.0f} req/s, "
+        f"p50 {median(idle['with'], 'p50'):.2f} ms; without: "
+        f"{median(idle['without'], 'rps'):,.0f} req/s, p50 {median(idle['without'], 'p50'):.2f} "
+        f"ms; ratio {idle_ratio:.2f}.",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+        f"| /oauth2/auth >= 5,000 req/s | {auth_rps:,.0f} req/s | {verdict(auth_rps >= 5000)} |",
+        f"| added p50 < 1 ms (nginx + auth_request) | {added_front:+.2f} ms "
+        f"| {verdict(added_front < 1)} |",
+        f"| added p50 < 1 ms (upstream mode) | {added_upstream:+.2f} ms "
+        f"| {verdict(added_upstream < 1)} |",
+        f"| upstream mode >= 0.5 x mod_auth_openidc | {ratio:.2f} x | {verdict(ratio >= 0.5)} |",
+        f"| {args.idle} idle connections don't slow others (>= {IDLE_SLOWDOWN_LIMIT} x) "
+        f"| {idle_ratio:.2f} x, {idle['held']} held | "
+        f"{verdict(idle_ratio >= IDLE_SLOWDOWN_LIMIT and idle['held'] == args.idle)} |",
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--proxy-workers", type=int, default=2)
+    parser.add_argument("--nginx-workers", type=int, default=2)
+    parser.add_argument("--store", default="cookie", choices=["cookie", "memory"])
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench/results/proxy.md")
+    args = parser.parse_args()
+
+    ports = Ports()
+    running: list[daemons.Daemon] = []
+    with tempfile.TemporaryDirectory(prefix="dexpy-bench-proxy-") as tmp_name:
+        tmp = Path(tmp_name)
+        issuer = start_issuer(ports, tmp)
+        try:
+            static = static_nginx(ports, tmp, args.nginx_workers)
+            running.append(static)
+            config = proxy_config(issuer.issuer, ports, args.proxy_workers, args.store)
+            proxy = daemons.start_proxy(tmp / "proxy", config, ports.proxy)
+            running.append(proxy)
+            front_conf = daemons.nginx_forward_auth_server(ports.front, ports.proxy, ports.static)
+            front = daemons.start_nginx(
+                tmp / "nginx-front", front_conf, ports.front, workers=args.nginx_workers
+            )
+            running.append(front)
+            apache = daemons.start_apache(
+                tmp / "apache",
+                ports.apache,
+                ports.static,
+                issuer.issuer,
+                APACHE_CLIENT,
+                APACHE_SECRET,
+            )
+            running.append(apache)
+
+            proxy_base = f"http://127.0.0.1:{ports.proxy}"
+            apache_base = f"http://127.0.0.1:{ports.apache}"
+            cookie = log_in(proxy_base + FILE, proxy_base + "/oauth2/callback", COOKIE)
+            apache_cookie = log_in(
+                apache_base + FILE, apache_base + "/redirect_uri", "mod_auth_openidc_session"
+            )
+            with_cookie = [f"Cookie: {cookie}"]
+            setups = [
+                Setup(
+                    "direct (nginx static)", f"http://127.0.0.1:{ports.static}{FILE}", [], [static]
+                ),
+                Setup(
+                    "nginx + auth_request",
+                    f"http://127.0.0.1:{ports.front}{FILE}",
+                    with_cookie,
+                    [front, proxy, static],
+                ),
+                Setup("dex-py upstream mode", proxy_base + FILE, with_cookie, [proxy, static]),
+                Setup(
+                    "Apache + mod_auth_openidc",
+                    apache_base + FILE,
+                    [f"Cookie: {apache_cookie}"],
+                    [apache, static],
+                ),
+                Setup("/oauth2/auth alone", proxy_base + "/oauth2/auth", with_cookie, [proxy]),
+            ]
+            for setup in setups:
+                check(setup)
+                measure(setup, args.concurrency, 1)  # warm-up: pools, caches
+            for round_no in range(args.rounds):
+                order = random.sample(setups, len(setups))
+                for setup in order:
+                    setup.runs.append(measure(setup, args.concurrency, args.duration))
+                print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
+            idle = idle_test(setups[2], args, ports.proxy)
+            publish(render(setups, idle, args), args.out)
+        finally:
+            for daemon in reversed(running):
+                daemon.stop()
+            issuer.stop()
+
+
+if __name__ == "__main__":
+    main()
