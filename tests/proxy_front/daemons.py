@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -268,9 +269,11 @@ IDENTITY_NAMES = (
 
 def caddyfile_forward_auth(port: int, proxy_port: int, app_port: int) -> str:
     """A Caddyfile: ``/oauth2/*`` to the proxy, everything else behind ``forward_auth`` with
-    ``copy_headers`` (a 401 turns into the sign-in redirect), identity headers from the client
-    deleted first (Caddy 2.6 copies only the headers the auth answer has)."""
-    delete = "\n".join(f"    request_header -{name}" for name in IDENTITY_NAMES)
+    ``copy_headers`` (a 401 turns into the sign-in redirect). Identity headers from the client
+    are deleted first, in a ``route`` so that this happens before ``forward_auth`` (Caddy's
+    default order runs ``request_header`` after it); Caddy 2.6 copies only the headers the auth
+    answer has, so a forged one would otherwise pass."""
+    delete = "\n".join(f"      request_header -{name}" for name in IDENTITY_NAMES)
     return f"""{{
   admin off
   auto_https off
@@ -280,16 +283,18 @@ http://127.0.0.1:{port} {{
     reverse_proxy 127.0.0.1:{proxy_port}
   }}
   handle {{
+    route {{
 {delete}
-    forward_auth 127.0.0.1:{proxy_port} {{
-      uri /oauth2/auth
-      copy_headers {" ".join(IDENTITY_NAMES)}
-      @unauthenticated status 401
-      handle_response @unauthenticated {{
-        redir * /oauth2/start?rd={{scheme}}://{{host}}:{port}{{uri}}
+      forward_auth 127.0.0.1:{proxy_port} {{
+        uri /oauth2/auth
+        copy_headers {" ".join(IDENTITY_NAMES)}
+        @unauthenticated status 401
+        handle_response @unauthenticated {{
+          redir * /oauth2/start?rd={{scheme}}://{{host}}:{port}{{uri}}
+        }}
       }}
+      reverse_proxy 127.0.0.1:{app_port}
     }}
-    reverse_proxy 127.0.0.1:{app_port}
   }}
 }}
 """
@@ -395,8 +400,11 @@ def start_apache(
 
 
 def dex_py_command() -> list[str]:
+    """This checkout's ``dex-py`` console script, or its entry point run by this Python."""
     script = REPO_ROOT / ".venv" / "bin" / "dex-py"
-    return [str(script)] if script.exists() else ["dex-py"]
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "from dex_py.entry import main; main()"]
 
 
 def start_proxy(workdir: Path, config: dict[str, Any], port: int) -> Daemon:

@@ -59,7 +59,7 @@ def make_app() -> web.Application:
     app = web.Application()
     app.router.add_get("/static/hello.txt", _static)
     app.router.add_get("/ws", _websocket)
-    app.router.add_route("*", "/{tail:.*}", _echo)
+    app.router.add_route("*", r"/{tail:[\s\S]*}", _echo)  # any path, even with CR/LF
     return app
 
 
