@@ -19,10 +19,13 @@ and stopped by pid (``tests/proxy_front/daemons.py``):
 
 Sessions come from scripted logins through the issuer's password form. Rounds are interleaved
 (every setup once per round, in a new random order each round) because the machine is shared.
-Per setup: median req/s (min-max), p50, p99 (wrk's latency), CPU time per request of every
-server process on the path (``/proc/<pid>/stat`` before/after: nginx front, proxy, Apache,
-upstream nginx), and the p50 added to ``direct``. Then upstream mode's throughput with
-``--idle`` idle connections held open on the proxy against without (alternating). Targets
+Per setup, under load (``--concurrency``): median req/s (min-max), p50, p99 (wrk's latency),
+CPU time per request of every server process on the path (``/proc/<pid>/stat`` before/after:
+nginx front, proxy, Apache, upstream nginx); and with one connection (c=1, the latency a request
+pays rather than queueing) the p50 and what it adds to ``direct``'s. ``--setups`` picks some
+(``direct,nginx,upstream,apache,auth``). Then the proxy's throughput (upstream mode, else
+``/oauth2/auth``) with ``--idle`` idle connections held open on it against without
+(alternating). Targets
 (judged on medians): ``/oauth2/auth`` >= 5,000 req/s; added p50 < 1 ms; upstream mode >= 0.5 x
 mod_auth_openidc; idle connections cost the others no more than 10 % of throughput.
 """
@@ -62,11 +65,13 @@ IDLE_SLOWDOWN_LIMIT = 0.9  # throughput with idle connections / without, at leas
 
 @dataclass
 class Setup:
+    key: str  # as named in --setups
     name: str
     url: str
     headers: list[str]
     servers: list[daemons.Daemon]
-    runs: list[dict[str, float]] = field(default_factory=list)
+    runs: list[dict[str, float]] = field(default_factory=list)  # loaded: --concurrency
+    quiet: list[dict[str, float]] = field(default_factory=list)  # one connection: latency
 
     def pids(self) -> list[int]:
         return [pid for server in self.servers for pid in server.group_pids()]
@@ -113,7 +118,9 @@ def static_nginx(ports: Ports, tmp: Path, workers: int) -> daemons.Daemon:
     return daemons.start_nginx(tmp / "nginx-static", server, ports.static, workers=workers)
 
 
-def proxy_config(issuer: str, ports: Ports, workers: int, store: str) -> dict[str, Any]:
+def proxy_config(
+    issuer: str, ports: Ports, workers: int, store: str, upstream: bool
+) -> dict[str, Any]:
     return {
         "listen": f"127.0.0.1:{ports.proxy}",
         "workers": workers,
@@ -124,7 +131,7 @@ def proxy_config(issuer: str, ports: Ports, workers: int, store: str) -> dict[st
         "scopes": ["openid", "email", "profile", "groups", "offline_access"],
         "cookie": {"name": COOKIE, "secrets": [COOKIE_SECRET], "secure": False},
         "session": {"store": store, "refreshInterval": "1h"},
-        "upstreams": [{"path": "/", "url": f"http://127.0.0.1:{ports.static}"}],
+        "upstreams": [{"path": "/", "url": f"http://127.0.0.1:{ports.static}"}] if upstream else [],
         "rules": [{"path": "/", "allow": {"teams": ["admins"]}}],
         "metrics": {"listen": ""},
         "logging": {"format": "json", "level": "warning", "requests": False},
@@ -190,72 +197,143 @@ def idle_test(setup: Setup, args: argparse.Namespace, port: int) -> dict[str, An
         with SlowClients("127.0.0.1", port, slow=0, idle=args.idle) as idle:
             with_idle.append(measure(setup, args.concurrency, args.duration))
             held = idle.open_count()
-    return {"without": without, "with": with_idle, "held": held}
+    return {"without": without, "with": with_idle, "held": held, "name": setup.name}
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
 
 
 def render(setups: list[Setup], idle: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    direct_p50 = median(setups[0].runs, "p50")
+    by_key = {s.key: s for s in setups}
+    direct_p50 = median(by_key["direct"].quiet, "p50") if "direct" in by_key else None
     lines = [
         f"# Auth proxy benchmark ({cpu_model()})",
         "",
         f"{args.rounds} interleaved rounds of {args.duration} s per setup, wrk c={args.concurrency}"
         f", {FILE_BYTES}-byte static file; dex-py proxy workers={args.proxy_workers}, "
-        f"session store={args.store}. Medians (req/s: min-max). CPU = all server processes "
-        "on the path, per request.",
+        f"session store={args.store}, nginx workers={args.nginx_workers}, Apache event MPM 2 x "
+        "64 threads. Medians (req/s: min-max). CPU = all server processes on the path, per "
+        "request. p50 and added p50 at c=1: one connection, one request at a time (the "
+        "latency a request pays, not queueing under load); added = minus direct's.",
         "",
-        "| setup | req/s | p50 ms | p99 ms | CPU µs/req | added p50 vs direct | errors |",
-        "|---|---|---|---|---|---|---|",
+        "| setup | req/s | p50 ms | p99 ms | CPU µs/req | p50 ms, c=1 | added p50, c=1 | errors |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    added: dict[str, float] = {}
     for s in setups:
         rps = [r["rps"] for r in s.runs]
-        added = median(s.runs, "p50") - direct_p50
+        if direct_p50 is not None and s.key != "direct":
+            added[s.key] = median(s.quiet, "p50") - direct_p50
         lines.append(
             f"| {s.name} | {statistics.median(rps):,.0f} ({min(rps):,.0f}-{max(rps):,.0f}) "
             f"| {median(s.runs, 'p50'):.2f} | {median(s.runs, 'p99'):.2f} "
-            f"| {median(s.runs, 'cpu_us'):.0f} | {'' if s is setups[0] else f'{added:+.2f} ms'} "
-            f"| {sum(r['errors'] for r in s.runs):.0f} |"
+            f"| {median(s.runs, 'cpu_us'):.0f} | {median(s.quiet, 'p50'):.2f} "
+            f"| {f'{added[s.key]:+.2f} ms' if s.key in added else ''} "
+            f"| {sum(r['errors'] for r in s.runs + s.quiet):.0f} |"
         )
-    by_name = {s.name: s for s in setups}
-    auth_rps = median(by_name["/oauth2/auth alone"].runs, "rps")
-    upstream_rps = median(by_name["dex-py upstream mode"].runs, "rps")
-    apache_rps = median(by_name["Apache + mod_auth_openidc"].runs, "rps")
-    added_front = median(by_name["nginx + auth_request"].runs, "p50") - direct_p50
-    added_upstream = median(by_name["dex-py upstream mode"].runs, "p50") - direct_p50
-    idle_ratio = median(idle["with"], "rps") / median(idle["without"], "rps")
-    ratio = upstream_rps / apache_rps
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "MISSED"
-
-    lines += [
-        "",
-        f"Idle connections: upstream mode with {args.idle} idle connections held open "
-        f"({idle['held']} still open at the end): {median(idle['with'], 'rps'):,.0f} req/s, "
-        f"p50 {median(idle['with'], 'p50'):.2f} ms; without: "
-        f"{median(idle['without'], 'rps'):,.0f} req/s, p50 {median(idle['without'], 'p50'):.2f} "
-        f"ms; ratio {idle_ratio:.2f}.",
-        "",
-        "| target | measured | verdict |",
-        "|---|---|---|",
-        f"| /oauth2/auth >= 5,000 req/s | {auth_rps:,.0f} req/s | {verdict(auth_rps >= 5000)} |",
-        f"| added p50 < 1 ms (nginx + auth_request) | {added_front:+.2f} ms "
-        f"| {verdict(added_front < 1)} |",
-        f"| added p50 < 1 ms (upstream mode) | {added_upstream:+.2f} ms "
-        f"| {verdict(added_upstream < 1)} |",
-        f"| upstream mode >= 0.5 x mod_auth_openidc | {ratio:.2f} x | {verdict(ratio >= 0.5)} |",
-        f"| {args.idle} idle connections don't slow others (>= {IDLE_SLOWDOWN_LIMIT} x) "
-        f"| {idle_ratio:.2f} x, {idle['held']} held | "
-        f"{verdict(idle_ratio >= IDLE_SLOWDOWN_LIMIT and idle['held'] == args.idle)} |",
-    ]
+    lines += ["", "| target | measured | verdict |", "|---|---|---|"]
+    if "auth" in by_key:
+        auth_rps = median(by_key["auth"].runs, "rps")
+        lines.append(
+            f"| /oauth2/auth >= 5,000 req/s | {auth_rps:,.0f} req/s | {verdict(auth_rps >= 5000)} |"
+        )
+    for key in ("nginx", "upstream"):
+        if key in added:
+            lines.append(
+                f"| added p50 < 1 ms ({by_key[key].name}) | {added[key]:+.2f} ms "
+                f"| {verdict(added[key] < 1)} |"
+            )
+    if "upstream" in by_key and "apache" in by_key:
+        ratio = median(by_key["upstream"].runs, "rps") / median(by_key["apache"].runs, "rps")
+        lines.append(
+            f"| upstream mode >= 0.5 x mod_auth_openidc | {ratio:.2f} x | {verdict(ratio >= 0.5)} |"
+        )
+    if idle:
+        ratio = median(idle["with"], "rps") / median(idle["without"], "rps")
+        ok = ratio >= IDLE_SLOWDOWN_LIMIT and idle["held"] == args.idle
+        lines.append(
+            f"| {args.idle} idle connections don't slow others (>= {IDLE_SLOWDOWN_LIMIT} x) "
+            f"| {ratio:.2f} x, {idle['held']} held | {verdict(ok)} |"
+        )
+        lines += [
+            "",
+            f"Idle connections ({idle['name']}): with {args.idle} silent connections held open on "
+            f"the proxy ({idle['held']} still open at the end) {median(idle['with'], 'rps'):,.0f}"
+            f" req/s, p50 {median(idle['with'], 'p50'):.2f} ms; without "
+            f"{median(idle['without'], 'rps'):,.0f} req/s, p50 "
+            f"{median(idle['without'], 'p50'):.2f} ms.",
+        ]
     return lines
+
+
+def start_servers(
+    args: argparse.Namespace, ports: Ports, tmp: Path, issuer: str, running: list[daemons.Daemon]
+) -> list[Setup]:
+    """Start every server and log in; return the setups asked for in ``--setups``."""
+    wanted = args.setups.split(",")
+    static = static_nginx(ports, tmp, args.nginx_workers)
+    running.append(static)
+    upstream = "upstream" in wanted
+    config = proxy_config(issuer, ports, args.proxy_workers, args.store, upstream)
+    proxy = daemons.start_proxy(tmp / "proxy", config, ports.proxy)
+    running.append(proxy)
+    proxy_base = f"http://127.0.0.1:{ports.proxy}"
+    start = proxy_base + (FILE if upstream else "/oauth2/start?rd=/oauth2/userinfo")
+    with_cookie = [f"Cookie: {log_in(start, proxy_base + '/oauth2/callback', COOKIE)}"]
+    setups = [
+        Setup(
+            "direct",
+            "direct (nginx static)",
+            f"http://127.0.0.1:{ports.static}{FILE}",
+            [],
+            [static],
+        ),
+        Setup("upstream", "dex-py upstream mode", proxy_base + FILE, with_cookie, [proxy, static]),
+        Setup("auth", "/oauth2/auth alone", proxy_base + "/oauth2/auth", with_cookie, [proxy]),
+    ]
+    if "nginx" in wanted:
+        conf = daemons.nginx_forward_auth_server(ports.front, ports.proxy, ports.static)
+        front = daemons.start_nginx(
+            tmp / "nginx-front", conf, ports.front, workers=args.nginx_workers
+        )
+        running.append(front)
+        setups.append(
+            Setup(
+                "nginx",
+                "nginx + auth_request",
+                f"http://127.0.0.1:{ports.front}{FILE}",
+                with_cookie,
+                [front, proxy, static],
+            )
+        )
+    if "apache" in wanted:
+        apache = daemons.start_apache(
+            tmp / "apache", ports.apache, ports.static, issuer, APACHE_CLIENT, APACHE_SECRET
+        )
+        running.append(apache)
+        base = f"http://127.0.0.1:{ports.apache}"
+        cookie = log_in(base + FILE, base + "/redirect_uri", "mod_auth_openidc_session")
+        setups.append(
+            Setup(
+                "apache",
+                "Apache + mod_auth_openidc",
+                base + FILE,
+                [f"Cookie: {cookie}"],
+                [apache, static],
+            )
+        )
+    order = ["direct", "nginx", "upstream", "apache", "auth"]
+    return sorted((s for s in setups if s.key in wanted), key=lambda s: order.index(s.key))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setups", default="direct,nginx,upstream,apache,auth")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--idle", type=int, default=1000, help="0: no idle-connection test")
     parser.add_argument("--proxy-workers", type=int, default=2)
     parser.add_argument("--nginx-workers", type=int, default=2)
     parser.add_argument("--store", default="cookie", choices=["cookie", "memory"])
@@ -268,61 +346,19 @@ def main() -> None:
         tmp = Path(tmp_name)
         issuer = start_issuer(ports, tmp)
         try:
-            static = static_nginx(ports, tmp, args.nginx_workers)
-            running.append(static)
-            config = proxy_config(issuer.issuer, ports, args.proxy_workers, args.store)
-            proxy = daemons.start_proxy(tmp / "proxy", config, ports.proxy)
-            running.append(proxy)
-            front_conf = daemons.nginx_forward_auth_server(ports.front, ports.proxy, ports.static)
-            front = daemons.start_nginx(
-                tmp / "nginx-front", front_conf, ports.front, workers=args.nginx_workers
-            )
-            running.append(front)
-            apache = daemons.start_apache(
-                tmp / "apache",
-                ports.apache,
-                ports.static,
-                issuer.issuer,
-                APACHE_CLIENT,
-                APACHE_SECRET,
-            )
-            running.append(apache)
-
-            proxy_base = f"http://127.0.0.1:{ports.proxy}"
-            apache_base = f"http://127.0.0.1:{ports.apache}"
-            cookie = log_in(proxy_base + FILE, proxy_base + "/oauth2/callback", COOKIE)
-            apache_cookie = log_in(
-                apache_base + FILE, apache_base + "/redirect_uri", "mod_auth_openidc_session"
-            )
-            with_cookie = [f"Cookie: {cookie}"]
-            setups = [
-                Setup(
-                    "direct (nginx static)", f"http://127.0.0.1:{ports.static}{FILE}", [], [static]
-                ),
-                Setup(
-                    "nginx + auth_request",
-                    f"http://127.0.0.1:{ports.front}{FILE}",
-                    with_cookie,
-                    [front, proxy, static],
-                ),
-                Setup("dex-py upstream mode", proxy_base + FILE, with_cookie, [proxy, static]),
-                Setup(
-                    "Apache + mod_auth_openidc",
-                    apache_base + FILE,
-                    [f"Cookie: {apache_cookie}"],
-                    [apache, static],
-                ),
-                Setup("/oauth2/auth alone", proxy_base + "/oauth2/auth", with_cookie, [proxy]),
-            ]
+            setups = start_servers(args, ports, tmp, issuer.issuer, running)
             for setup in setups:
                 check(setup)
                 measure(setup, args.concurrency, 1)  # warm-up: pools, caches
             for round_no in range(args.rounds):
-                order = random.sample(setups, len(setups))
-                for setup in order:
+                for setup in random.sample(setups, len(setups)):
                     setup.runs.append(measure(setup, args.concurrency, args.duration))
+                    setup.quiet.append(measure(setup, 1, max(2, args.duration // 2)))
                 print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
-            idle = idle_test(setups[2], args, ports.proxy)
+            idle: dict[str, Any] = {}
+            loaded = [s for s in setups if s.key in ("upstream", "auth")]
+            if args.idle and loaded:
+                idle = idle_test(loaded[0], args, ports.proxy)
             publish(render(setups, idle, args), args.out)
         finally:
             for daemon in reversed(running):
