@@ -42,9 +42,13 @@ def code_of(callback: str, state: str = "s1") -> str:
     return query["code"][0]
 
 
-def redeem(url: str, code: str) -> dict[str, str]:
+def exchange(url: str, code: str) -> requests.Response:
     data = {"grant_type": "authorization_code", "code": code, "redirect_uri": EXAMPLE_REDIRECT_URI}
-    resp = requests.post(url, data=data, auth=AUTH, timeout=10)
+    return requests.post(url, data=data, auth=AUTH, timeout=10)
+
+
+def redeem(url: str, code: str) -> dict[str, str]:
+    resp = exchange(url, code)
     assert resp.status_code == 200, resp.text
     tokens: dict[str, str] = resp.json()
     return tokens
@@ -80,16 +84,7 @@ def test_a_login_moves_between_replicas_and_tokens_work_on_each(cluster: Cluster
         assert resp.status_code == 200, (replica.name, resp.text)
         refresh = resp.json()["refresh_token"]
     # a code is single-use across replicas too
-    replay = requests.post(
-        cluster.on(third, cluster.issuer + "/token"),
-        data={
-            "grant_type": "authorization_code",
-            "code": code_of(callback),
-            "redirect_uri": EXAMPLE_REDIRECT_URI,
-        },
-        auth=AUTH,
-        timeout=10,
-    )
+    replay = exchange(cluster.on(third, cluster.issuer + "/token"), code_of(callback))
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
 
@@ -143,17 +138,7 @@ def test_killing_a_replica_under_load_loses_only_logins_in_flight_on_it(
         callback = login_password(
             browser, authorize_url(cluster.issuer), ADMIN_EMAIL, ADMIN_PASSWORD
         )
-        resp = requests.post(
-            cluster.issuer + "/token",
-            data={
-                "grant_type": "authorization_code",
-                "code": code_of(callback),
-                "redirect_uri": EXAMPLE_REDIRECT_URI,
-            },
-            auth=AUTH,
-            timeout=10,
-        )
-        assert resp.status_code == 200, resp.text
+        redeem(cluster.issuer + "/token", code_of(callback))
 
     threads = 4  # a bounded load: at most 4 logins in flight at any moment
     with Load(one_login, threads) as load:
