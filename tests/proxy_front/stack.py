@@ -23,6 +23,9 @@ from tests.login_flow import follow_login
 from tests.services import free_port
 
 COOKIE_SECRET = "proxy-front-test-cookie-secret-0123456789abcdef"
+# What a browser asks for when it opens a page: the proxy sends such a request to the login
+# (302); an API client or XHR gets 401 instead.
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 TEAM = "developers"
 
 
@@ -129,6 +132,7 @@ def log_in(
     """Open ``front + path`` as a browser would, log in at the issuer's LDAP form as
     ``username``, and return the session (holding the proxy's cookie) with the final answer."""
     browser = requests.Session()
+    browser.headers.update(BROWSER_ACCEPT)
     first = browser.get(front + path, allow_redirects=False, timeout=10)
     assert first.status_code == 302, (first.status_code, first.text[:300])
     callback = follow_login(

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.proxy_front.conftest import Stack
-from tests.proxy_front.stack import log_in
+from tests.proxy_front.stack import BROWSER_ACCEPT, log_in
 from tests.proxy_front.upstream_app import FORGED_IDENTITY, received_headers
 
 pytestmark = [pytest.mark.ldap, pytest.mark.live]
@@ -67,10 +67,16 @@ def test_upstream_mode_identity_and_forged_headers(stack: Stack) -> None:
     assert seen["x-forwarded-groups"] == ["developers"]
 
     anonymous = requests.get(
-        front + "/app/page", headers=FORGED_IDENTITY, allow_redirects=False, timeout=10
+        front + "/app/page",
+        headers=FORGED_IDENTITY | BROWSER_ACCEPT,
+        allow_redirects=False,
+        timeout=10,
     )
     assert anonymous.status_code == 302
     assert "/oauth2/start" in anonymous.headers["Location"]
+    api = requests.post(front + "/app/page", json={}, allow_redirects=False, timeout=10)
+    assert api.status_code == 401, "an API call without a session is refused, not redirected"
+    assert "path" not in api.text  # not the app's echo
 
 
 def test_websocket_echo_through_upstream_mode(stack: Stack) -> None:
