@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from tests.live import ADMIN_EMAIL, ADMIN_PASSWORD, LiveServer, live_server
 from tests.login_flow import follow_login
 from tests.proxy_front import daemons
+from tests.proxy_front.stack import BROWSER_ACCEPT
 from tests.services import free_port
 from tests.slowclients import SlowClients
 
@@ -142,6 +143,7 @@ def log_in(start: str, back: str, cookie_prefix: str) -> str:
     """Log in as the password-DB user from ``start`` until the redirect to ``back``; return the
     Cookie header value with the cookies whose names start with ``cookie_prefix``."""
     browser = requests.Session()
+    browser.headers.update(BROWSER_ACCEPT)
     first = browser.get(start, allow_redirects=False, timeout=10)
     callback = follow_login(
         browser,
