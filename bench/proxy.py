@@ -33,7 +33,9 @@ mod_auth_openidc; idle connections cost the others no more than 10 % of throughp
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
 import statistics
 import sys
 import tempfile
@@ -43,7 +45,7 @@ from typing import Any
 
 import requests
 from dexserver import REPO_ROOT
-from procstat import cpu_by_pid, cpu_spent
+from procstat import busy_seconds, cpu_by_pid, cpu_spent, wait_for_quiet
 from report import cpu_model, publish
 from workloads import wrk
 
@@ -62,6 +64,11 @@ COOKIE_SECRET = "bench-proxy-cookie-secret-0123456789abcdef"
 FILE = "/static/hello.txt"
 FILE_BYTES = 1024
 IDLE_SLOWDOWN_LIMIT = 0.9  # throughput with idle connections / without, at least
+CORES = os.cpu_count() or 1
+
+
+def load_average() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
 
 
 @dataclass
@@ -169,18 +176,28 @@ def check(setup: Setup) -> None:
         sys.exit(f"{setup.name}: {setup.url} -> {resp.status_code} {resp.text[:300]}")
 
 
-def measure(setup: Setup, concurrency: int, duration: int) -> dict[str, float]:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once waited for
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(setup: Setup, concurrency: int, duration: int, max_wait: float = 0) -> dict[str, float]:
+    """One wrk run against ``setup`` (after waiting up to ``max_wait`` s for a quiet machine):
+    its numbers, the servers' CPU per request, and the share of the machine other work took."""
+    wait_for_quiet(max_wait)
     pids = setup.pids()
-    before = cpu_by_pid(pids)
+    before, wrk_before, busy_before = cpu_by_pid(pids), children_cpu(), busy_seconds()
     run = wrk(setup.url, "get.lua", concurrency, duration, [], setup.headers).raw
     cpu = cpu_spent(before, cpu_by_pid(pids))
+    others = busy_seconds() - busy_before - cpu - (children_cpu() - wrk_before)
     errors = run["status"] + run["connect"] + run["read"] + run["write"] + run["timeout"]
-    requests_done = max(run["requests"], 1)
+    seconds = run["duration_us"] / 1e6
     return {
-        "rps": run["requests"] / (run["duration_us"] / 1e6),
+        "rps": run["requests"] / seconds,
         "p50": run["p50_us"] / 1000,
         "p99": run["p99_us"] / 1000,
-        "cpu_us": cpu / requests_done * 1e6,
+        "cpu_us": cpu / max(run["requests"], 1) * 1e6,
+        "others": max(others, 0.0) / (seconds * CORES),
         "errors": errors,
     }
 
@@ -195,9 +212,9 @@ def idle_test(setup: Setup, args: argparse.Namespace, port: int) -> dict[str, An
     with_idle: list[dict[str, float]] = []
     held = 0
     for _ in range(args.rounds):
-        without.append(measure(setup, args.concurrency, args.duration))
+        without.append(measure(setup, args.concurrency, args.duration, args.max_wait))
         with SlowClients("127.0.0.1", port, slow=0, idle=args.idle) as idle:
-            with_idle.append(measure(setup, args.concurrency, args.duration))
+            with_idle.append(measure(setup, args.concurrency, args.duration, args.max_wait))
             held = idle.open_count()
     return {"without": without, "with": with_idle, "held": held, "name": setup.name}
 
@@ -219,8 +236,17 @@ def render(setups: list[Setup], idle: dict[str, Any], args: argparse.Namespace) 
         "request. p50 and added p50 at c=1: one connection, one request at a time (the "
         "latency a request pays, not queueing under load); added = minus direct's.",
         "",
-        "| setup | req/s | p50 ms | p99 ms | CPU µs/req | p50 ms, c=1 | added p50, c=1 | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        f"Machine load (1-min load average) at the start {args.load_before}, at the end "
+        f"{load_average()}: other work shares these {CORES} cores, so req/s moves from round "
+        "to round; CPU µs per request moves much less. `CPU ceiling` = cores x 1 s / CPU per "
+        "request: the req/s the path's servers could reach with every core to themselves (wrk "
+        "left out), an estimate, not a measurement. `others' CPU`: the share of the machine "
+        "not spent by these servers or wrk during the loaded runs (other jobs, and kernel "
+        "network work no process is charged for).",
+        "",
+        "| setup | req/s | p50 ms | p99 ms | CPU µs/req | CPU ceiling req/s | others' CPU "
+        "| p50 ms, c=1 | added p50, c=1 | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     added: dict[str, float] = {}
     for s in setups:
@@ -230,7 +256,9 @@ def render(setups: list[Setup], idle: dict[str, Any], args: argparse.Namespace) 
         lines.append(
             f"| {s.name} | {statistics.median(rps):,.0f} ({min(rps):,.0f}-{max(rps):,.0f}) "
             f"| {median(s.runs, 'p50'):.2f} | {median(s.runs, 'p99'):.2f} "
-            f"| {median(s.runs, 'cpu_us'):.0f} | {median(s.quiet, 'p50'):.2f} "
+            f"| {median(s.runs, 'cpu_us'):.0f} | {CORES * 1e6 / median(s.runs, 'cpu_us'):,.0f} "
+            f"| {median(s.runs, 'others'):.0%} "
+            f"| {median(s.quiet, 'p50'):.2f} "
             f"| {f'{added[s.key]:+.2f} ms' if s.key in added else ''} "
             f"| {sum(r['errors'] for r in s.runs + s.quiet):.0f} |"
         )
@@ -248,8 +276,10 @@ def render(setups: list[Setup], idle: dict[str, Any], args: argparse.Namespace) 
             )
     if "upstream" in by_key and "apache" in by_key:
         ratio = median(by_key["upstream"].runs, "rps") / median(by_key["apache"].runs, "rps")
+        by_cpu = median(by_key["apache"].runs, "cpu_us") / median(by_key["upstream"].runs, "cpu_us")
         lines.append(
-            f"| upstream mode >= 0.5 x mod_auth_openidc | {ratio:.2f} x | {verdict(ratio >= 0.5)} |"
+            f"| upstream mode >= 0.5 x mod_auth_openidc | {ratio:.2f} x req/s ({by_cpu:.2f} x "
+            f"by CPU per request) | {verdict(ratio >= 0.5)} |"
         )
     if idle:
         ratio = median(idle["with"], "rps") / median(idle["without"], "rps")
@@ -339,8 +369,15 @@ def main() -> None:
     parser.add_argument("--proxy-workers", type=int, default=2)
     parser.add_argument("--nginx-workers", type=int, default=2)
     parser.add_argument("--store", default="cookie", choices=["cookie", "memory"])
+    parser.add_argument(
+        "--max-wait",
+        type=float,
+        default=5.0,
+        help="seconds to wait for a quiet machine before each loaded run",
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench/results/proxy.md")
     args = parser.parse_args()
+    args.load_before = load_average()
 
     ports = Ports()
     running: list[daemons.Daemon] = []
@@ -354,7 +391,9 @@ def main() -> None:
                 measure(setup, args.concurrency, 1)  # warm-up: pools, caches
             for round_no in range(args.rounds):
                 for setup in random.sample(setups, len(setups)):
-                    setup.runs.append(measure(setup, args.concurrency, args.duration))
+                    setup.runs.append(
+                        measure(setup, args.concurrency, args.duration, args.max_wait)
+                    )
                     setup.quiet.append(measure(setup, 1, max(2, args.duration // 2)))
                 print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
             idle: dict[str, Any] = {}
