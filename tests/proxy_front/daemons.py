@@ -269,11 +269,21 @@ IDENTITY_NAMES = (
 
 def caddyfile_forward_auth(port: int, proxy_port: int, app_port: int) -> str:
     """A Caddyfile: ``/oauth2/*`` to the proxy, everything else behind ``forward_auth`` with
-    ``copy_headers`` (a 401 turns into the sign-in redirect). Identity headers from the client
-    are deleted first, in a ``route`` so that this happens before ``forward_auth`` (Caddy's
-    default order runs ``request_header`` after it); Caddy 2.6 copies only the headers the auth
-    answer has, so a forged one would otherwise pass."""
+    ``copy_headers`` (a 401 turns into the sign-in redirect).
+
+    In a ``route``, so that it runs in this order (Caddy's default order puts
+    ``request_header`` after ``forward_auth``): identity headers from the client are deleted
+    (Caddy releases that skip a header the auth answer lacks would pass the client's on),
+    ``forward_auth`` copies the proxy's, and a header the auth answer did not have is deleted
+    again: Caddy 2.6 sets it to the unresolved placeholder text
+    ``{http.reverse_proxy.header.X-Auth-Request-Groups}``.
+    """
     delete = "\n".join(f"      request_header -{name}" for name in IDENTITY_NAMES)
+    unresolved = "\n".join(
+        f"      @unset{i} header_regexp {name} ^\\{{http\\.reverse_proxy\\.header\\.\n"
+        f"      request_header @unset{i} -{name}"
+        for i, name in enumerate(IDENTITY_NAMES)
+    )
     return f"""{{
   admin off
   auto_https off
@@ -293,6 +303,7 @@ http://127.0.0.1:{port} {{
           redir * /oauth2/start?rd={{scheme}}://{{host}}:{port}{{uri}}
         }}
       }}
+{unresolved}
       reverse_proxy 127.0.0.1:{app_port}
     }}
   }}

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from tests.chromium import CHROMIUM, chromium
+from tests.connectors.ldap.conftest import Directory
 from tests.proxy_front.conftest import Stack
 from tests.proxy_front.stack import log_in
-from tests.proxy_front.upstream_app import received_headers
+from tests.proxy_front.upstream_app import FORGED_IDENTITY, received_headers
 from tests.services import missing_service
 
 pytestmark = [pytest.mark.ldap, pytest.mark.live]
@@ -64,5 +65,27 @@ def test_caddy_forward_auth_logs_in_and_refuses_another_team(stack: Stack) -> No
     assert_identity(allowed.json(), "bob", "developers")
     again = browser.get(front + "/static/hello.txt", timeout=10)
     assert again.status_code == 200 and again.text.startswith("hello from the protected app")
+    forged = browser.get(front + "/docs/index", headers=FORGED_IDENTITY, timeout=10)
+    assert_identity(forged.json(), "bob", "developers")  # the client's copies are gone
     _, refused = log_in(front, "dave", "dave-secret")
     assert refused.status_code == 403, (refused.status_code, refused.text[:300])
+
+
+@pytest.mark.parametrize("front_kind", ["nginx", "caddy"])
+def test_a_user_without_groups_cannot_claim_some(
+    stack: Stack, directory: Directory, front_kind: str
+) -> None:
+    """The auth answer has no X-Auth-Request-Groups for a user in no group: the front server
+    must still drop the client's own (Caddy 2.6's copy_headers alone would pass it on)."""
+    uid = f"loner-{directory.tag}"
+    directory.add_user(uid, "loner-secret")
+    name = "a" if front_kind == "nginx" else "b"
+    getattr(stack, front_kind)(name, rules=[{"path": "/", "allow": {"authenticated": True}}])
+    browser, page = log_in(stack.clients[name].front, uid, "loner-secret")
+    assert page.status_code == 200, stack.logs()
+    # Caddy sets a header the auth answer lacks to an empty value; nginx leaves it out.
+    assert received_headers(page.json()).get("x-auth-request-groups", [""]) == [""]
+    forged = browser.get(page.url, headers=FORGED_IDENTITY, timeout=10)
+    seen = received_headers(forged.json())
+    assert seen.get("x-auth-request-groups", [""]) == [""], seen
+    assert seen["x-auth-request-email"] == [f"{uid}@example.org"]
