@@ -18,6 +18,7 @@ not Redis Cluster. ``get`` also checks ``exp`` itself and never returns an expir
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -101,13 +102,16 @@ def check_redis_settings(url: str, key_prefix: str) -> None:
     if not url.strip():
         raise StoreConfigError(URL_KEY, "required with session.store: redis")
     try:
-        scheme = urlsplit(url.strip()).scheme
+        parts = urlsplit(url.strip())
     except ValueError:
-        scheme = ""
-    if scheme not in _SCHEMES:
+        parts = urlsplit("")
+    if parts.scheme not in _SCHEMES:
         raise StoreConfigError(
             URL_KEY, "a redis://, rediss:// or unix:// URL (like redis://127.0.0.1:6379/0)"
         )
+    if parts.scheme != "unix" and not re.fullmatch(r"/?[0-9]*", parts.path):
+        # redis-py would quietly use database 0 for /name.
+        raise StoreConfigError(URL_KEY, "the path after host:port is a database number (/0)")
     if not key_prefix:
         raise StoreConfigError(
             PREFIX_KEY, "must not be empty: it keeps the proxy's keys apart from other data"

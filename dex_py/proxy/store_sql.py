@@ -13,6 +13,11 @@ PostgreSQL, ``ON DUPLICATE KEY UPDATE`` on MySQL), atomic under concurrent write
 deadlock MySQL may report for concurrent upserts of one key is retried. Ids, subjects and sids
 compare exactly on every database: on MySQL they are stored as ``VARBINARY`` because its
 default collations ignore case and trailing spaces.
+
+``postgresql://`` and ``mysql://`` URLs use psycopg 3 and PyMySQL. SQLite runs in WAL mode
+(workers on one host share the file; readers never wait for a writer). Nothing connects before
+the first operation, so a worker process opens its own store after it is started (a pool must
+not cross a fork), and a database that is down is StoreUnavailable, not a failed start.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy import event
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from dex_py.proxy.store_base import (
@@ -49,6 +55,8 @@ MAX_SID = 255
 _CONNECTIONS = 8  # per store (per worker process): threads and pooled connections
 _ATTEMPTS = 3  # a transaction a deadlock or lock timeout broke is run again
 _CONNECT_TIMEOUT = 5  # seconds; a down database answers StoreUnavailable, not a hang
+PING_AFTER_IDLE = 10.0  # seconds a pooled connection may sit unused before a check at checkout
+_LAST_USED = "dexpy_proxy_store_last_used"
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 # Plain backend names map to the drivers dex-py depends on (psycopg 3, PyMySQL).
 _DEFAULT_DRIVERS = {
@@ -155,6 +163,37 @@ def _check_sqlite_file(url: sa.URL) -> None:
         raise StoreConfigError(URL_KEY, f"the directory of {database!r} does not exist")
 
 
+def _install_connection_hooks(engine: sa.Engine) -> None:
+    """SQLite: WAL, so readers never wait for a writer in another worker, and ``synchronous =
+    NORMAL`` (an OS crash may lose the last sessions written: their users log in again).
+    Every database: a pooled connection is checked before use only after it sat idle for
+    ``PING_AFTER_IDLE`` seconds (the server may have restarted meanwhile), not on every
+    checkout, which would cost a round trip per operation under load."""
+
+    @event.listens_for(engine, "connect")
+    def _connected(dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+        if engine.dialect.name == "sqlite":  # sqlite3 connections execute directly
+            dbapi_conn.execute("PRAGMA journal_mode = WAL")
+            dbapi_conn.execute("PRAGMA synchronous = NORMAL")
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_conn: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get(_LAST_USED, 0.0) < PING_AFTER_IDLE:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+            dbapi_conn.rollback()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError("a pooled connection went stale") from exc
+
+
 def _connect_args(url: sa.URL) -> dict[str, Any]:
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -171,10 +210,12 @@ def describe(url: sa.URL) -> str:
     backend = url.get_backend_name()
     if backend == "sqlite":
         return f"SQLite {url.database}"
-    names = {"postgresql": "PostgreSQL", "mysql": "MySQL", "mariadb": "MariaDB"}
-    return f"{names.get(backend, backend)} at {url.host or 'localhost'}:{url.port or ''}/" + (
-        url.database or ""
-    )
+    name, default_port = {
+        "postgresql": ("PostgreSQL", 5432),
+        "mysql": ("MySQL", 3306),
+        "mariadb": ("MariaDB", 3306),
+    }.get(backend, (backend, 0))
+    return f"{name} at {url.host or 'localhost'}:{url.port or default_port}/{url.database or ''}"
 
 
 class SQLStore:
@@ -193,15 +234,16 @@ class SQLStore:
                 pool_size=_CONNECTIONS,
                 max_overflow=0,
                 pool_timeout=30,
-                pool_pre_ping=True,
+                hide_parameters=True,  # a driver error never carries session data
                 connect_args=_connect_args(url),
             )
-        except ImportError:
+        except (ImportError, sa.exc.NoSuchModuleError):
             raise StoreConfigError(
-                URL_KEY, f"the driver {url.drivername!r} is not installed"
+                URL_KEY, f"the driver {url.drivername!r} is not installed or unknown"
             ) from None
         except (sa.exc.ArgumentError, TypeError):
             raise StoreConfigError(URL_KEY, "options the database driver does not take") from None
+        _install_connection_hooks(self._engine)
         self._table = session_table(table)
         self._dialect = self._engine.dialect.name
         self._executor = ThreadPoolExecutor(_CONNECTIONS, thread_name_prefix="proxy-store-sql")
@@ -214,7 +256,7 @@ class SQLStore:
         return cls(parse_sql_url(settings.url), settings.table)
 
     async def put(self, session: StoredSession) -> None:
-        _check_lengths(session)
+        _check_fields(session)
         row = {
             "id": session.id,
             "subject": session.subject,
@@ -226,7 +268,7 @@ class SQLStore:
         await self._run(lambda conn: conn.execute(statement))
 
     async def get(self, session_id: str) -> StoredSession | None:
-        if len(session_id) > MAX_ID:
+        if not _storable(session_id, MAX_ID):
             return None
         t = self._table
         query = sa.select(t).where(t.c.id == session_id, t.c.expires_at > time.time())
@@ -242,14 +284,16 @@ class SQLStore:
         )
 
     async def delete(self, session_id: str) -> None:
-        if len(session_id) <= MAX_ID:
+        if _storable(session_id, MAX_ID):
             await self._delete_where(self._table.c.id == session_id)
 
     async def delete_for(self, *, subject: str = "", issuer_sid: str = "") -> int:
         t = self._table
         if issuer_sid:
+            if not _storable(issuer_sid, MAX_SID):
+                return 0
             return await self._delete_where(t.c.issuer_sid == issuer_sid)
-        if subject:
+        if subject and _storable(subject, MAX_SUBJECT):
             return await self._delete_where(t.c.subject == subject)
         return 0
 
@@ -333,6 +377,10 @@ def upsert(dialect: str, table: sa.Table, row: dict[str, Any]) -> sa.Executable:
 
 
 def _transient(exc: sa.exc.DBAPIError) -> bool:
+    """Errors a new attempt can get past: a pooled connection the server closed (restart,
+    idle timeout; the pool has dropped it), a deadlock, a lock timeout."""
+    if exc.connection_invalidated:
+        return True
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in _TRANSIENT_SQLSTATES:
         return True
@@ -342,11 +390,18 @@ def _transient(exc: sa.exc.DBAPIError) -> bool:
     return "database is locked" in str(orig)  # SQLite, past its busy timeout
 
 
-def _check_lengths(session: StoredSession) -> None:
+def _check_fields(session: StoredSession) -> None:
+    """ValueError for what no column can hold (PostgreSQL text refuses NUL)."""
     for name, value, limit in (
         ("id", session.id, MAX_ID),
         ("subject", session.subject, MAX_SUBJECT),
         ("issuer_sid", session.issuer_sid, MAX_SID),
     ):
-        if len(value) > limit:
-            raise ValueError(f"session {name} longer than {limit} characters")
+        if not _storable(value, limit):
+            raise ValueError(f"session {name}: at most {limit} characters, no NUL")
+
+
+def _storable(value: str, limit: int) -> bool:
+    """Whether a column of ``limit`` characters can hold ``value``: a lookup of anything
+    else matches nothing."""
+    return len(value) <= limit and "\x00" not in value
