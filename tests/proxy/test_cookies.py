@@ -200,3 +200,17 @@ def test_server_side_sessions_on_every_store(kind: str, tmp_path: Path) -> None:
             await store.close()
 
     asyncio.run(scenario())
+
+
+def test_only_the_canonical_spelling_opens() -> None:
+    """Base64 decoders skip foreign characters and ignore a last character's unused bits; a
+    cookie value that is not exactly what seal() wrote is refused."""
+    cipher = CookieCipher((SECRET.encode(),))
+    for plaintext in (b"a", b"ab", b"abc", b"session bytes"):
+        value = cipher.seal(NAME, plaintext)
+        assert cipher.open(NAME, value, max_age=60) == plaintext
+        assert cipher.open(NAME, value[:10] + "\n" + value[10:], max_age=60) is None
+        last = value[-1]
+        for other in "AQgwBCDEFGHIJKLMNOPRSTUVWXYZabcdefhijklmnopqrstuvxyz0123456789-_":
+            if other != last:
+                assert cipher.open(NAME, value[:-1] + other, max_age=60) is None
