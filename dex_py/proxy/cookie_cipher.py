@@ -65,10 +65,8 @@ class CookieCipher:
             return None
         if len(raw) < NONCE_BYTES + _TIME.size + 16:
             return None
-        # One spelling per value: the decoder skips foreign characters and unused low bits of
-        # the last character, so another string could open to the same bytes.
         if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
-            return None
+            return None  # only the one canonical spelling: no other text opens to the same value
         nonce, body = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
         for aead in self._aeads:
             try:
