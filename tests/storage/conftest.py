@@ -195,6 +195,22 @@ def sql_config(
     yield cfg
 
 
+@pytest.fixture(params=[*SQL_BACKENDS, ETCD_BACKEND])
+def shared_config(
+    request: pytest.FixtureRequest,
+    namespaces: Namespaces,
+    session_configs: dict[str, StorageConfig],
+) -> StorageConfig:
+    """An empty storage that several processes share: an emptied SQL namespace, or a fresh etcd
+    namespace (for tests that open the storage in other processes)."""
+    kind = str(request.param)
+    if kind == "etcd":
+        return namespaces.create("etcd")
+    cfg = _session_config(kind, namespaces, session_configs)
+    _open_clean(cfg).close()
+    return cfg
+
+
 @pytest.fixture(
     scope="module",
     params=[
