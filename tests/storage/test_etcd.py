@@ -7,22 +7,24 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dex_py.config import StorageConfig
 from dex_py.storage import DATABASE_UNAVAILABLE, StorageConfigError, open_storage
-from dex_py.storage.base import Client
+from dex_py.storage.base import Client, Storage
 from dex_py.storage.etcd import EtcdStorage
 from dex_py.storage.etcd_client import EtcdClient, EtcdError, EtcdUnavailable
 from dex_py.storage.etcd_settings import EtcdSettings
 from dex_py.storage.etcd_table import GRACE
 from dex_py.storage.settings import validate_storage_config
-from tests.etcd_server import etcd_server
+from tests.etcd_server import EtcdTLS, etcd_server
 from tests.services import free_port
 from tests.storage import factories as f
 from tests.storage.conftest import Namespaces, open_clean_etcd
 from tests.storage.factories import T0
+from tests.tls import make_test_ca
 
 pytestmark = pytest.mark.etcd
 
@@ -224,3 +226,29 @@ def test_settings_accept_dex_keys_and_warn_about_others(tmp_path: Path) -> None:
     assert settings.endpoints == ("https://10.0.0.1:2379", "https://etcd.example:2379")
     assert settings.server_name == "etcd.internal"
     assert "pw" not in repr(storage)
+
+
+def test_tls_with_client_certificate_and_server_name(tmp_path: Path) -> None:
+    """An etcd on HTTPS that requires a client certificate: the ``ssl`` keys reach it; a wrong
+    ``serverName``, a missing CA or a missing client certificate is refused."""
+    ca = make_test_ca(tmp_path / "pki", client=True)  # server: 127.0.0.1 and localhost
+    assert ca.client is not None
+    client = ca.client
+    tls = EtcdTLS(ca.cert_pem, ca.key_pem, ca.ca_pem, client.cert, client.key, ca.ca_pem)
+    with etcd_server(tmp_path / "etcd", tls) as url:
+        ssl = {"caFile": str(ca.ca_pem), "certFile": str(client.cert), "keyFile": str(client.key)}
+
+        def storage(**over: Any) -> Storage:
+            conf = {"endpoints": [url], "namespace": "tls/", "ssl": ssl | over}
+            return open_storage(StorageConfig("etcd", conf), migrate=False)
+
+        good = storage()
+        good.create_client(f.client(id="over-tls"))
+        assert storage(serverName="localhost").get_client("over-tls").id == "over-tls"
+        for bad in (
+            storage(serverName="etcd.elsewhere.example"),
+            storage(caFile=None),
+            storage(certFile=None, keyFile=None),
+        ):
+            with pytest.raises(EtcdUnavailable, match="SSLError"):
+                bad.ping()
