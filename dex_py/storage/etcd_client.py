@@ -35,6 +35,7 @@ REQUEST_TIMEOUT = 10.0
 PAGE = 500  # keys per range request when listing
 MAX_TXN_OPS = 100  # etcd's default limit is 128 operations per transaction
 _GRPC_NOT_FOUND = 5
+_GRPC_UNAVAILABLE = (4, 14)  # DEADLINE_EXCEEDED, UNAVAILABLE
 
 
 class EtcdError(StorageError):
@@ -285,5 +286,8 @@ def _decode(answer: requests.Response) -> dict[str, Any]:
         raise EtcdError(2, f"HTTP {answer.status_code}: unexpected answer")
     if answer.status_code != 200 or "error" in body:
         message = str(body.get("message") or body.get("error") or answer.status_code)
-        raise EtcdError(int(body.get("code", 2)), message.splitlines()[0])
+        code = int(body.get("code", 2))
+        if code in _GRPC_UNAVAILABLE or answer.status_code == 503:  # no leader, timed out, ...
+            raise EtcdUnavailable(f"etcd: {message.splitlines()[0]}")
+        raise EtcdError(code, message.splitlines()[0])
     return body

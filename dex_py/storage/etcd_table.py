@@ -5,9 +5,9 @@ Layout: ``<namespace><kind>/<id>`` holds the record as JSON (``codec.json_conver
 with a secondary unique key (a device request's user code) also holds
 ``<namespace><index>/<value>`` -> id, written and deleted in the same transactions as the record.
 
-Expiry: a record with an expiry is put under an etcd lease that ends ``GRACE`` after it (whole
-minutes; one lease per minute is shared by every record ending then), so etcd drops what nobody
-collected. Until then ``garbage_collect`` removes expired records as the SQL backends do (and
+Expiry: a record with an expiry is put under an etcd lease that ends ``GRACE`` after it (rounded
+up, see ``lease_end``; one lease is shared by every record ending then), so etcd drops what
+nobody collected. Until then ``garbage_collect`` removes expired records as the SQL backends do (and
 counts them); the grace keeps a just-expired record readable for its "expired" answer (RFC 8628
 ``expired_token``) and leaves collection to the collector. Every put re-attaches the lease of the
 record's current expiry (a session or refresh token whose expiry moved gets the later lease).
@@ -55,42 +55,62 @@ class Kind(Generic[D]):
     index_name: str = ""  # for messages: "user code"
 
     def encode(self, obj: D) -> bytes:
-        enc, _ = json_converters(self.cls)
+        enc, _ = _converters(self.cls)
         return json.dumps(enc(obj), separators=(",", ":"), ensure_ascii=False).encode()
 
     def decode(self, raw: bytes) -> D:
-        _, dec = json_converters(self.cls)
+        _, dec = _converters(self.cls)
         return dec(json.loads(raw))
 
 
+_CONVERTERS: dict[type, Any] = {}
+
+
+def _converters(cls: type[D]) -> tuple[Callable[[D], Any], Callable[[Any], D]]:
+    """``codec.json_converters(cls)``, built once per class."""
+    if cls not in _CONVERTERS:
+        _CONVERTERS[cls] = json_converters(cls)
+    return _CONVERTERS[cls]
+
+
+def lease_end(expiry: datetime, wall: float) -> int:
+    """When (epoch seconds) the lease of a record expiring at ``expiry`` ends: ``GRACE`` after
+    the expiry (or after now, for one already past), rounded up to the minute when that is
+    within the hour, to the hour within a week, else to the day, so a few hundred leases at
+    most serve every expiry however far out."""
+    end = max(expiry.timestamp(), wall) + GRACE.total_seconds()
+    step = 60 if end - wall < 3600 else 3600 if end - wall < 7 * 86400 else 86400
+    return math.ceil(end / step) * step
+
+
 class Leases:
-    """One lease per minute of expiry, granted on first use and shared; thread-safe."""
+    """One lease per ``lease_end``, granted on first use and shared; thread-safe."""
 
     def __init__(self, client: ec.EtcdClient) -> None:
         self._client = client
         self._lock = threading.Lock()
-        self._by_minute: dict[int, int] = {}
+        self._by_end: dict[int, int] = {}
 
     def for_expiry(self, expiry: datetime | None) -> int:
         """The lease for a record expiring at ``expiry`` (0: none, the record stays)."""
         if expiry is None:
             return 0
         wall = time.time()
-        minute = math.ceil((max(expiry.timestamp(), wall) + GRACE.total_seconds()) / 60)
+        end = lease_end(expiry, wall)
         with self._lock:
-            lease = self._by_minute.get(minute)
+            lease = self._by_end.get(end)
         if lease:
             return lease
-        lease = self._client.grant_lease(int(minute * 60 - wall) + 1)
+        lease = self._client.grant_lease(math.ceil(end - wall))
         with self._lock:
-            self._by_minute = {m: id for m, id in self._by_minute.items() if m * 60 > wall}
-            self._by_minute[minute] = lease
+            self._by_end = {e: id for e, id in self._by_end.items() if e > wall}
+            self._by_end[end] = lease
         return lease
 
     def forget(self) -> None:
         """Drop every cached lease (one was revoked or expired under us)."""
         with self._lock:
-            self._by_minute.clear()
+            self._by_end.clear()
 
 
 class Tables:

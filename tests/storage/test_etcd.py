@@ -17,7 +17,7 @@ from dex_py.storage.base import Client, Storage
 from dex_py.storage.etcd import EtcdStorage
 from dex_py.storage.etcd_client import EtcdClient, EtcdError, EtcdUnavailable
 from dex_py.storage.etcd_settings import EtcdSettings
-from dex_py.storage.etcd_table import GRACE
+from dex_py.storage.etcd_table import GRACE, lease_end
 from dex_py.storage.settings import validate_storage_config
 from tests.etcd_server import EtcdTLS, etcd_server
 from tests.services import free_port
@@ -252,3 +252,43 @@ def test_tls_with_client_certificate_and_server_name(tmp_path: Path) -> None:
         ):
             with pytest.raises(EtcdUnavailable, match="SSLError"):
                 bad.ping()
+
+
+def test_a_gateway_that_cannot_reach_etcd_means_unavailable_storage(tmp_path: Path) -> None:
+    """etcd's gateway reaches etcd with the server certificate; one not valid for client
+    authentication makes every answer a 503, which is "storage unavailable", not a crash."""
+    server = make_test_ca(tmp_path / "server")  # server authentication only
+    clients = make_test_ca(tmp_path / "clients", client=True)
+    assert clients.client is not None
+    tls = EtcdTLS(
+        server.cert_pem,
+        server.key_pem,
+        server.ca_pem,
+        clients.client.cert,
+        clients.client.key,
+        clients.ca_pem,
+    )
+    with etcd_server(tmp_path / "etcd", tls) as url:
+        ssl = {
+            "caFile": str(server.ca_pem),
+            "certFile": str(clients.client.cert),
+            "keyFile": str(clients.client.key),
+        }
+        storage = open_storage(
+            StorageConfig("etcd", {"endpoints": [url], "ssl": ssl}), migrate=False
+        )
+        with pytest.raises(EtcdUnavailable):
+            storage.get_client("any")
+
+
+def test_leases_are_few_however_far_the_expiries() -> None:
+    wall = datetime(2026, 12, 4, 12, 0, 30, tzinfo=UTC).timestamp()
+    ends = {
+        lease_end(datetime.fromtimestamp(wall, UTC) + timedelta(seconds=s), wall)
+        for s in range(0, 400 * 86400, 600)  # an expiry every 10 minutes for 400 days
+    }
+    assert len(ends) < 600
+    for seconds in (-3600, 0, 59, 3000, 86400 * 3, 86400 * 300):
+        expiry = datetime.fromtimestamp(wall + seconds, UTC)
+        end = lease_end(expiry, wall)
+        assert end >= max(expiry.timestamp(), wall) + GRACE.total_seconds()
