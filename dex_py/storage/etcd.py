@@ -242,7 +242,7 @@ class EtcdStorage:
 
     def update_keys(self, fn: Callable[[Keys | None], Keys]) -> Keys:
         path = self._keys_path()
-        with self.t.lock_for(path):
+        with self.t.serialised(path):
             kv = self.client.get(path)
             while True:
                 old = None if kv is None else _KEYS.decode(kv.value)
@@ -324,7 +324,7 @@ class EtcdStorage:
     def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:
         now = utc(now)
         path = self.t.namespace + ATTEMPTS + key
-        with self.t.lock_for(path):
+        with self.t.serialised(path):
             count, end, revision = self._read_attempts(path)
             while True:
                 if end is None or end <= now:

@@ -20,6 +20,7 @@ updates of one key are also serialised by a lock, so threads of one worker do no
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import threading
@@ -38,6 +39,7 @@ from dex_py.storage.records import AlreadyExistsError, NotFoundError, RefreshTok
 D = TypeVar("D")
 R = TypeVar("R")
 GRACE = timedelta(minutes=10)
+LOCK_WAIT = 5.0
 Ops = list[dict[str, Any]]
 
 
@@ -123,10 +125,21 @@ class Tables:
         self.reset_locks()
 
     def reset_locks(self) -> None:
-        self._locks = [threading.Lock() for _ in range(64)]
+        self._locks = [threading.RLock() for _ in range(64)]
 
-    def lock_for(self, key: str) -> threading.Lock:
-        return self._locks[hash(key) % len(self._locks)]
+    @contextlib.contextmanager
+    def serialised(self, key: str) -> Iterator[None]:
+        """Updates of ``key`` one at a time within this process (64 striped locks). Only an
+        optimisation (compare-and-swap is what keeps updates correct), so after
+        ``LOCK_WAIT`` seconds, say if an update's ``fn`` waits on another update, it goes on
+        without the lock rather than risk a deadlock."""
+        lock = self._locks[hash(key) % len(self._locks)]
+        held = lock.acquire(timeout=LOCK_WAIT)
+        try:
+            yield
+        finally:
+            if held:
+                lock.release()
 
     def path(self, kind: Kind[Any], id: str) -> str:
         return f"{self.namespace}{kind.prefix}{id}"
@@ -204,7 +217,7 @@ class Tables:
         comparisons and more operations for the same transaction. If those comparisons fail
         while the record did not change, ``AlreadyExistsError`` is raised (``redeem``)."""
         path = self.path(kind, id)
-        with self.lock_for(path):
+        with self.serialised(path):
             old, revision = self.read(kind, id)
             while True:
                 new = fn(old)
@@ -260,7 +273,7 @@ class Tables:
             if not self.client.delete(path):
                 raise NotFoundError(f"{kind.name} {id!r} not found")
             return
-        with self.lock_for(path):
+        with self.serialised(path):
             while True:
                 obj, revision = self.read(kind, id)
                 done, _ = self.client.txn(

@@ -3,6 +3,7 @@ process's write, leases, endpoint failover, role-based authentication, and its c
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from dex_py.config import StorageConfig
-from dex_py.storage import DATABASE_UNAVAILABLE, StorageConfigError, open_storage
+from dex_py.storage import DATABASE_UNAVAILABLE, StorageConfigError, etcd_table, open_storage
 from dex_py.storage.base import Client, Storage
 from dex_py.storage.etcd import EtcdStorage
 from dex_py.storage.etcd_client import EtcdClient, EtcdError, EtcdUnavailable
@@ -292,3 +293,26 @@ def test_leases_are_few_however_far_the_expiries() -> None:
         expiry = datetime.fromtimestamp(wall + seconds, UTC)
         end = lease_end(expiry, wall)
         assert end >= max(expiry.timestamp(), wall) + GRACE.total_seconds()
+
+
+def test_an_update_waiting_on_another_update_of_its_key_does_not_deadlock(
+    etcd: EtcdStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The in-process lock is only an optimisation: an ``fn`` that waits for another thread's
+    update of the same key lets it through (after ``LOCK_WAIT``) and then retries on its value."""
+    monkeypatch.setattr(etcd_table, "LOCK_WAIT", 0.2)
+    etcd.create_client(f.client(id="app", name="0"))
+    calls: list[str] = []
+
+    def outer(old: Client) -> Client:
+        calls.append(old.name)
+        if len(calls) == 1:
+            inner = threading.Thread(
+                target=etcd.update_client, args=("app", lambda c: replace(c, name="inner"))
+            )
+            inner.start()
+            inner.join()
+        return replace(old, name=old.name + "+outer")
+
+    assert etcd.update_client("app", outer).name == "inner+outer"
+    assert calls == ["0", "inner"]
