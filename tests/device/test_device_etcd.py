@@ -5,7 +5,6 @@ codes count towards one limit (attempt counters in etcd)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,12 +12,13 @@ import requests
 
 from dex_py.oauth.device_codes import WRONG_CODES_PER_BROWSER
 from tests.device.conftest import (
-    PUBLIC_CLIENT_ID,
     browser_login,
     device_config,
     enter_code,
     error_of,
     poll,
+    polls_at_once,
+    refresh,
     start,
 )
 from tests.etcd_server import etcd_server
@@ -50,33 +50,14 @@ def test_started_on_one_replica_approved_on_the_other(replicas: list[LiveServer]
     resp = poll(a, body["device_code"])  # the first poll: no interval to wait
     assert resp.status_code == 200, resp.text
     token = resp.json()
-    refreshed = requests.post(
-        b.url("/token"),
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token["refresh_token"],
-            "client_id": PUBLIC_CLIENT_ID,
-        },
-        timeout=10,
-    )
+    refreshed = refresh(b, token["refresh_token"])
     assert refreshed.status_code == 200, refreshed.text
 
 
 def test_polls_at_once_on_both_replicas_get_the_tokens_once(replicas: list[LiveServer]) -> None:
     body = start(replicas[0])
     browser_login(replicas[0], body["user_code"])
-    results: list[requests.Response] = []
-    barrier = threading.Barrier(4)
-
-    def one(server: LiveServer) -> None:
-        barrier.wait()
-        results.append(poll(server, body["device_code"]))
-
-    threads = [threading.Thread(target=one, args=(replicas[i % 2],)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = polls_at_once(replicas, body["device_code"])
     winners = [r for r in results if r.status_code == 200]
     assert len(winners) == 1, [r.text for r in results]
     assert {error_of(r) for r in results if r.status_code != 200} <= {"invalid_grant", "slow_down"}
