@@ -191,6 +191,8 @@ class EtcdClient:
                 raise EtcdUnavailable(f"etcd at {endpoints[index]}: {type(exc).__name__}") from None
             except requests.Timeout as exc:
                 raise EtcdUnavailable(f"etcd at {endpoints[index]}: timed out") from exc
+            except requests.RequestException as exc:  # a broken answer
+                raise EtcdUnavailable(f"etcd at {endpoints[index]}: {type(exc).__name__}") from None
             self._current = index
             return _decode(answer)
         raise EtcdUnavailable(f"no etcd endpoint reachable ({type(last).__name__})") from None
@@ -213,13 +215,21 @@ class EtcdClient:
         return KeyValue(kvs[0]) if kvs else None
 
     def scan(self, prefix: str) -> Iterator[KeyValue]:
-        """Every key under ``prefix`` in key order, read in pages at one revision."""
-        start, end, revision = b64(prefix), prefix_end(prefix), 0
+        """Every key under ``prefix`` in key order, read in pages at one revision (or, if etcd
+        compacted that revision away meanwhile, the later pages at the current one)."""
+        start, end, revision, pinned = b64(prefix), prefix_end(prefix), 0, True
         while True:
             body: dict[str, Any] = {"key": start, "range_end": end, "limit": str(PAGE)}
-            if revision:
+            if revision and pinned:
                 body["revision"] = str(revision)
-            answer = self.call("kv/range", body)
+            try:
+                answer = self.call("kv/range", body)
+            except EtcdError as exc:
+                if "revision" not in body or "compacted" not in str(exc):
+                    raise
+                pinned = False
+                del body["revision"]
+                answer = self.call("kv/range", body)
             revision = revision or int(answer["header"]["revision"])
             kvs = [KeyValue(raw) for raw in answer.get("kvs", [])]
             yield from kvs

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 from dex_py.config import StorageConfig
-from dex_py.storage import DATABASE_UNAVAILABLE, StorageConfigError, etcd_table, open_storage
+from dex_py.storage import (
+    DATABASE_UNAVAILABLE,
+    StorageConfigError,
+    etcd_client,
+    etcd_table,
+    open_storage,
+)
 from dex_py.storage.base import Client, Storage
 from dex_py.storage.etcd import EtcdStorage
 from dex_py.storage.etcd_client import EtcdClient, EtcdError, EtcdUnavailable
@@ -316,3 +322,18 @@ def test_an_update_waiting_on_another_update_of_its_key_does_not_deadlock(
 
     assert etcd.update_client("app", outer).name == "inner+outer"
     assert calls == ["0", "inner"]
+
+
+def test_a_listing_outlives_a_compaction_between_its_pages(
+    etcd: EtcdStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(etcd_client, "PAGE", 2)
+    for i in range(5):
+        etcd.create_client(f.client(id=f"c{i}"))
+    pages = etcd.client.scan(etcd.t.namespace + "clients/")
+    first = [next(pages).key, next(pages).key]
+    etcd.update_client("c0", lambda c: replace(c, name="moved on"))
+    revision = int(etcd.client.call("kv/range", {"key": "eA=="})["header"]["revision"])
+    etcd.client.call("kv/compaction", {"revision": str(revision)})
+    rest = [kv.key for kv in pages]
+    assert [k.rsplit("/", 1)[1] for k in first + rest] == [f"c{i}" for i in range(5)]
