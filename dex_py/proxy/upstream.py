@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from urllib.parse import unquote
 
 import aiohttp
@@ -224,11 +224,13 @@ class Upstreams:
             headers = self.request_headers(request, route, identity, websocket=True)
             return await self._forward_websocket(request, session, url, headers)
         headers = self.request_headers(request, route, identity)
-        body = request.content if request.body_exists else None
         try:
-            upstream = await session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
-            )
+            if request.body_exists:
+                upstream = await _send_with_body(request, session, url, headers, route.read_timeout)
+            else:
+                upstream = await session.request(
+                    request.method, url, headers=headers, allow_redirects=False
+                )
         except Exception as exc:  # every failure becomes a gateway answer
             return _gateway_error(request, exc)
         try:
@@ -261,6 +263,36 @@ class Upstreams:
         except Exception as exc:  # every failure becomes a gateway answer
             return _gateway_error(request, exc)
         return await websocket_relay.relay(request, upstream)
+
+
+async def _send_with_body(
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    url: URL,
+    headers: CIMultiDict[str],
+    read_timeout: float,
+) -> aiohttp.ClientResponse:
+    """Send the request with the client's body streamed on. An upstream that stops taking the
+    body (neither reads nor answers) for ``read_timeout`` is given up on (504) like one that
+    does not answer: time spent waiting for a slow client does not count."""
+    loop = asyncio.get_running_loop()
+    sending = True
+
+    async def body() -> AsyncIterator[bytes]:
+        while chunk := await request.content.readany():
+            if sending:
+                deadline.reschedule(loop.time() + read_timeout)
+            yield chunk  # resumed once the upstream has taken it
+            if sending:
+                deadline.reschedule(None)
+
+    async with asyncio.timeout(None) as deadline:
+        try:
+            return await session.request(
+                request.method, url, headers=headers, data=body(), allow_redirects=False
+            )
+        finally:
+            sending = False
 
 
 async def _stream_back(
