@@ -245,17 +245,8 @@ class Upstreams:
         url: URL,
         headers: CIMultiDict[str],
     ) -> web.StreamResponse:
-        protocols = websocket_relay.requested_protocols(request)
-        headers.popall("Sec-WebSocket-Protocol", None)
         try:
-            upstream = await session.ws_connect(
-                url,
-                headers=headers,
-                protocols=protocols,
-                autoclose=False,
-                autoping=False,
-                max_msg_size=websocket_relay.MAX_MESSAGE,
-            )
+            upstream = await websocket_relay.connect(request, session, url, headers)
         except aiohttp.WSServerHandshakeError as exc:
             # The upstream answered but refused the upgrade: say what it said.
             status = exc.status if 400 <= exc.status < 600 else 502
