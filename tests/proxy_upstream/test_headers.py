@@ -5,6 +5,7 @@ X-Forwarded-* set, Host as the route says, the query as sent, cookies never pool
 from __future__ import annotations
 
 import asyncio
+import gzip
 from typing import Any
 
 import aiohttp
@@ -225,3 +226,43 @@ async def _login_then_ask(proxy: str) -> str:
         assert "upstream_session" in r.headers.get("Set-Cookie", "")
     async with aiohttp.ClientSession() as bob, bob.get(proxy + "/whoami") as r:
         return await r.text()
+
+
+def test_redirects_and_encodings_reach_the_client_untouched() -> None:
+    """The proxy follows no redirect for the client (it would fetch, from where it stands,
+    what the client never asked for) and does not decode a compressed body."""
+    packed = gzip.compress(b"hello " * 1000)
+    internal_hits: list[str] = []
+
+    async def internal(request: web.Request) -> web.Response:
+        internal_hits.append(request.path)
+        return web.Response(text="internal secret")
+
+    async def scenario() -> tuple[tuple[int, str], tuple[str | None, bytes]]:
+        internal_app = web.Application()
+        internal_app.router.add_get("/{tail:.*}", internal)
+        async with serving(internal_app) as internal_url:
+            target = internal_url + "/secret"
+
+            async def answers(request: web.Request) -> web.Response:
+                if request.path == "/moved":
+                    raise web.HTTPFound(target)
+                return web.Response(body=packed, headers={"Content-Encoding": "gzip"})
+
+            app = web.Application()
+            app.router.add_get("/{tail:.*}", answers)
+            async with (
+                serving(app) as upstream,
+                proxying(upstream) as proxy,
+                aiohttp.ClientSession(auto_decompress=False) as client,
+            ):
+                async with client.get(proxy + "/moved", allow_redirects=False) as resp:
+                    moved = resp.status, resp.headers.get("Location", "") == target
+                async with client.get(proxy + "/packed") as resp:
+                    body = resp.headers.get("Content-Encoding"), await resp.read()
+                return moved, body
+
+    moved, body = asyncio.run(scenario())
+    assert moved == (302, True)
+    assert internal_hits == []
+    assert body == ("gzip", packed)
