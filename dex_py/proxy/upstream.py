@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from urllib.parse import unquote
 
 import aiohttp
@@ -209,10 +209,28 @@ class Upstreams:
         return out
 
     async def forward(
-        self, request: web.Request, route: UpstreamRoute, identity: Mapping[str, str]
+        self,
+        request: web.Request,
+        route: UpstreamRoute,
+        identity: Mapping[str, str],
+        *,
+        add_headers: Sequence[tuple[str, str]] = (),
     ) -> web.StreamResponse:
         """Pass ``request`` to ``route``'s upstream with ``identity`` (header name -> value)
-        and stream its answer back."""
+        and stream its answer back, with ``add_headers`` (e.g. the proxy's own Set-Cookie)
+        added to whatever answer goes out, before its head is sent."""
+        response = await self._forward(request, route, identity, add_headers)
+        if add_headers and not response.prepared:
+            response.headers.extend(add_headers)
+        return response
+
+    async def _forward(
+        self,
+        request: web.Request,
+        route: UpstreamRoute,
+        identity: Mapping[str, str],
+        add_headers: Sequence[tuple[str, str]],
+    ) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
         if is_unsafe_path(raw_path):
             return web.Response(status=400, text="Bad Request: path not allowed\n")
@@ -234,7 +252,7 @@ class Upstreams:
         except Exception as exc:  # every failure becomes a gateway answer
             return _gateway_error(request, exc)
         try:
-            return await _stream_back(request, upstream)
+            return await _stream_back(request, upstream, add_headers)
         finally:
             upstream.release()
 
@@ -287,7 +305,7 @@ async def _send_with_body(
 
 
 async def _stream_back(
-    request: web.Request, upstream: aiohttp.ClientResponse
+    request: web.Request, upstream: aiohttp.ClientResponse, add_headers: Sequence[tuple[str, str]]
 ) -> web.StreamResponse:
     headers = response_headers(upstream.headers)
     if _small_and_whole(request, upstream):
@@ -300,6 +318,7 @@ async def _stream_back(
         return web.Response(
             status=upstream.status, reason=upstream.reason, headers=headers, body=data
         )
+    headers.extend(add_headers)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     body = upstream.content
     try:

@@ -13,6 +13,8 @@ from aiohttp import web
 from yarl import URL
 
 from dex_py.proxy.identity_headers import HeaderOptions
+from dex_py.proxy.upstream import Upstreams
+from dex_py.proxy.upstream_route import UpstreamRoute
 from tests.proxy_upstream.support import (
     echo_app,
     proxying,
@@ -266,3 +268,53 @@ def test_redirects_and_encodings_reach_the_client_untouched() -> None:
     assert moved == (302, True)
     assert internal_hits == []
     assert body == ("gzip", packed)
+
+
+def test_proxy_headers_added_to_every_kind_of_answer() -> None:
+    """``forward(add_headers=...)`` (the proxy's refreshed session cookie) reaches the client
+    on a small answer, a streamed one and a gateway error, beside the upstream's own."""
+    ours = ("Set-Cookie", "_dexpy_proxy=refreshed; Path=/; HttpOnly")
+
+    async def answers(request: web.Request) -> web.StreamResponse:
+        if request.path == "/small":
+            resp = web.Response(text="small")
+        else:
+            resp = web.StreamResponse()  # chunked, streamed through
+            resp.set_cookie("app", "1")
+            await resp.prepare(request)
+            await resp.write(b"x" * 200_000)
+            await resp.write_eof()
+            return resp
+        resp.set_cookie("app", "1")
+        return resp
+
+    async def scenario() -> list[tuple[int, list[str]]]:
+        upstream_app = web.Application()
+        upstream_app.router.add_get("/{tail:.*}", answers)
+        async with serving(upstream_app) as upstream:
+            routes = (UpstreamRoute("/", upstream), UpstreamRoute("/down/", "http://127.0.0.1:9"))
+            upstreams = Upstreams(routes, HeaderOptions())
+            await upstreams.start()
+
+            async def handle(request: web.Request) -> web.StreamResponse:
+                route = upstreams.match(request.path)
+                assert route is not None
+                return await upstreams.forward(request, route, {}, add_headers=[ours])
+
+            proxy_app = web.Application()
+            proxy_app.router.add_get("/{tail:.*}", handle)
+            out = []
+            try:
+                async with serving(proxy_app) as proxy, aiohttp.ClientSession() as client:
+                    for path in ("/small", "/streamed", "/down/x"):
+                        async with client.get(proxy + path) as resp:
+                            await resp.read()
+                            out.append((resp.status, resp.headers.getall("Set-Cookie", [])))
+            finally:
+                await upstreams.close()
+            return out
+
+    small, streamed, down = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert small[0] == 200 and sorted(small[1]) == sorted(["app=1; Path=/", ours[1]])
+    assert streamed[0] == 200 and sorted(streamed[1]) == sorted(["app=1; Path=/", ours[1]])
+    assert down == (502, [ours[1]])
