@@ -11,9 +11,9 @@ What it does to a request, in this order:
 * drops every header named like an identity header (``identity_headers.is_identity_header``,
   any case) *before* the caller's identity headers are added, so a client cannot forge them;
 * appends the client's address to ``X-Forwarded-For`` and sets ``X-Forwarded-Proto`` and
-  ``X-Forwarded-Host`` (de-facto headers; RFC 7239 ``Forwarded`` is passed as it came). They
-  come from ``request.remote``, ``.scheme`` and ``.host``: a caller that trusts a front proxy
-  says so with ``request.clone(remote=..., scheme=..., host=...)``;
+  ``X-Forwarded-Host`` (de-facto headers), and appends this hop to an RFC 7239 ``Forwarded``
+  chain the client started. The values come from ``request.remote``, ``.scheme`` and
+  ``.host``: a caller that trusts a front proxy says so with ``request.clone(...)``;
 * sends the client's ``Host`` when the route's ``pass_host_header`` is set, else the upstream's.
 
 Bodies are streamed both ways (RFC 9112 §6/§7 framing is redone per hop: a chunked request may
@@ -89,6 +89,14 @@ def _connection_tokens(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     """The header names a ``Connection`` header lists (RFC 9110 §7.6.1), lower-cased."""
     values = headers.getall("Connection", ())
     return frozenset(t.strip().lower() for v in values for t in v.split(",") if t.strip())
+
+
+def _forwarded_element(request: web.BaseRequest) -> str:
+    """This hop as an RFC 7239 §4 ``Forwarded`` element (values quoted, IPv6 in brackets)."""
+    remote = request.remote or "unknown"
+    node = f"[{remote}]" if ":" in remote else remote
+    host = request.host.replace("\\", "\\\\").replace('"', '\\"')
+    return f'for="{node}";proto={request.scheme};host="{host}"'
 
 
 def _without(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
@@ -203,6 +211,8 @@ class Upstreams:
             out["X-Forwarded-For"] = chain
         out["X-Forwarded-Proto"] = request.scheme
         out["X-Forwarded-Host"] = request.host
+        if "Forwarded" in out:  # the client's chain goes on with this hop (RFC 7239 §4)
+            out["Forwarded"] = ", ".join((*out.getall("Forwarded"), _forwarded_element(request)))
         if route.pass_host_header and "Host" in incoming:
             out["Host"] = incoming["Host"]
         out.update(identity)

@@ -127,14 +127,20 @@ def test_x_forwarded_headers() -> None:
                 ("X-Forwarded-For", "203.0.113.7"),
                 ("X-Forwarded-Proto", "https-forged"),
                 ("X-Forwarded-Host", "forged.example"),
+                ("Forwarded", "for=203.0.113.7;proto=https"),
             ],
         )
     )
     assert _values(seen, "X-Forwarded-For") == ["203.0.113.7, 127.0.0.1"]
     assert _values(seen, "X-Forwarded-Proto") == ["http"]
     assert _values(seen, "X-Forwarded-Host") == ["app.example.com"]
+    # RFC 7239: a chain the client started goes on with this hop; none is started here
+    assert _values(seen, "Forwarded") == [
+        'for=203.0.113.7;proto=https, for="127.0.0.1";proto=http;host="app.example.com"'
+    ]
     fresh = asyncio.run(_through_proxy("/app", []))
     assert _values(fresh, "X-Forwarded-For") == ["127.0.0.1"]
+    assert _values(fresh, "Forwarded") == []
 
 
 def test_pass_host_header_honoured() -> None:
