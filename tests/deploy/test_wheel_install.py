@@ -1,0 +1,262 @@
+"""The image's install steps without a Docker engine (issue 14, item 4): build the wheel from
+exactly what the Dockerfile's builder stage copies, install it into a fresh venv outside the
+repository, and serve from that venv in another working directory, as an unprivileged user who
+can write only to a data folder and TMPDIR (the image's volume and /tmp; the rest of its
+filesystem may be read-only). Discovery, pages rendered from the templates, the stylesheet and
+the database migrations must all come out of the wheel."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from tests.deploy.dockerfile import REPO_ROOT, read_stages
+from tests.services import free_port
+
+pytestmark = [pytest.mark.slow, pytest.mark.live]
+
+NOBODY = 65534
+RESOURCE_DIRS = ("templates", "static", "migrations")
+DATA_PREFIX = "dex_py-{version}.data/data/share/dex-py/"
+
+
+def _resource_files() -> list[str]:
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", *RESOURCE_DIRS],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [line for line in out.splitlines() if "__pycache__" not in line]
+
+
+def _interpreter() -> tuple[str, bool]:
+    """The Python for the venv, and whether the server can run as ``nobody`` with it: as root,
+    a system Python 3.11+ (one under /root, like pyenv's, is not reachable for ``nobody``)."""
+    if os.geteuid() != 0:
+        return sys.executable, False
+    for candidate in ("/usr/local/bin/python3", "/usr/bin/python3"):
+        if not os.access(candidate, os.X_OK):
+            continue
+        version = subprocess.run(
+            [candidate, "-c", "import sys, venv; print(sys.version_info >= (3, 11))"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if version == "True":
+            return candidate, True
+    return sys.executable, False
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Path]:
+    """A folder outside the repository that an unprivileged user can traverse (pytest's own
+    temporary folders are private to root)."""
+    base = Path(tempfile.mkdtemp(prefix="dexpy-wheel-"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def wheel(sandbox: Path) -> Path:
+    """The dex-py wheel, built from a copy of the builder stage's COPY sources only."""
+    _, stages = read_stages()
+    builder = stages[0]
+    source = sandbox / "src"
+    source.mkdir()
+    for item in builder.copy_sources():
+        origin = REPO_ROOT / item.rstrip("/")
+        if origin.is_dir():
+            shutil.copytree(
+                origin, source / origin.name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(origin, source / origin.name)
+    wheels = sandbox / "wheels"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--wheel-dir",
+            str(wheels),
+            ".",
+        ],
+        cwd=source,
+        check=True,
+        timeout=300,
+    )
+    (built,) = wheels.glob("dex_py-*.whl")
+    return built
+
+
+@pytest.fixture(scope="module")
+def venv(sandbox: Path, wheel: Path) -> Path:
+    """A fresh venv with the wheel (and its dependencies) installed, nothing else."""
+    path = sandbox / "venv"
+    subprocess.run([_interpreter()[0], "-m", "venv", str(path)], check=True, timeout=120)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    subprocess.run(
+        [str(path / "bin/pip"), "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+        cwd=sandbox,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return path
+
+
+def test_the_wheel_carries_every_template_static_file_and_migration(wheel: Path) -> None:
+    version = wheel.name.split("-")[1]
+    prefix = DATA_PREFIX.format(version=version)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    expected = _resource_files()
+    assert {"templates/login.html", "static/main.css", "migrations/env.py"} <= set(expected)
+    missing = [f for f in expected if prefix + f not in names]
+    assert not missing, f"not in the wheel (pyproject.toml's data-files): {missing}"
+    assert any(n.startswith("connectors/") for n in names)
+    assert not any(n.startswith(("tests/", "bench/")) for n in names)
+
+
+def _serve_config(sandbox: Path, port: int, data: Path) -> Path:
+    """The image's own config (deploy/docker/config.yaml), its issuer and file moved here."""
+    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "deploy/docker/config.yaml").read_text())
+    config["issuer"] = f"http://127.0.0.1:{port}/dex"
+    config["storage"]["config"]["file"] = str(data / "dex.db")
+    config["server"] = {"shutdownDelay": "0s", "workers": 1}
+    path = sandbox / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    path.chmod(0o644)
+    return path
+
+
+def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"dex-py serve exited {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"not ready after 60 s:\n{log.read_text()[-3000:]}")
+
+
+def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
+    as_root = _interpreter()[1]  # then the server runs as nobody
+    work = sandbox / "work"  # the working directory: not writable by the server's user
+    data = sandbox / "data"  # the image's /var/dex
+    tmp = sandbox / "tmp"  # the image's /tmp
+    for folder in (work, data, tmp):
+        folder.mkdir()
+    work.chmod(0o755)
+    if as_root:
+        for folder in (data, tmp):
+            os.chown(folder, NOBODY, NOBODY)
+    port, telemetry = free_port(), free_port()
+    config = _serve_config(sandbox, port, data)
+    env = {
+        "PATH": f"{venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(tmp),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    where = subprocess.run(
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import dex_py.resources as r; print(r.__file__); print(r.resource_dir('templates'))",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert all(Path(p).is_relative_to(venv) for p in where), where  # not the repository's
+
+    log = sandbox / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                str(venv / "bin/dex-py"),
+                "serve",
+                str(config),
+                "--web-http-addr",
+                f"127.0.0.1:{port}",
+                "--telemetry-addr",
+                f"127.0.0.1:{telemetry}",
+            ],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            **({"user": NOBODY, "group": NOBODY, "extra_groups": []} if as_root else {}),
+        )
+    try:
+        _wait_ready(process, f"http://127.0.0.1:{telemetry}/healthz/ready", log)
+        issuer = f"http://127.0.0.1:{port}/dex"
+        assert requests.get(f"http://127.0.0.1:{telemetry}/healthz/live", timeout=5).ok
+
+        discovery = requests.get(issuer + "/.well-known/openid-configuration", timeout=5)
+        assert discovery.status_code == 200 and discovery.json()["issuer"] == issuer
+
+        landing = requests.get(issuer, timeout=5)
+        assert landing.status_code == 200
+        assert "This is an OpenID Connect issuer." in landing.text
+
+        login = requests.get(
+            issuer + "/auth",
+            params={
+                "client_id": "example-app",
+                "redirect_uri": "http://127.0.0.1:5555/callback",
+                "response_type": "code",
+                "scope": "openid",
+            },
+            timeout=5,
+        )
+        assert login.status_code == 200, login.text[:500]
+        assert "Log in with Example" in login.text
+        stylesheet = re.search(r'<link rel="stylesheet" href="([^"]+)"', login.text)
+        assert stylesheet, login.text[:500]
+        css = requests.get(requests.compat.urljoin(login.url, stylesheet[1]), timeout=5)
+        assert css.status_code == 200 and "text/css" in css.headers["Content-Type"]
+
+        assert (data / "dex.db").is_file()  # created, and migrated from the wheel's scripts
+        assert list(work.iterdir()) == []  # nothing written beside the volume and TMPDIR
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+    assert process.returncode == 0, log.read_text()[-3000:]
