@@ -17,7 +17,7 @@ import kubernetes_validate
 import yaml
 
 from dex_py.config import Config
-from dex_py.config.loader import from_dict
+from dex_py.config.loader import load_string
 from tests.services import missing_service
 
 K8S_VERSION = "1.32.0"
@@ -92,12 +92,26 @@ def mounted_config(manifests: list[Manifest], deployment: Manifest) -> str:
     return base64.b64decode(secret["data"]["config.yaml"]).decode()
 
 
-def load_config(text: str, env: Mapping[str, str], monkeypatch: Any) -> Config:
-    """``text`` loaded as dex-py does, with the container's ``$VAR``s set: no error, and no
-    warning either (``check-config --strict``)."""
+# serve's flags (Dex's) and the config keys they replace, as dex_py.cli passes them to load
+SERVE_FLAGS = {
+    "--web-http-addr": "web.http",
+    "--web-https-addr": "web.https",
+    "--telemetry-addr": "telemetry.http",
+    "--grpc-addr": "grpc.addr",
+}
+
+
+def load_config(text: str, container_spec: Manifest, monkeypatch: Any) -> Config:
+    """``text`` loaded as ``dex-py serve`` in ``container_spec`` loads it: its flags applied,
+    the variables of its ``env`` set. No error, and no warning either (``--strict``); every
+    ``$VAR`` the config reads must be set in the container."""
+    env = {e["name"] for e in container_spec.get("env", [])}
+    assert referenced_variables(text) <= env, "a $VAR of the config is not set in the pod"
     for name in env:
         monkeypatch.setenv(name, "set-by-the-test")
-    config = from_dict(yaml.safe_load(text), source="config.yaml")
+    args = container_spec["args"]
+    overrides = {key: value for f, key in SERVE_FLAGS.items() if (value := flag(args, f))}
+    config = load_string(text, "config.yaml", overrides)
     assert config.warnings == [], config.warnings
     return config
 

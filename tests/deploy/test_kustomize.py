@@ -22,7 +22,6 @@ from tests.deploy.manifests import (
     mounted_config,
     named_port,
     one,
-    referenced_variables,
     validate_all,
 )
 
@@ -96,10 +95,7 @@ def test_the_mounted_config_loads_and_matches_the_container(overlay, monkeypatch
     manifests = rendered(overlay)
     deployment = one(manifests, "Deployment")
     spec = container(deployment)
-    text = mounted_config(manifests, deployment)
-    env = {e["name"] for e in spec.get("env", [])}
-    assert referenced_variables(text) <= env, "a $VAR of the config is not set in the pod"
-    config = load_config(text, env, monkeypatch)
+    config = load_config(mounted_config(manifests, deployment), spec, monkeypatch)
     assert config.storage.type == {"sqlite": "sqlite3", "postgres": "postgres"}[overlay]
     assert address_port(config.telemetry.http) == named_port(spec, "telemetry")
     assert address_port(config.web.http) == named_port(spec, "http")
@@ -151,7 +147,7 @@ def test_sqlite_runs_one_pod_on_a_volume(monkeypatch) -> None:
     (volume,) = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
     assert volume["persistentVolumeClaim"]["claimName"] == claim
     (mount,) = [m for m in container(deployment)["volumeMounts"] if m["name"] == volume["name"]]
-    config = load_config(mounted_config(manifests, deployment), {}, monkeypatch)
+    config = load_config(mounted_config(manifests, deployment), container(deployment), monkeypatch)
     database = PurePosixPath(config.storage.config["file"])
     assert database.is_relative_to(mount["mountPath"]), "the SQLite file is not on the volume"
 
