@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +23,7 @@ import requests
 import yaml
 
 from tests.deploy.dockerfile import REPO_ROOT, read_stages
+from tests.deploy.processes import stop_group, wait_until_ok
 from tests.services import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
@@ -152,20 +151,6 @@ def _serve_config(sandbox: Path, port: int, data: Path) -> Path:
     return path
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"dex-py serve exited {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"not ready after 60 s:\n{log.read_text()[-3000:]}")
-
-
 def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
     as_root = _interpreter()[1]  # then the server runs as nobody
     work = sandbox / "work"  # the working directory: not writable by the server's user
@@ -221,8 +206,9 @@ def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
             **({"user": NOBODY, "group": NOBODY, "extra_groups": []} if as_root else {}),
         )
     try:
-        _wait_ready(process, f"http://127.0.0.1:{telemetry}/healthz/ready", log)
         issuer = f"http://127.0.0.1:{port}/dex"
+        ready = f"http://127.0.0.1:{telemetry}/healthz/ready"
+        wait_until_ok([ready, issuer + "/.well-known/openid-configuration"], process, log)
         assert requests.get(f"http://127.0.0.1:{telemetry}/healthz/live", timeout=5).ok
 
         discovery = requests.get(issuer + "/.well-known/openid-configuration", timeout=5)
@@ -252,11 +238,5 @@ def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
         assert (data / "dex.db").is_file()  # created, and migrated from the wheel's scripts
         assert list(work.iterdir()) == []  # nothing written beside the volume and TMPDIR
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(10)
+        stop_group(process)
     assert process.returncode == 0, log.read_text()[-3000:]
