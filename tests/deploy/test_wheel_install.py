@@ -1,9 +1,10 @@
 """The image's install steps without a Docker engine (issue 14, item 4): build the wheel from
 exactly what the Dockerfile's builder stage copies, install it into a fresh venv outside the
-repository, and serve from that venv in another working directory, as an unprivileged user who
-can write only to a data folder and TMPDIR (the image's volume and /tmp; the rest of its
-filesystem may be read-only). Discovery, pages rendered from the templates, the stylesheet and
-the database migrations must all come out of the wheel."""
+repository, and serve from that venv in another working directory, as ``nobody``, with every
+filesystem read-only but a data folder and TMPDIR (the image's volume and /tmp), as in a
+container with a read-only root filesystem (a private mount namespace when the tests run as
+root; otherwise file permissions only). Discovery, pages rendered from the templates, the
+stylesheet and the database migrations must all come out of the wheel."""
 
 from __future__ import annotations
 
@@ -151,6 +152,35 @@ def _serve_config(sandbox: Path, port: int, data: Path) -> Path:
     return path
 
 
+# Run in a private mount namespace: every mount but the kernel's read-only, a tmpfs on TMPDIR
+# (Kubernetes: an emptyDir on /tmp) and the data folder writable (the image's volume), then drop
+# to nobody. The root check proves the confinement holds before the server starts.
+_READ_ONLY_ROOT = r"""
+set -eu
+mount --make-rprivate /
+for mountpoint in $(awk '{print $2}' /proc/self/mounts | sort -u); do
+  case "$mountpoint" in /proc*|/sys*|/dev*|/mnt*) continue ;; esac
+  mount -o remount,bind,ro "$mountpoint"
+done
+mount -t tmpfs -o mode=1777,size=64m tmpfs "$TMPDIR"
+mount --bind "$DEXPY_DATA" "$DEXPY_DATA"
+mount -o remount,bind,rw "$DEXPY_DATA"
+if touch /usr/.dexpy-probe 2>/dev/null || touch "$HOME/.dexpy-probe" 2>/dev/null; then
+  echo "the root filesystem is still writable" >&2
+  exit 97
+fi
+exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+"""
+
+
+def _read_only_root_available() -> bool:
+    """Root, with ``unshare`` and ``setpriv`` that may make a mount namespace here."""
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")):
+        return False
+    probe = subprocess.run(["unshare", "-m", "true"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
 def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
     as_root = _interpreter()[1]  # then the server runs as nobody
     work = sandbox / "work"  # the working directory: not writable by the server's user
@@ -171,6 +201,19 @@ def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    read_only_root = as_root and _read_only_root_available()
+    command = [
+        str(venv / "bin/dex-py"),
+        "serve",
+        str(config),
+        "--web-http-addr",
+        f"127.0.0.1:{port}",
+        "--telemetry-addr",
+        f"127.0.0.1:{telemetry}",
+    ]
+    if read_only_root:  # the container's read-only root filesystem, for real
+        command = ["unshare", "-m", "sh", "-c", _READ_ONLY_ROOT, "confine", *command]
+        env["DEXPY_DATA"] = str(data)
     where = subprocess.run(
         [
             str(venv / "bin/python"),
@@ -188,22 +231,18 @@ def test_serve_from_the_installed_wheel(sandbox: Path, venv: Path) -> None:
     log = sandbox / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                str(venv / "bin/dex-py"),
-                "serve",
-                str(config),
-                "--web-http-addr",
-                f"127.0.0.1:{port}",
-                "--telemetry-addr",
-                f"127.0.0.1:{telemetry}",
-            ],
+            command,
             cwd=work,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            **({"user": NOBODY, "group": NOBODY, "extra_groups": []} if as_root else {}),
+            **(
+                {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+                if as_root and not read_only_root
+                else {}
+            ),
         )
     try:
         issuer = f"http://127.0.0.1:{port}/dex"
