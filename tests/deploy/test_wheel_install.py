@@ -27,7 +27,7 @@ from tests.deploy.dockerfile import REPO_ROOT, read_stages
 from tests.deploy.processes import stop_group, wait_until_ok
 from tests.services import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.live]
+pytestmark = [pytest.mark.slow, pytest.mark.live, pytest.mark.xdist_group("deploy_wheel")]
 
 NOBODY = 65534
 RESOURCE_DIRS = ("templates", "static", "migrations")
