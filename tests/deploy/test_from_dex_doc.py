@@ -163,3 +163,47 @@ def test_systemd_unit_verifies(tmp_path: Path) -> None:
         [analyze, "verify", str(path)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def _row(name: str) -> list[str]:
+    """The cells of the "What differs" row ``name``: [name, Dex, dex-py]."""
+    line = next(row for row in DOC.read_text().splitlines() if row.startswith(f"| {name} |"))
+    return [cell.strip() for cell in line.strip("|").split("|")]
+
+
+def _names(text: str) -> set[str]:
+    return set(re.findall(r"`([^`]+)`", text))
+
+
+def test_storages_named_are_the_ones_offered() -> None:
+    from dex_py.storage.settings import STORAGE_TYPES
+
+    _, dex, ours = _row("Storages")
+    offered, advice = ours.split("(", 1)
+    assert _names(offered) == set(STORAGE_TYPES)
+    for name in _names(dex) - set(STORAGE_TYPES):  # what to use instead is said
+        assert f"`{name}`" in advice, name
+
+
+def test_connectors_named_are_the_ones_offered() -> None:
+    from connectors import BUILTIN
+
+    _, dex, ours = _row("Connectors")
+    offered, missing = ours.split("Not offered:")
+    assert _names(offered) - {"dex_py.connectors"} == set(BUILTIN)
+    assert _names(missing.split(".")[0]) == _names(dex) - set(BUILTIN)
+
+
+def test_metrics_named_are_the_ones_exported() -> None:
+    from prometheus_client import REGISTRY
+
+    from dex_py.ops import metrics
+
+    metrics._get_metrics()
+    exported = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in REGISTRY.collect()
+        if family.name.startswith("dexpy_")
+    }
+    _, _, ours = _row("Metrics")
+    assert {name for name in _names(ours) if name.startswith("dexpy_")} - {"dexpy_*"} == exported
