@@ -221,7 +221,10 @@ def test_example_config_loads_without_warnings() -> None:
     assert config.storage.config == {"file": "var/dex.db"}
     assert config.telemetry.http == "127.0.0.1:5558"
     assert config.oauth2.password_connector == "local"
-    app, public = config.static_clients
+    app, public, proxy = config.static_clients
+    assert (proxy.id, proxy.secret) == ("dex-py-proxy", "ZGV4LXB5LXByb3h5LXNlY3JldA")
+    assert proxy.redirect_uris == ["http://127.0.0.1:4180/oauth2/callback"]
+    assert proxy.backchannel_logout_uri == "http://127.0.0.1:4180/oauth2/backchannel-logout"
     assert (app.id, app.secret, app.name) == (
         "example-app",
         "ZXhhbXBsZS1hcHAtc2VjcmV0",
