@@ -4,9 +4,11 @@ dex-py Deployment must hold."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import PurePosixPath
 
 import pytest
+import yaml
 
 from tests.deploy.dockerfile import REPO_ROOT
 from tests.deploy.manifests import (
@@ -160,3 +162,19 @@ def test_postgres_runs_three_replicas_and_scales_from_there() -> None:
     assert autoscaler["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     assert autoscaler["spec"]["minReplicas"] == 3 < autoscaler["spec"]["maxReplicas"]
     assert "PersistentVolumeClaim" not in kinds(manifests)
+    pod = deployment["spec"]["template"]["spec"]
+    (spread,) = pod["topologySpreadConstraints"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert labels_match(spread["labelSelector"]["matchLabels"], labels)
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_image_tag_chart_and_package_versions_agree() -> None:
+    """One release number: pyproject.toml's version, the image tag the base deploys and the
+    chart's appVersion (the tag the chart deploys by default)."""
+    version = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    base = yaml.safe_load((KUSTOMIZE / "base" / "kustomization.yaml").read_text())
+    (image,) = base["images"]
+    chart = yaml.safe_load((REPO_ROOT / "deploy/helm/dex-py/Chart.yaml").read_text())
+    assert image["newTag"] == chart["appVersion"] == version
+    assert chart["apiVersion"] == "v2" and chart["name"] == "dex-py"
