@@ -118,11 +118,9 @@ def test_nginx_ends_tls_and_dex_py_answers_as_the_https_issuer(recipe) -> None:
     assert document["issuer"] == issuer
     assert document["token_endpoint"] == issuer + "/token"
     assert discovery.headers["Strict-Transport-Security"].startswith("max-age=31536000")
-    first = requests.get(issuer, verify=recipe["cert"], timeout=10, allow_redirects=False)
-    if first.is_redirect:  # <issuer> -> <issuer>/, and still over https
-        assert first.headers["Location"] in (issuer + "/", "/dex/"), first.headers["Location"]
-    landing = requests.get(issuer, verify=recipe["cert"], timeout=10)
-    assert landing.url.startswith(issuer)
+    # the issuer URL itself answers, over https, without a redirect dex-py would have to build
+    landing = requests.get(issuer, verify=recipe["cert"], timeout=10, allow_redirects=False)
+    assert landing.status_code == 200
     assert "This is an OpenID Connect issuer." in landing.text
     with pytest.raises(requests.exceptions.SSLError):  # a certificate nobody vouches for
         requests.get(issuer, timeout=10)
