@@ -44,6 +44,15 @@ def _listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _probe(host: str, port: int) -> None:
+    """Bind once without SO_REUSEPORT: another process already listening there (even another
+    dex-py proxy, which would otherwise silently share the port) makes this fail."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 async def _serve(config: ProxyConfig, sock: socket.socket) -> None:
     from aiohttp import web
 
@@ -200,6 +209,7 @@ def _start(path: str, check_only: bool, config: ProxyConfig) -> int:
     configure(config.log_format, config.log_level)
     count = config.workers or os.cpu_count() or 1
     try:
+        _probe(config.listen_host, config.listen_port)
         sockets = [_listen_socket(config.listen_host, config.listen_port) for _ in range(count)]
     except OSError as exc:
         print(
