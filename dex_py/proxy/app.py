@@ -116,6 +116,7 @@ def create_app(config: ProxyConfig) -> web.Application:
     app[STATE] = build_state(config)
     callback_path = config.callback_path or "/oauth2/callback"
     app.router.add_get("/oauth2/auth", forward_auth.auth)
+    app.router.add_route("*", "/oauth2/auth/{original:.*}", forward_auth.auth)  # Envoy
     app.router.add_get("/oauth2/userinfo", forward_auth.userinfo)
     app.router.add_get("/oauth2/start", login_handlers.start)
     app.router.add_get("/oauth2/sign_in", login_handlers.start)  # oauth2-proxy's other name

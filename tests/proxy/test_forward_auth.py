@@ -79,6 +79,17 @@ def test_identity_headers_come_from_the_session_only() -> None:
                 },
             )
             assert nginx_style.status == 403
+            # Envoy ext_authz appends the original path and keeps the method and Host.
+            envoy = await client.post(
+                "/oauth2/auth/healthz", headers={"Host": "app.example.com", **FORGED}
+            )
+            assert envoy.status == 401  # /healthz is open to GET only
+            envoy_get = await client.get("/oauth2/auth/healthz", headers=FORGED)
+            assert envoy_get.status == 202
+            envoy_admin = await client.get(
+                "/oauth2/auth/x", headers={"Cookie": f"{NAME}={value}", "Host": "admin.example.com"}
+            )
+            assert envoy_admin.status == 403
 
     asyncio.run(scenario())
 
