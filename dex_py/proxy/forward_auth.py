@@ -176,9 +176,13 @@ async def upstream(request: web.Request) -> web.StreamResponse:
         response = web.Response(status=status, body=_BODY[status])
     else:
         identity = outcome.caller.upstream_headers if outcome.caller else {}
-        response = await state.upstreams.forward(request, route, identity)
+        # A refreshed session's cookie goes out with the upstream's head, streamed or not: a
+        # browser left with the old cookie would present a rotated-out refresh token later.
+        cookies = [("Set-Cookie", value) for value in outcome.set_cookies]
+        response = await state.upstreams.forward(request, route, identity, add_headers=cookies)
         if response.status in (502, 504):
             UPSTREAM_ERRORS.labels(str(response.status)).inc()
+        outcome = Outcome(outcome.caller, [], outcome.bearer_refused)
     if outcome.set_cookies and not response.prepared:
         for value in outcome.set_cookies:
             response.headers.add("Set-Cookie", value)
