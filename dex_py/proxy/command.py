@@ -82,13 +82,23 @@ async def _stop_when_orphaned(master: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
+def _describe(exc: Exception) -> str:
+    """What went wrong, without the exception's own message (a driver's could quote a URL with
+    its password): the type, and for the errors that hold no secret, what they name."""
+    if isinstance(exc, ImportError) and exc.name:
+        return f"{type(exc).__name__}: module {exc.name!r} cannot be imported"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    return type(exc).__name__
+
+
 def _worker(config: ProxyConfig, sock: socket.socket, master: int) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     try:
         asyncio.run(_serve(config, sock, master))
     except Exception as exc:
-        log.error("worker failed: %s", type(exc).__name__)
+        log.error("worker failed: %s", _describe(exc))
         return 1
     return 0
 

@@ -150,3 +150,13 @@ def test_a_port_in_use_stops_the_command(tmp_path: Path) -> None:
         result = _run_proxy_command(path)
     assert result.returncode == 1
     assert f"listen: cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_a_failed_worker_says_which_module_is_missing_without_quoting_messages() -> None:
+    from dex_py.proxy.command import _describe
+
+    assert _describe(ModuleNotFoundError("x", name="redis")) == (
+        "ModuleNotFoundError: module 'redis' cannot be imported"
+    )
+    assert _describe(OSError(98, "Address already in use")) == "OSError: Address already in use"
+    assert _describe(RuntimeError("postgresql://u:secret@db/x unreachable")) == "RuntimeError"
