@@ -60,3 +60,8 @@ def key_uri(secret: str, account: str, issuer: str) -> str:
 def qr_svg(uri: str) -> str:
     """The key URI as an inline SVG QR code (error correction M, 4 px modules)."""
     return str(segno.make(uri, error="m").svg_inline(scale=4, dark="#000", light="#fff"))
+
+
+def grouped(secret: str) -> str:
+    """The secret in groups of four, for typing it into an app by hand."""
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))

@@ -162,12 +162,11 @@ def _enroll_context(
 ) -> dict[str, Any]:
     account = claims.email or claims.username or claims.user_id
     uri = totp.key_uri(state.totp_secret, account, svc.second_factors.policy.issuer)
-    secret = state.totp_secret
     return {
         "post_url": _url(svc, "/mfa/enroll", req),
         "csrf_token": browser.csrf_token(req.id),
         "qr_svg": totp.qr_svg(uri),
-        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "secret": totp.grouped(state.totp_secret),
         "account": account,
         "invalid": False,
         "locked": False,

@@ -24,6 +24,7 @@ from tests.mfa.conftest import (
     post_code,
     redeem,
     shown_recovery_codes,
+    shown_secret,
     step_later,
     to_mfa_page,
 )
@@ -171,7 +172,6 @@ def test_forms_check_csrf(make_app: Callable[..., App]) -> None:
     app = make_app(**REQUIRED)
     browser = app.client()
     step = to_mfa_page(browser)  # the enrolment page
-    from tests.mfa.conftest import shown_secret
 
     secret = shown_secret(step.html)
     resp = post_code(browser, step, code_now(app, secret), csrf="forged")
