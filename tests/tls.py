@@ -29,6 +29,7 @@ class CAFiles:
     ca_pem: Path
     cert_pem: Path
     key_pem: Path
+    client: CertPair | None = None  # with ``make_test_ca(..., client=True)``
 
 
 def _builder(
@@ -87,8 +88,10 @@ def self_signed_cert(
     return pair
 
 
-def make_test_ca(directory: Path, host: str = "127.0.0.1") -> CAFiles:
-    """A throwaway CA and a server certificate for ``host`` (an IP, plus ``localhost``)."""
+def make_test_ca(directory: Path, host: str = "127.0.0.1", *, client: bool = False) -> CAFiles:
+    """A throwaway CA and a server certificate for ``host`` (an IP, plus ``localhost``). With
+    ``client``, also a client certificate from the same CA, and the server certificate valid for
+    client authentication too (etcd's JSON gateway connects to etcd itself with it)."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dex-py test CA")])
     ca_cert = (
@@ -113,6 +116,9 @@ def make_test_ca(directory: Path, host: str = "127.0.0.1") -> CAFiles:
         )
         .sign(ca_key, hashes.SHA256())
     )
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] + (
+        [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     server_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-github")])
     cert = (
@@ -124,7 +130,7 @@ def make_test_ca(directory: Path, host: str = "127.0.0.1") -> CAFiles:
             critical=False,
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
             critical=False,
@@ -136,4 +142,16 @@ def make_test_ca(directory: Path, host: str = "127.0.0.1") -> CAFiles:
     _write_cert(files.ca_pem, ca_cert)
     _write_cert(files.cert_pem, cert)
     _write_key(files.key_pem, key)
-    return files
+    if not client:
+        return files
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dex-py test client")])
+    client_cert = (
+        _builder(client_name, ca_name, client_key.public_key())
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pair = CertPair(directory / "client.pem", directory / "client-key.pem")
+    _write_cert(pair.cert, client_cert)
+    _write_key(pair.key, client_key)
+    return CAFiles(files.ca_pem, files.cert_pem, files.key_pem, pair)

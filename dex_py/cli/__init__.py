@@ -1,4 +1,5 @@
-"""The ``dex-py`` command line: serve, check-config, db upgrade, passwords, keys, example-app.
+"""The ``dex-py`` command line: serve, check-config, db upgrade, migrate-storage, passwords,
+keys, example-app.
 
 Each command is a thin shell over a service module; errors are printed as one line per problem
 (with the config key path) and exit non-zero, never a stack trace. The command groups live in
@@ -14,6 +15,7 @@ import click
 from dex_py.cli.common import fail, load_config_or_exit
 from dex_py.cli.keys import keys
 from dex_py.cli.kube import kube
+from dex_py.cli.migrate_storage import migrate_storage
 from dex_py.cli.passwords import passwords
 from dex_py.cli.teams import teams
 from dex_py.cli.users import users
@@ -139,3 +141,4 @@ main.add_command(keys)
 main.add_command(teams)
 main.add_command(users)
 main.add_command(kube)
+main.add_command(migrate_storage)

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 # The schema's vocabulary.
-STORAGE_TYPES = ("sqlite3", "postgres", "mysql", "memory")
+STORAGE_TYPES = ("sqlite3", "postgres", "mysql", "etcd", "memory")
 TLS_VERSIONS = ("1.2", "1.3")
 LOG_LEVELS = ("debug", "info", "warn", "warning", "error")
 LOG_FORMATS = ("text", "json")

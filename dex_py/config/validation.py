@@ -94,6 +94,12 @@ def validate(config: Config, *, positions: Mapping[str, Sequence[int]] | None = 
     _check_issuer(config.issuer, result)
     if not config.storage.type:
         result.error("storage.type", f"required: one of {', '.join(STORAGE_TYPES)}")
+    elif config.storage.type == "kubernetes":
+        result.error(
+            "storage.type",
+            "kubernetes (CRD) storage is not offered: choose one of "
+            f"{', '.join(STORAGE_TYPES)} (README, Storage: moving data with migrate-storage)",
+        )
     elif config.storage.type not in STORAGE_TYPES:
         result.error("storage.type", f"must be one of {', '.join(STORAGE_TYPES)}")
     elif config.storage.type == "memory":

@@ -114,23 +114,18 @@ async def _bearer(state: ProxyState, token: str) -> Caller | None:
 async def _shared_refresh(
     state: ProxyState, loaded: LoadedSession, cookies: dict[str, str]
 ) -> Outcome:
+    """One refresh per session at a time, in its own task: a request that gives up (client
+    gone) does not cancel it for the others."""
     key = loaded.cookie_value
-    running = state.refreshing.get(key)
-    if running is not None:
-        outcome: Outcome = await asyncio.shield(running)
-        return Outcome(outcome.caller, [])  # the first request carries the new cookie
-    future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-    state.refreshing[key] = future
-    try:
-        outcome = await _refresh(state, loaded, cookies)
-        future.set_result(outcome)
-        return outcome
-    except BaseException as exc:
-        future.set_exception(exc)
-        future.exception()  # retrieved: no "never retrieved" warning when nobody waits
-        raise
-    finally:
-        del state.refreshing[key]
+    task = state.refreshing.get(key)
+    first = task is None
+    if task is None:
+        task = asyncio.get_running_loop().create_task(_refresh(state, loaded, cookies))
+        state.refreshing[key] = task
+        task.add_done_callback(lambda _: state.refreshing.pop(key, None))
+    outcome: Outcome = await asyncio.shield(task)
+    # Only the first request carries the new cookie; the others just go through.
+    return outcome if first else Outcome(outcome.caller, [])
 
 
 async def _refresh(state: ProxyState, loaded: LoadedSession, cookies: dict[str, str]) -> Outcome:

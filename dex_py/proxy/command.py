@@ -135,6 +135,32 @@ def _supervise(config: ProxyConfig, sockets: list[socket.socket]) -> int:
     return 0
 
 
+def _check_parts(config: ProxyConfig) -> str:
+    """What keeps the store or the upstream relay from opening ("" when nothing); opening
+    connects to nothing."""
+    from dex_py.proxy.proxy_state import open_session_store
+    from dex_py.proxy.store_base import StoreConfigError
+
+    try:
+        store = open_session_store(config)
+    except StoreConfigError as exc:
+        return str(exc)
+    except ImportError:
+        return f"session.store: {config.store.kind} is not available in this build"
+    except Exception as exc:  # a driver's own complaint about the URL
+        return f"session.{config.store.kind}.url: cannot be used ({type(exc).__name__})"
+    if store is not None:
+        asyncio.run(store.close())
+    if config.upstreams:
+        try:
+            from dex_py.proxy.proxy_state import open_upstreams
+
+            open_upstreams(config)
+        except ImportError:
+            return "upstreams: upstream mode is not available in this build"
+    return ""
+
+
 def run(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="dex-py proxy",
@@ -150,8 +176,26 @@ def run(argv: Sequence[str]) -> int:
     except ProxyConfigError as exc:
         print(f"dex-py proxy: config error: {exc}", file=sys.stderr)
         return 2
-    if args.check_config:
-        print(f"{args.config}: OK")
+    # Before anything imports prometheus_client (proxy.metrics): it picks multiprocess values
+    # at import time, and the forked workers inherit that choice.
+    metrics_dir = ""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        metrics_dir = tempfile.mkdtemp(prefix="dexpy-proxy-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        return _start(args.config, args.check_config, config)
+    finally:
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _start(path: str, check_only: bool, config: ProxyConfig) -> int:
+    problem = _check_parts(config)
+    if problem:
+        print(f"dex-py proxy: config error: {problem}", file=sys.stderr)
+        return 2
+    if check_only:
+        print(f"{path}: OK")
         return 0
     configure(config.log_format, config.log_level)
     count = config.workers or os.cpu_count() or 1
@@ -164,14 +208,8 @@ def run(argv: Sequence[str]) -> int:
             file=sys.stderr,
         )
         return 1
-    metrics_dir = ""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        metrics_dir = tempfile.mkdtemp(prefix="dexpy-proxy-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         return _supervise(config, sockets)
     finally:
         for sock in sockets:
             sock.close()
-        if metrics_dir:
-            shutil.rmtree(metrics_dir, ignore_errors=True)

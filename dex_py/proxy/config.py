@@ -238,6 +238,11 @@ def from_dict(data: Any) -> ProxyConfig:
     issuer_logout = sign_out.boolean("issuerLogout", True)
     post_logout = _url(sign_out, "postLogoutRedirectURL", required=False)
     sign_out.done()
+    if store.kind == "memory" and workers != 1:
+        raise ProxyConfigError(
+            "session.store",
+            "memory keeps sessions inside one process: use sql or redis with workers other than 1",
+        )
     backchannel = top.boolean("backchannelLogout", False)
     if backchannel and store.kind == "cookie":
         raise ProxyConfigError(

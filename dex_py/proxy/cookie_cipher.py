@@ -65,6 +65,8 @@ class CookieCipher:
             return None
         if len(raw) < NONCE_BYTES + _TIME.size + 16:
             return None
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+            return None  # only the one canonical spelling: no other text opens to the same value
         nonce, body = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
         for aead in self._aeads:
             try:

@@ -24,6 +24,7 @@ from joserfc.jwk import ECKey, OKPKey, RSAKey
 from dex_py.proxy.jwks import JwksCache
 
 LEEWAY = 30.0
+LOGOUT_MAX_AGE = 600.0  # a logout token older than this is refused (§2.6: check iat)
 LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 _RSA_ALGS = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"})
 _EC_ALGS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512", "secp256k1": "ES256K"}
@@ -149,8 +150,11 @@ async def verify_logout_token(
     if typ and typ not in ("logout+jwt", "application/logout+jwt", "jwt"):
         raise TokenInvalid("wrong typ")
     check_claims(claims, issuer=issuer, audiences=(client_id,), require_exp=False)
-    if not isinstance(claims.get("iat"), int | float):
+    iat = claims.get("iat")
+    if not isinstance(iat, int | float):
         raise TokenInvalid("no iat")
+    if not time.time() - LOGOUT_MAX_AGE <= iat <= time.time() + LEEWAY:
+        raise TokenInvalid("iat too old or in the future")
     events = claims.get("events")
     if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
         raise TokenInvalid("no back-channel logout event")

@@ -66,9 +66,10 @@ class ProxyState:
     metrics: RequestMetrics = field(default_factory=RequestMetrics)
     used_states: UsedStates = field(default_factory=UsedStates)
     used_logout_jtis: UsedStates = field(default_factory=UsedStates)
-    refreshing: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
+    refreshing: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
     bearer_cache: OrderedDict[str, Any] = field(default_factory=OrderedDict)
     loader: asyncio.Task[None] | None = None
+    issuer_warned: bool = False
 
     @property
     def ready(self) -> bool:
@@ -80,7 +81,9 @@ class ProxyState:
             await self.oidc.discover()
             await self.jwks.refresh()
         except Exception as exc:
-            log.warning("issuer not reachable yet: %s", exc)
+            # Said once as a warning; the retries every few seconds only at debug level.
+            (log.debug if self.issuer_warned else log.warning)("issuer not reachable: %s", exc)
+            self.issuer_warned = True
             return False
         return True
 

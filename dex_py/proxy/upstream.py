@@ -60,6 +60,7 @@ _WEBSOCKET_HANDSHAKE = frozenset(
 )
 _SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
 _MAX_DECODING_ROUNDS = 3
+SMALL_BODY = 65536  # bytes: answers up to this long (with a length) go out in one write
 
 
 def is_unsafe_path(raw_path: str) -> bool:
@@ -197,9 +198,9 @@ class Upstreams:
         ones, then ``X-Forwarded-*`` and ``identity``."""
         incoming = request.headers
         out = _without(incoming, self._drop_websocket if websocket else self._drop)
-        remote = request.remote or ""
-        earlier = incoming.getall("X-Forwarded-For", ())
-        out["X-Forwarded-For"] = ", ".join((*earlier, remote)) if earlier else remote
+        chain = ", ".join(v for v in (*incoming.getall("X-Forwarded-For", ()), request.remote) if v)
+        if chain:
+            out["X-Forwarded-For"] = chain
         out["X-Forwarded-Proto"] = request.scheme
         out["X-Forwarded-Host"] = request.host
         if route.pass_host_header and "Host" in incoming:
@@ -218,6 +219,8 @@ class Upstreams:
         session = self._session(route)
         url = self.upstream_url(route, raw_path, request.rel_url.raw_query_string)
         if websocket_relay.is_upgrade(request):
+            if not websocket_relay.is_valid_handshake(request):
+                return web.Response(status=400, text="Bad Request: invalid WebSocket handshake\n")
             headers = self.request_headers(request, route, identity, websocket=True)
             return await self._forward_websocket(request, session, url, headers)
         headers = self.request_headers(request, route, identity)
@@ -263,28 +266,60 @@ class Upstreams:
 async def _stream_back(
     request: web.Request, upstream: aiohttp.ClientResponse
 ) -> web.StreamResponse:
-    response = web.StreamResponse(
-        status=upstream.status, reason=upstream.reason, headers=response_headers(upstream.headers)
-    )
+    headers = response_headers(upstream.headers)
+    if _small_and_whole(request, upstream):
+        # One write of head and body, as a buffering proxy would: the length is known and
+        # smaller than one read buffer, so nothing is held that would not be anyway.
+        try:
+            data = await upstream.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return _gateway_error(request, exc)
+        return web.Response(
+            status=upstream.status, reason=upstream.reason, headers=headers, body=data
+        )
+    response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
+    body = upstream.content
     try:
         await response.prepare(request)
-        async for chunk in upstream.content.iter_any():
+        while True:
+            try:
+                chunk = await body.readany()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                _cut_short(request, exc)
+                return response
+            if not chunk:
+                break
             await response.write(chunk)
         await response.write_eof()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        # The head has gone out: all that is left is to end the connection early, so the
-        # client sees an incomplete answer rather than a complete wrong one.
-        log.warning(
-            "upstream failed mid-answer: %s %s: %s",
-            request.method,
-            request.rel_url.path,
-            type(exc).__name__,
-        )
-        if request.transport is not None:
-            request.transport.close()
     except ConnectionError:
         pass  # the client went away; the upstream connection is dropped, not reused
     return response
+
+
+def _small_and_whole(request: web.Request, upstream: aiohttp.ClientResponse) -> bool:
+    """Whether the answer has a body of a known length of at most ``SMALL_BODY`` bytes (not a
+    HEAD's or a 1xx/204/304's, whose Content-Length describes a body that is not sent)."""
+    length = upstream.content_length
+    return (
+        length is not None
+        and length <= SMALL_BODY
+        and request.method != "HEAD"
+        and upstream.status >= 200
+        and upstream.status not in (204, 304)
+    )
+
+
+def _cut_short(request: web.Request, exc: BaseException) -> None:
+    """The upstream failed after the head went out: end the client's connection early, so it
+    sees an incomplete answer rather than a complete wrong one."""
+    log.warning(
+        "upstream failed mid-answer: %s %s: %s",
+        request.method,
+        request.rel_url.path,
+        type(exc).__name__,
+    )
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _gateway_error(request: web.Request, exc: BaseException) -> web.Response:

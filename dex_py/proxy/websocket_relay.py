@@ -45,6 +45,12 @@ def is_upgrade(request: web.BaseRequest) -> bool:
     return any(token.strip() == "upgrade" for token in tokens)
 
 
+def is_valid_handshake(request: web.BaseRequest) -> bool:
+    """Whether the client's opening handshake is well-formed (RFC 6455 §4.2.1: version 13, a
+    16-byte base64 ``Sec-WebSocket-Key``), checked before the upstream is disturbed."""
+    return web.WebSocketResponse().can_prepare(request).ok
+
+
 def requested_protocols(request: web.BaseRequest) -> tuple[str, ...]:
     """The subprotocols the client offers (``Sec-WebSocket-Protocol``, RFC 6455 §4.1)."""
     offered = request.headers.getall("Sec-WebSocket-Protocol", ())

@@ -1,10 +1,10 @@
 """Storage: the ``Storage`` protocol, its backends, and ``open_storage`` to pick one from config.
 
 ``open_storage(cfg)`` builds the backend named by ``storage.type`` (``sqlite3``, ``postgres``,
-``mysql``, ``memory``; keys as in Dex, see ``storage.settings``) and, for SQL backends, migrates
-the schema first. Engines connect lazily and hand a forked child a fresh pool, so the storage
-may be created before gunicorn forks its workers. Wrap the result in ``StaticOverlay`` to add
-the config file's clients, passwords and connectors.
+``mysql``, ``etcd``, ``memory``; keys as in Dex, see ``storage.settings``) and, for SQL
+backends, migrates the schema first. Engines connect lazily and hand a forked child a fresh
+pool, so the storage may be created before gunicorn forks its workers. Wrap the result in
+``StaticOverlay`` to add the config file's clients, passwords and connectors.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from dex_py.storage.base import (
     StorageError,
 )
 from dex_py.storage.engine import error_reason, make_engine
+from dex_py.storage.etcd_client import EtcdUnavailable
 from dex_py.storage.memory import MemoryStorage
 from dex_py.storage.settings import StorageConfigError, engine_url_for, validate_storage_config
 from dex_py.storage.static import StaticOverlay
 
 # A database that is down, stopped answering within its timeouts, or has no free pooled
-# connection: the web layer answers these with 503 (``error_handlers``).
-DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.TimeoutError)
+# connection, or no etcd endpoint that answers: the web layer answers these with 503
+# (``error_handlers``).
+DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.TimeoutError, EtcdUnavailable)
 
 __all__ = [
     "DATABASE_UNAVAILABLE",
@@ -53,6 +55,11 @@ def open_storage(cfg: StorageConfig, *, migrate: bool = True) -> Storage:
     if cfg.type == "memory":
         validate_storage_config(cfg)
         return MemoryStorage()
+    if cfg.type == "etcd":
+        from dex_py.storage.etcd import EtcdStorage
+        from dex_py.storage.settings import parse_etcd
+
+        return EtcdStorage(parse_etcd(cfg)[0])
     from dex_py.storage.sql import SQLStorage
 
     engine = make_engine(cfg)  # transactional: migrations must be all or nothing

@@ -132,3 +132,10 @@ class RowCodec(Generic[D]):
 
     def decode(self, row: Mapping[Any, Any]) -> D:
         return self.cls(**{name: dec(row[name]) for name, _, dec in self._fields})
+
+
+def json_converters(cls: type[D]) -> tuple[Callable[[D], dict[str, Any]], Callable[[Any], D]]:
+    """(instance -> JSON-able dict, JSON-able dict -> instance) for a storage dataclass, with the
+    conventions above (ISO 8601 datetimes, base64 bytes, lists for tuples): how key-value
+    backends (``storage.etcd``) store a whole record as one JSON document."""
+    return _dataclass_json(cls)

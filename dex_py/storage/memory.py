@@ -33,14 +33,7 @@ from dex_py.storage.base import (
     Updater,
     grant_marker,
 )
-from dex_py.storage.memory_table import Table, drop, redeem, utc
-
-
-def _logout_event_order(e: LogoutEvent) -> tuple[bool, datetime, datetime, str]:
-    """As the SQL backends list them: soonest due first, finished events (no next attempt)
-    last; then oldest first."""
-    due = e.next_attempt
-    return (due is None, due or e.created_at, e.created_at, e.id)
+from dex_py.storage.memory_table import Table, drop, redeem, select_logout_events, utc
 
 
 def _copy_connector(c: Connector) -> Connector:
@@ -256,22 +249,8 @@ class MemoryStorage:
     def list_logout_events(
         self, *, status: str | None = None, due_before: datetime | None = None
     ) -> list[LogoutEvent]:
-        due = None if due_before is None else utc(due_before)
         with self._lock:
-            events = [
-                e
-                for e in self._logout_events.rows.values()
-                if (status is None or e.status == status)
-                and (
-                    due is None
-                    or (
-                        e.status == "pending"
-                        and e.next_attempt is not None
-                        and e.next_attempt <= due
-                    )
-                )
-            ]
-        return sorted(events, key=_logout_event_order)
+            return select_logout_events(self._logout_events.rows.values(), status, due_before)
 
     # signing keys
 

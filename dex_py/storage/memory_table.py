@@ -5,13 +5,14 @@ normalisation every stored datetime goes through. The caller holds the storage's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import fields, is_dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from dex_py.storage.base import (
     AlreadyExistsError,
+    LogoutEvent,
     NotFoundError,
     RefreshToken,
     StorageError,
@@ -108,3 +109,27 @@ def redeem(
     if token is not None:
         refresh.create(token)
     return new
+
+
+def _logout_event_order(e: LogoutEvent) -> tuple[bool, datetime, datetime, str]:
+    """As the SQL backends list them: soonest due first, finished events (no next attempt)
+    last; then oldest first."""
+    due = e.next_attempt
+    return (due is None, due or e.created_at, e.created_at, e.id)
+
+
+def select_logout_events(
+    events: Iterable[LogoutEvent], status: str | None, due_before: datetime | None
+) -> list[LogoutEvent]:
+    """``Storage.list_logout_events`` over events held in full (memory and etcd storage)."""
+    due = None if due_before is None else utc(due_before)
+    chosen = [
+        e
+        for e in events
+        if (status is None or e.status == status)
+        and (
+            due is None
+            or (e.status == "pending" and e.next_attempt is not None and e.next_attempt <= due)
+        )
+    ]
+    return sorted(chosen, key=_logout_event_order)

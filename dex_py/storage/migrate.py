@@ -65,8 +65,9 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(cfg: StorageConfig) -> str:
-    """Migrate the database of ``cfg`` to head; returns the head revision ("" for memory)."""
-    if cfg.type == "memory":
+    """Migrate the database of ``cfg`` to head; returns the head revision ("" for memory and
+    etcd, which have no schema)."""
+    if cfg.type in ("memory", "etcd"):
         return ""
     try:
         engine = make_engine(cfg)

@@ -7,6 +7,8 @@ Accepted keys, as in Dex (``storage.config``):
   ``database``, ``user``, ``password``, ``ssl {mode, caFile, certFile, keyFile}`` (``mode``
   defaults to ``verify-full``, as in Dex), ``connectionTimeout`` (seconds), ``maxOpenConns``,
   ``maxIdleConns``, ``connMaxLifetime`` (seconds).
+- ``etcd``: ``endpoints``, ``namespace``, ``username``, ``password``, ``ssl {serverName,
+  caFile, certFile, keyFile}`` (checked by ``storage.etcd_settings``).
 - ``mysql``: the same keys (``ssl.mode`` is ``true``, ``false``, ``skip-verify`` or unset; setting
   a CA, cert or key file means verified TLS with those files) plus ``params``: session variables
   set on each connection (``SET SESSION key = value``; values verbatim, as Dex passes them).
@@ -29,10 +31,11 @@ from typing import Any, NamedTuple
 from sqlalchemy.engine import URL, make_url
 
 from dex_py.config.model import ConfigError, StorageConfig
+from dex_py.storage import etcd_settings
 from dex_py.storage import timeouts as tmo
 
 SQL_TYPES = ("sqlite3", "postgres", "mysql")
-STORAGE_TYPES = (*SQL_TYPES, "memory")
+STORAGE_TYPES = (*SQL_TYPES, "etcd", "memory")
 
 _KNOWN_KEYS = {
     "sqlite3": {"file", "busyTimeout", "synchronous"},
@@ -348,7 +351,17 @@ def validate_storage_config(cfg: StorageConfig) -> list[str]:
     """Check ``cfg``; return warnings (unknown keys), raise ``StorageConfigError`` on errors."""
     if cfg.type == "memory":
         return [f"storage.config.{k}: unknown key, ignored" for k in cfg.config or {}]
+    if cfg.type == "etcd":
+        return parse_etcd(cfg)[1]
     return parse_settings(cfg).warnings
+
+
+def parse_etcd(cfg: StorageConfig) -> tuple[etcd_settings.EtcdSettings, list[str]]:
+    """The settings of an etcd section and its warnings; raises ``StorageConfigError``."""
+    try:
+        return etcd_settings.parse_etcd_settings(cfg)
+    except ConfigError as exc:
+        raise StorageConfigError(exc.errors) from None
 
 
 def engine_url_for(cfg: StorageConfig) -> URL:
@@ -360,5 +373,6 @@ def config_key_names() -> dict[str, Any]:
     """The keys ``storage.config`` knows, for the published JSON Schema (editor completion):
     every key of any SQL backend, ``ssl`` with its own keys. Values are checked here, by
     ``parse_settings``, and unknown keys are only warnings, so the schema constrains neither."""
-    names = sorted(set().union(*_KNOWN_KEYS.values()))
-    return {name: sorted(_SSL_KEYS) if name == "ssl" else None for name in names}
+    names = sorted(set().union(*_KNOWN_KEYS.values(), etcd_settings.KNOWN_KEYS))
+    ssl_keys = sorted(_SSL_KEYS | etcd_settings.SSL_KEYS)
+    return {name: ssl_keys if name == "ssl" else None for name in names}

@@ -78,7 +78,13 @@ ERROR_CASES: list[tuple[str, Mutate, str, str]] = [
     ("issuer-empty-query", setter("issuer", "https://example.com/dex?"), "issuer", "query"),
     ("storage-missing", deleter("storage"), "storage.type", "required"),
     ("storage-not-mapping", setter("storage", "sqlite3"), "storage", "must be a mapping"),
-    ("storage-type-unknown", setter("storage.type", "etcd"), "storage.type", "one of"),
+    ("storage-type-unknown", setter("storage.type", "cassandra"), "storage.type", "one of"),
+    (
+        "storage-type-kubernetes",
+        setter("storage.type", "kubernetes"),
+        "storage.type",
+        "migrate-storage",
+    ),
     ("storage-config-list", setter("storage.config", ["x"]), "storage.config", "mapping"),
     ("web-no-listener", setter("web", {}), "web", "at least one"),
     (

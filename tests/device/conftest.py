@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -109,6 +110,35 @@ def poll(
     headers, form = client_auth(client_id)
     data = {**form, "grant_type": DEVICE_CODE_GRANT, "device_code": device_code}
     return requests.post(server.url("/token"), data=data, headers=headers, timeout=10)
+
+
+def refresh(server: LiveServer, refresh_token: str) -> requests.Response:
+    """Redeem ``refresh_token`` as the public client."""
+    data = {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": PUBLIC_CLIENT_ID,
+    }
+    return requests.post(server.url("/token"), data=data, timeout=10)
+
+
+def polls_at_once(
+    servers: list[LiveServer], device_code: str, n: int = 4
+) -> list[requests.Response]:
+    """``n`` polls released together, spread over ``servers``; their answers."""
+    results: list[requests.Response] = []
+    barrier = threading.Barrier(n)
+
+    def one(server: LiveServer) -> None:
+        barrier.wait()
+        results.append(poll(server, device_code))
+
+    threads = [threading.Thread(target=one, args=(servers[i % len(servers)],)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
 
 
 def error_of(resp: requests.Response) -> str:

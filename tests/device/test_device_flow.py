@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +25,8 @@ from tests.device.conftest import (
     enter_code,
     error_of,
     poll,
+    polls_at_once,
+    refresh,
     start,
     start_raw,
 )
@@ -96,15 +97,7 @@ def test_public_client_pending_then_tokens_once(device_server: LiveServer) -> No
     assert "auth_time" in claims
 
     # the refresh token works like any other
-    refreshed = requests.post(
-        device_server.url("/token"),
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": token["refresh_token"],
-            "client_id": PUBLIC_CLIENT_ID,
-        },
-        timeout=10,
-    )
+    refreshed = refresh(device_server, token["refresh_token"])
     assert refreshed.status_code == 200, refreshed.text
 
     # single use: the device code is spent
@@ -236,18 +229,7 @@ def test_callback_needs_the_state_of_the_browser_that_entered_the_code(
 def test_two_polls_at_once_get_the_tokens_once(device_server: LiveServer) -> None:
     body = start(device_server)
     browser_login(device_server, body["user_code"])
-    results: list[requests.Response] = []
-    barrier = threading.Barrier(4)
-
-    def one() -> None:
-        barrier.wait()
-        results.append(poll(device_server, body["device_code"]))
-
-    threads = [threading.Thread(target=one) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = polls_at_once([device_server], body["device_code"])
     winners = [r for r in results if r.status_code == 200]
     assert len(winners) == 1, [r.text for r in results]
     assert {error_of(r) for r in results if r.status_code != 200} <= {"invalid_grant", "slow_down"}

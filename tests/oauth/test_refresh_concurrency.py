@@ -1,6 +1,6 @@
 """Concurrent refreshes of one refresh token against a real ``dex-py serve`` (several worker
 processes, so the requests race through the database's row lock, not a Python lock), on SQLite,
-PostgreSQL and MariaDB (issue 7, item 7).
+PostgreSQL, MariaDB and etcd (issue 7, item 7).
 
 Within ``reuseInterval`` every request presenting the same secret must get the same successor,
 and that successor must keep working; with ``reuseInterval: 0s`` only one of them may succeed.
@@ -36,6 +36,7 @@ KINDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
+    pytest.param("etcd", id="etcd", marks=pytest.mark.etcd),  # compare-and-swap, no row lock
 ]
 
 

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from pathlib import Path
+
+import pytest
 
 from dex_py.proxy.cookie_cipher import CookieCipher
 from dex_py.proxy.cookie_jar import (
@@ -16,10 +19,12 @@ from dex_py.proxy.cookie_jar import (
     read_value,
     set_cookie_headers,
 )
+from dex_py.proxy.proxy_state import open_session_store
 from dex_py.proxy.session import Session, decode, encode
 from dex_py.proxy.sessions import Sessions
 from dex_py.proxy.store_memory import MemoryStore
 from tests.proxy.helpers import OLD_SECRET, SECRET, make_config
+from tests.services import require_service
 
 NAME = "_dexpy_proxy"
 
@@ -158,3 +163,54 @@ def test_a_claim_with_a_line_break_never_becomes_a_session() -> None:
         assert await sessions.load(value) is None
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_server_side_sessions_on_every_store(kind: str, tmp_path: Path) -> None:
+    """The same login through each store the config can name: saved, read by another worker,
+    ended by a back-channel logout of its sid."""
+    pytest.importorskip("dex_py.proxy.store", reason="the store module is not merged yet")
+    if kind == "redis":
+        require_service("redis", port=6379)
+        session = {
+            "store": "redis",
+            "redis": {
+                "url": "redis://127.0.0.1:6379/0",
+                "keyPrefix": f"test-core-{secrets.token_hex(4)}:",
+            },
+        }
+    elif kind == "sqlite":
+        session = {"store": "sql", "sql": {"url": f"sqlite:///{tmp_path / 'sessions.db'}"}}
+    else:
+        session = {"store": "memory"}
+
+    async def scenario() -> None:
+        config = make_config(session=session)
+        store = open_session_store(config)
+        assert store is not None
+        try:
+            sessions = Sessions(config, CookieCipher(config.cookie.secrets), store)
+            loaded, _ = await sessions.save(_session(), session_id="", present={})
+            other = Sessions(config, CookieCipher(config.cookie.secrets), store)
+            assert (await other.load(loaded.cookie_value)) is not None
+            assert await store.delete_for(issuer_sid="sid-1") == 1
+            third = Sessions(config, CookieCipher(config.cookie.secrets), store)
+            assert (await third.load(loaded.cookie_value)) is None
+        finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_only_the_canonical_spelling_opens() -> None:
+    """Base64 decoders skip foreign characters and ignore a last character's unused bits; a
+    cookie value that is not exactly what seal() wrote is refused."""
+    cipher = CookieCipher((SECRET.encode(),))
+    for plaintext in (b"a", b"ab", b"abc", b"session bytes"):
+        value = cipher.seal(NAME, plaintext)
+        assert cipher.open(NAME, value, max_age=60) == plaintext
+        assert cipher.open(NAME, value[:10] + "\n" + value[10:], max_age=60) is None
+        last = value[-1]
+        for other in "AQgwBCDEFGHIJKLMNOPRSTUVWXYZabcdefhijklmnopqrstuvxyz0123456789-_":
+            if other != last:
+                assert cipher.open(NAME, value[:-1] + other, max_age=60) is None

@@ -191,6 +191,7 @@ def test_logout_tokens() -> None:
             (logout_claims(sid=None, sub=None), "sub"),
             (logout_claims(aud="other"), "audience"),
             (logout_claims(jti=None), "jti"),
+            (logout_claims(iat=int(time.time()) - 3600), "iat"),
         ):
             with pytest.raises(TokenInvalid, match=reason):
                 await check(bad)

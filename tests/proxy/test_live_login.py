@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -224,11 +223,32 @@ def test_logs_have_the_user_and_decision_but_no_secrets(setup: Setup) -> None:
     assert SECRET not in text
 
 
-def test_sigterm_stops_the_proxy_cleanly(setup: Setup, tmp_path: Path) -> None:
-    port = free_port()
-    proxy = ProxyProcess(setup.issuer.issuer, "dex-py-proxy", port, workers=2)
+def _metric(text: str, name: str, labels: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(p in line for p in labels.split(",")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_two_workers_count_metrics_together_and_stop_on_sigterm(setup: Setup) -> None:
+    port, metrics_port = free_port(), free_port()
+    proxy = ProxyProcess(
+        setup.issuer.issuer,
+        "dex-py-proxy",
+        port,
+        workers=2,
+        metrics={"listen": f"127.0.0.1:{metrics_port}"},
+    )
     proxy.wait_ready()
     assert requests.get(f"{proxy.url}/ping", timeout=5).text == "OK"
+    for _ in range(40):  # new connections: SO_REUSEPORT spreads them over both workers
+        assert requests.get(f"{proxy.url}/oauth2/auth", timeout=5).status_code == 401
+    scraped = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+    counted = _metric(
+        scraped, "dexpy_proxy_requests_total", 'endpoint="auth",decision="unauthenticated"'
+    )
+    assert counted == 40, scraped
     assert proxy.stop() == 0
     text = proxy.log_text()
     assert text.count("listening on") == 2, text

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.proxy.live_proxy import ProxyProcess, browser_login, issuer_for_proxies
+from tests.live import ADMIN_EMAIL, ADMIN_HASH, ADMIN_USER_ID, LiveServer, live_server
+from tests.proxy.live_proxy import (
+    ProxyProcess,
+    browser_login,
+    issuer_for_proxies,
+    proxy_client,
+)
 from tests.services import free_port
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
@@ -63,3 +69,52 @@ def test_refresh_kept_while_issuer_down_and_ended_when_refused(tmp_path: Path) -
         issuer.stop()
         if second is not None:
             second.stop()
+
+
+def test_a_user_who_lost_the_team_is_refused_after_the_next_refresh(tmp_path: Path) -> None:
+    """The issuer restarts with the same database but the admin no longer in ``admins``: the
+    next refresh brings the new groups claim and the rules deny."""
+    issuer_port, proxy_port = free_port(), free_port()
+    storage = {"type": "sqlite3", "config": {"file": str(tmp_path / "dex.sqlite3")}}
+
+    def start_issuer(groups: list[str], name: str) -> LiveServer:
+        (tmp_path / name).mkdir()
+        admin = {
+            "email": ADMIN_EMAIL,
+            "hash": ADMIN_HASH,
+            "username": "admin",
+            "userID": ADMIN_USER_ID,
+            "groups": groups,
+        }
+        return live_server(
+            {
+                "staticClients": [proxy_client("dex-py-proxy", proxy_port)],
+                "staticPasswords": [admin],
+            },
+            base_dir=tmp_path / name,
+            workers=1,
+            port=issuer_port,
+            storage=storage,
+        )
+
+    issuer = start_issuer(["admins"], "before")
+    proxy = ProxyProcess(
+        issuer.issuer, "dex-py-proxy", proxy_port, session={"refreshInterval": "1s"}
+    )
+    later = None
+    try:
+        proxy.wait_ready()
+        browser, _ = browser_login(proxy)
+        assert _auth(proxy, browser).status_code == 202
+        issuer.stop()
+        later = start_issuer(["developers"], "after")
+        time.sleep(1.2)
+        denied = _auth(proxy, browser)
+        assert denied.status_code == 403, proxy.log_text()[-2000:]
+        info = browser.get(f"{proxy.url}/oauth2/userinfo", timeout=15).json()
+        assert info["groups"] == ["developers"]
+    finally:
+        proxy.stop()
+        issuer.stop()
+        if later is not None:
+            later.stop()

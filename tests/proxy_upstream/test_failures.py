@@ -94,7 +94,8 @@ def _cut_short(answer: bytes, then_wait: bool = False):  # type: ignore[no-untyp
 
 
 CUTS = {
-    "length": b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"a" * 10,
+    # longer than SMALL_BODY, so streamed: the head goes out before the body is complete
+    "length": b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n" + b"a" * 10,
     "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
 }
 
@@ -125,6 +126,28 @@ def test_upstream_failing_mid_answer_cuts_the_client_short(
     error, body, after = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
     assert error is not None, f"the client got a complete-looking answer: {body!r}"
     assert after[0] == 200
+    _no_traceback_logged(caplog)
+
+
+@pytest.mark.parametrize("then_wait", [False, True], ids=["closes", "stalls"])
+def test_small_answer_cut_short_is_a_gateway_error(
+    then_wait: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A short answer with a length is read whole before its head goes out: a failure is
+    then still an honest 502/504, not a truncated 200."""
+    short = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"a" * 10
+
+    async def scenario() -> tuple[int, str]:
+        async with (
+            raw_upstream(_cut_short(short, then_wait)) as broken,
+            proxying(broken, read_timeout=0.5) as proxy,
+        ):
+            return await _get(proxy + "/")
+
+    status, text = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
+    assert (status, text.split(":")[0]) == (
+        (504, "Gateway Timeout") if then_wait else (502, "Bad Gateway")
+    )
     _no_traceback_logged(caplog)
 
 
@@ -168,4 +191,36 @@ def test_upstream_closing_before_any_answer_is_502(caplog: pytest.LogCaptureFixt
 
     status, _ = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
     assert status == 502
+    _no_traceback_logged(caplog)
+
+
+def test_client_leaving_mid_download_is_quiet_and_frees_the_upstream(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    upstream_gone = asyncio.Event()
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        try:
+            while True:
+                await resp.write(b"z" * 65536)
+                await asyncio.sleep(0.001)
+        except ConnectionError:
+            upstream_gone.set()  # the proxy dropped its connection to us
+        return resp
+
+    async def scenario() -> None:
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", endless)
+        async with serving(app) as upstream, proxying(upstream) as proxy:
+            async with aiohttp.ClientSession() as client:
+                resp = await client.get(proxy + "/stream")
+                await resp.content.readexactly(65536)
+                resp.close()  # hang up mid-body
+            await upstream_gone.wait()
+
+    caplog.set_level(logging.DEBUG, logger="dex_py.proxy")
+    asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
+    assert not [r for r in caplog.records if r.name.startswith("dex_py.proxy")]
     _no_traceback_logged(caplog)

@@ -49,8 +49,10 @@ def test_hop_by_hop_request_headers_are_dropped() -> None:
         _through_proxy(
             "/app",
             [
-                ("Connection", "keep-alive, X-Hop-Named"),
+                ("Connection", "keep-alive, X-Hop-Named, Upgrade, HTTP2-Settings"),
                 ("X-Hop-Named", "secret-for-the-proxy"),
+                ("Upgrade", "h2c"),  # not a WebSocket: relayed as a plain request
+                ("HTTP2-Settings", "AAMAAABkAAQAAP__"),
                 ("Keep-Alive", "timeout=5"),
                 ("TE", "trailers"),
                 ("Trailer", "X-Checksum"),
@@ -62,9 +64,10 @@ def test_hop_by_hop_request_headers_are_dropped() -> None:
         )
     )
     names = _names(seen)
-    for hop in ("x-hop-named", "keep-alive", "te", "trailer", "proxy-authorization"):
+    for hop in ("x-hop-named", "keep-alive", "te", "trailer", "proxy-authorization", "upgrade"):
         assert hop not in names
     assert "proxy-connection" not in names and "proxy" not in names
+    assert "http2-settings" not in names
     assert _values(seen, "Connection") in ([], ["keep-alive"])  # the proxy's own, not the client's
     assert _values(seen, "X-End-To-End") == ["kept"]
 

@@ -178,3 +178,22 @@ def test_empty_answers_keep_their_meaning() -> None:
     assert no_content[0] == 204 and no_content[2] == b""
     assert not_modified[0] == 304 and not_modified[2] == b""
     assert full == (200, "10", b"0123456789")
+
+
+def test_expect_continue_upload() -> None:
+    """``Expect: 100-continue`` is answered by the proxy's server (a hop-by-hop expectation,
+    RFC 9110 §10.1.1) and the body still reaches the upstream whole."""
+
+    async def scenario() -> dict[str, object]:
+        async with (
+            serving(echo_app()) as upstream,
+            proxying(upstream) as proxy,
+            aiohttp.ClientSession() as client,
+            client.put(proxy + "/up", data=b"p" * 100_000, expect100=True) as resp,
+        ):
+            assert resp.status == 200
+            return await resp.json()
+
+    seen = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
+    assert seen["size"] == 100_000
+    assert not [k for k, _ in seen["headers"] if k.lower() == "expect"]  # type: ignore[attr-defined]

@@ -160,3 +160,42 @@ def test_client_vanishing_closes_the_upstream_side() -> None:
 
     code, _ = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
     assert code == 1001  # going away, sent by the proxy for the client
+
+
+def test_idle_websocket_outlives_the_read_timeout() -> None:
+    """The route's read timeout bounds the wait for the handshake answer, not the life of a
+    quiet WebSocket: after twice that long with no frame, messages still flow."""
+    upstream_app = EchoUpstream()
+
+    async def scenario() -> str:
+        async with (
+            serving(upstream_app.app()) as upstream,
+            proxying(upstream, read_timeout=0.5) as proxy,
+            aiohttp.ClientSession() as client,
+            client.ws_connect(proxy + "/socket") as ws,
+        ):
+            await asyncio.sleep(1.0)
+            await ws.send_str("still there?")
+            msg = await ws.receive(TIMEOUT)
+            return str(msg.data)
+
+    assert asyncio.run(asyncio.wait_for(scenario(), TIMEOUT)) == "echo still there?"
+
+
+def test_malformed_upgrade_is_400_before_the_upstream() -> None:
+    upstream_app = EchoUpstream()
+
+    async def scenario() -> bytes:
+        async with serving(upstream_app.app()) as upstream, proxying(upstream) as proxy:
+            host, port = proxy.removeprefix("http://").rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(
+                b"GET /socket HTTP/1.1\r\nHost: app\r\nConnection: Upgrade\r\n"
+                b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n"  # no key
+            )
+            status_line = await reader.readline()
+            writer.close()
+            return status_line
+
+    assert asyncio.run(asyncio.wait_for(scenario(), TIMEOUT)).startswith(b"HTTP/1.1 400 ")
+    assert upstream_app.headers == []  # never reached

@@ -1,13 +1,15 @@
 """Backends for the storage conformance suite.
 
-``storage`` is parametrized over memory, SQLite (temp file), PostgreSQL and MySQL. Each test
-session (each xdist worker) gets its own PostgreSQL schema and MySQL database, migrated once and
-dropped at the end; every test starts from empty tables. ``fresh_config`` makes a brand-new,
-unmigrated namespace for migration tests.
+``storage`` is parametrized over memory, SQLite (temp file), PostgreSQL, MySQL and etcd. Each
+test session (each xdist worker) gets its own PostgreSQL schema and MySQL database, migrated once
+and dropped at the end, and its own etcd (``tests.etcd_server``, started on first use, a key
+namespace per storage); every test starts from empty tables or an empty namespace.
+``fresh_config`` makes a brand-new, unmigrated namespace for migration tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,9 +20,11 @@ import sqlalchemy as sa
 from dex_py.config import StorageConfig
 from dex_py.storage import open_storage
 from dex_py.storage.base import Storage
+from dex_py.storage.etcd import EtcdStorage
 from dex_py.storage.memory import MemoryStorage
 from dex_py.storage.models import ALL_TABLES
 from dex_py.storage.sql import SQLStorage
+from tests.etcd_server import etcd_server
 from tests.services import MYSQL_URL, POSTGRES_URL, require_service
 from tests.storage.own_db import OwnServer, own_server
 
@@ -29,7 +33,8 @@ SQL_BACKENDS = [
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
     pytest.param("mysql", id="mysql", marks=pytest.mark.mysql),
 ]
-ALL_BACKENDS = [pytest.param("memory", id="memory"), *SQL_BACKENDS]
+ETCD_BACKEND = pytest.param("etcd", id="etcd", marks=pytest.mark.etcd)
+ALL_BACKENDS = [pytest.param("memory", id="memory"), *SQL_BACKENDS, ETCD_BACKEND]
 
 
 def _require(kind: str) -> None:
@@ -45,10 +50,20 @@ class Namespaces:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self._drops: list[Callable[[], None]] = []
+        self._stack = contextlib.ExitStack()
+        self._etcd_url = ""
+
+    def etcd_url(self) -> str:
+        """This session's etcd, started on first use."""
+        if not self._etcd_url:
+            self._etcd_url = self._stack.enter_context(etcd_server(self.tmp / "etcd"))
+        return self._etcd_url
 
     def create(self, kind: str) -> StorageConfig:
         _require(kind)
         name = f"dexpy_{uuid.uuid4().hex[:16]}"
+        if kind == "etcd":
+            return StorageConfig("etcd", {"endpoints": [self.etcd_url()], "namespace": f"{name}/"})
         if kind == "sqlite":
             return StorageConfig("sqlite3", {"file": str(self.tmp / f"{name}.db")})
         if kind == "postgres":
@@ -77,6 +92,7 @@ class Namespaces:
     def drop_all(self) -> None:
         for drop in reversed(self._drops):
             drop()
+        self._stack.close()
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +135,14 @@ def sql_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+def open_clean_etcd(cfg: StorageConfig) -> EtcdStorage:
+    """The etcd storage of ``cfg`` with its namespace emptied."""
+    storage = open_storage(cfg, migrate=False)
+    assert isinstance(storage, EtcdStorage)
+    storage.client.delete_prefix(storage.t.namespace)
+    return storage
+
+
 def _open_clean(cfg: StorageConfig) -> SQLStorage:
     storage = open_storage(cfg, migrate=False)
     assert isinstance(storage, SQLStorage)
@@ -144,7 +168,11 @@ def storage(backend_config: StorageConfig | None) -> Iterator[Storage]:
     if backend_config is None:
         yield MemoryStorage()
         return
-    s = _open_clean(backend_config)
+    s = (
+        open_clean_etcd(backend_config)
+        if backend_config.type == "etcd"
+        else _open_clean(backend_config)
+    )
     yield s
     s.close()
 
@@ -165,6 +193,22 @@ def sql_config(
     cfg = _session_config(sql_backend, namespaces, session_configs)
     _open_clean(cfg).close()
     yield cfg
+
+
+@pytest.fixture(params=[*SQL_BACKENDS, ETCD_BACKEND])
+def shared_config(
+    request: pytest.FixtureRequest,
+    namespaces: Namespaces,
+    session_configs: dict[str, StorageConfig],
+) -> StorageConfig:
+    """An empty storage that several processes share: an emptied SQL namespace, or a fresh etcd
+    namespace (for tests that open the storage in other processes)."""
+    kind = str(request.param)
+    if kind == "etcd":
+        return namespaces.create("etcd")
+    cfg = _session_config(kind, namespaces, session_configs)
+    _open_clean(cfg).close()
+    return cfg
 
 
 @pytest.fixture(

@@ -1,4 +1,4 @@
-"""Several processes sharing one database: no lost writes, one key set, safe migrations."""
+"""Several processes sharing one database or etcd: no lost writes, one key set, safe migrations."""
 
 from __future__ import annotations
 
@@ -50,23 +50,23 @@ def drain(results: Any, n: int) -> list[Any]:
 
 
 @pytest.mark.slow
-def test_concurrent_updates_from_processes_lose_nothing(sql_config: StorageConfig) -> None:
-    storage = open_storage(sql_config, migrate=False)
+def test_concurrent_updates_from_processes_lose_nothing(shared_config: StorageConfig) -> None:
+    storage = open_storage(shared_config, migrate=False)
     c = f.client(name="0")
     storage.create_client(c)
     procs, times = 4, 25
-    run_processes(workers.increment, procs, sql_config, c.id, times, SPAWN.Barrier(procs))
+    run_processes(workers.increment, procs, shared_config, c.id, times, SPAWN.Barrier(procs))
     assert storage.get_client(c.id).name == str(procs * times)
     storage.close()
 
 
 @pytest.mark.slow
-def test_concurrent_first_keys_creation_agrees_on_one_key(sql_config: StorageConfig) -> None:
+def test_concurrent_first_keys_creation_agrees_on_one_key(shared_config: StorageConfig) -> None:
     # Keep barrier and queue referenced here: Process.start() drops its args, and a
     # semaphore collected before the child unpickles it is gone.
     barrier, results = SPAWN.Barrier(2), SPAWN.Queue()
     procs = [
-        SPAWN.Process(target=workers.create_keys, args=(sql_config, barrier, results))
+        SPAWN.Process(target=workers.create_keys, args=(shared_config, barrier, results))
         for _ in range(2)
     ]
     for p in procs:
@@ -79,7 +79,7 @@ def test_concurrent_first_keys_creation_agrees_on_one_key(sql_config: StorageCon
     (final_a, mine_a, seen_a), (final_b, mine_b, seen_b) = got
     assert final_a == final_b  # both processes ended up with the same key set
     assert final_a in (mine_a, mine_b)
-    storage = open_storage(sql_config, migrate=False)
+    storage = open_storage(shared_config, migrate=False)
     assert storage.get_keys().signing_key == final_a
     storage.close()
     # the loser saw the winner's keys: fn(old) was called with the stored value
@@ -149,11 +149,11 @@ def race(target: Callable[..., None], n: int, *args: Any) -> list[Any]:
 
 
 @pytest.mark.slow
-def test_recording_a_key_is_insert_if_absent_across_processes(sql_config: StorageConfig) -> None:
+def test_recording_a_key_is_insert_if_absent_across_processes(shared_config: StorageConfig) -> None:
     """What the client-assertion replay cache relies on (issue 7, item 11): of processes
     recording the same key at once, exactly one is told it was first."""
     expiry = f.T0 + timedelta(days=365 * 50)
-    got = race(workers.record_once, 4, sql_config, "assertion:same", expiry)
+    got = race(workers.record_once, 4, shared_config, "assertion:same", expiry)
     assert sorted(got) == [False, False, False, True]
 
 
