@@ -335,6 +335,10 @@ class MemoryStorage:
         with self._lock:
             self._mfa.delete(id)
 
+    def list_mfa_states(self) -> list[MFAState]:
+        with self._lock:
+            return self._mfa.list()
+
     # attempt counters
 
     def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:

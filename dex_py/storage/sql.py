@@ -240,6 +240,9 @@ class SQLStorage(SQLDeviceFlow):
     def delete_mfa_state(self, id: str) -> None:
         self._delete(MFA_STATE, id)
 
+    def list_mfa_states(self) -> list[MFAState]:
+        return self._list(MFA_STATE)
+
     # back-channel logout events (never garbage collected)
 
     def create_logout_event(self, e: LogoutEvent) -> None:

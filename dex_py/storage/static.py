@@ -252,6 +252,9 @@ class StaticOverlay:
     def delete_mfa_state(self, id: str) -> None:
         self.storage.delete_mfa_state(id)
 
+    def list_mfa_states(self) -> list[MFAState]:
+        return self.storage.list_mfa_states()
+
     def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:
         return self.storage.count_attempt(key, now, window)
 

@@ -605,3 +605,12 @@ def test_mfa_state_compare_and_swap_keeps_one_use_per_step(storage: Storage) -> 
         storage.update_mfa_state(state.id, use(101))
     assert storage.get_mfa_state(state.id).totp_last_step == 101
     assert accepted == [101]
+
+
+def test_list_mfa_states(storage: Storage) -> None:
+    states = [f.mfa_state(), f.mfa_state(totp_confirmed=False, webauthn_credentials=())]
+    for state in states:
+        storage.create_mfa_state(state)
+    assert sorted(storage.list_mfa_states(), key=lambda s: s.id) == sorted(
+        states, key=lambda s: s.id
+    )
