@@ -12,8 +12,15 @@ from datetime import datetime
 
 from dex_py.config.mfa import MFAPolicy
 from dex_py.mfa import recovery, totp
+from dex_py.mfa.passkeys import Assertion
 from dex_py.second_factor import AMR_OTP
-from dex_py.storage.base import AlreadyExistsError, MFAState, NotFoundError, Storage
+from dex_py.storage.base import (
+    AlreadyExistsError,
+    MFAState,
+    NotFoundError,
+    Storage,
+    WebAuthnCredential,
+)
 
 
 class _Refused(Exception):
@@ -113,6 +120,66 @@ def remove_totp(storage: Storage, key: str, now: datetime) -> None:
             totp_confirmed=False,
             recovery_code_hashes=keep_codes,
             updated_at=now,
+        )
+
+    with contextlib.suppress(NotFoundError):
+        storage.update_mfa_state(key, remove)
+
+
+def use_assertion(storage: Storage, key: str, assertion: Assertion, now: datetime) -> bool:
+    """Store the signature counter of a verified assertion; False when another login moved the
+    counter since it was read (the same assertion replayed, or a cloned authenticator)."""
+
+    def count(state: MFAState) -> MFAState:
+        creds = []
+        for c in state.webauthn_credentials:
+            if c.id == assertion.credential_id:
+                if c.sign_count != assertion.old_sign_count:
+                    raise _Refused
+                c = replace(c, sign_count=assertion.new_sign_count)
+            creds.append(c)
+        return replace(state, webauthn_credentials=tuple(creds), updated_at=now)
+
+    return _use(storage, key, count)
+
+
+def add_passkey(
+    storage: Storage, key: str, credential: WebAuthnCredential, now: datetime
+) -> list[str] | None:
+    """Register a credential (several per user; the same one twice is refused). Returns fresh
+    recovery codes when the user had none (to show once), else an empty list; ``None`` when
+    refused."""
+    codes = recovery.new_codes()
+    made: list[str] = []
+    with contextlib.suppress(AlreadyExistsError):
+        storage.create_mfa_state(MFAState(id=key, updated_at=now))
+
+    def add(state: MFAState) -> MFAState:
+        if any(c.id == credential.id for c in state.webauthn_credentials):
+            raise _Refused
+        hashes = state.recovery_code_hashes
+        made[:] = []
+        if not hashes:
+            hashes = tuple(recovery.digest(c) for c in codes)
+            made[:] = codes
+        return replace(
+            state,
+            webauthn_credentials=(*state.webauthn_credentials, credential),
+            recovery_code_hashes=hashes,
+            updated_at=now,
+        )
+
+    return made if _use(storage, key, add) else None
+
+
+def remove_passkey(storage: Storage, key: str, credential_id: str, now: datetime) -> None:
+    """Forget one credential (and the recovery codes when no factor is left)."""
+
+    def remove(state: MFAState) -> MFAState:
+        creds = tuple(c for c in state.webauthn_credentials if c.id != credential_id)
+        keep_codes = state.recovery_code_hashes if creds or state.totp_confirmed else ()
+        return replace(
+            state, webauthn_credentials=creds, recovery_code_hashes=keep_codes, updated_at=now
         )
 
     with contextlib.suppress(NotFoundError):

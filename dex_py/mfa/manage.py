@@ -16,7 +16,8 @@ from werkzeug import Response
 
 from dex_py import second_factor
 from dex_py.errors import PageError
-from dex_py.mfa import factors, totp
+from dex_py.mfa import factors, passkeys, totp
+from dex_py.mfa.views import relying_party
 from dex_py.ops.audit import audit
 from dex_py.services import Services, services
 from dex_py.storage.base import MFAState, Session
@@ -24,7 +25,7 @@ from dex_py.web import browser, csrf
 from dex_py.web.pages import render_page
 from dex_py.web.session_cookie import current
 
-ACTIONS = ("enroll", "remove_totp", "new_recovery_codes")
+ACTIONS = ("enroll", "remove_totp", "new_recovery_codes", "add_passkey", "remove_passkey")
 
 
 def _logged_in(svc: Services) -> tuple[Session, str, MFAState | None]:
@@ -44,6 +45,10 @@ def _logged_in(svc: Services) -> tuple[Session, str, MFAState | None]:
             "This session was opened without your second factor. Log in again with it first.",
         )
     return session, key, state
+
+
+def _registration_challenge(session: Session) -> bytes:
+    return passkeys.challenge(browser.browser_secret(), "register:" + session.id)
 
 
 def _csrf_purpose(session: Session) -> bytes:
@@ -76,6 +81,26 @@ def manage_view() -> Response:
                 else:
                     codes, notice = confirmed, "Your authenticator app is set up."
                     audit("mfa_enrolled", user=session.claims.user_id, method="totp")
+        elif action == "add_passkey" and svc.second_factors.policy.allows("webauthn"):
+            credential = passkeys.verify_registration(
+                relying_party(svc),
+                request.form.get("webauthn", ""),
+                _registration_challenge(session),
+                request.form.get("passkey_name", ""),
+                now,
+            )
+            added = None
+            if credential is not None:
+                added = factors.add_passkey(svc.storage, key, credential, now)
+            if added is None:
+                invalid, notice = True, "The passkey could not be added."
+            else:
+                codes, notice = added, f"Passkey {credential.name if credential else ''} added."
+                audit("mfa_enrolled", user=session.claims.user_id, method="webauthn")
+        elif action == "remove_passkey" and state is not None:
+            factors.remove_passkey(svc.storage, key, request.form.get("credential", ""), now)
+            notice = "The passkey was removed."
+            audit("mfa_removed", user=session.claims.user_id, method="webauthn")
         elif action == "remove_totp" and state is not None and state.totp_confirmed:
             factors.remove_totp(svc.storage, key, now)
             notice = "The authenticator app was removed."
@@ -105,14 +130,26 @@ def _context(
         "user_name": session.claims.username or session.claims.email,
         "totp_enrolled": enrolled,
         "recovery_left": len(state.recovery_code_hashes) if state is not None else 0,
-        "passkeys": [c.name for c in state.webauthn_credentials] if state is not None else [],
+        "passkeys": [
+            {"id": c.id, "name": c.name}
+            for c in (state.webauthn_credentials if state is not None else ())
+        ],
+        "webauthn_options": "",
         "can_enroll": not enrolled and policy.allows("totp"),
         "qr_svg": "",
         "secret": "",
         **extra,
     }
+    key = second_factor.user_key(session.claims, session.connector_id)
+    if policy.allows("webauthn"):
+        context["webauthn_options"] = passkeys.registration_options(
+            relying_party(svc),
+            key,
+            session.claims.email or session.claims.username or session.claims.user_id,
+            state,
+            _registration_challenge(session),
+        )
     if context["can_enroll"]:
-        key = second_factor.user_key(session.claims, session.connector_id)
         pending = factors.pending_totp(svc.storage, key, svc.clock.now())
         account = session.claims.email or session.claims.username or session.claims.user_id
         context["qr_svg"] = totp.qr_svg(totp.key_uri(pending.totp_secret, account, policy.issuer))

@@ -23,7 +23,7 @@ from werkzeug import Response
 
 from dex_py import second_factor
 from dex_py.errors import PageError
-from dex_py.mfa import factors, totp
+from dex_py.mfa import factors, passkeys, totp
 from dex_py.ops.audit import FAILURE, audit
 from dex_py.ops.metrics import count_event
 from dex_py.services import Services, services
@@ -42,6 +42,10 @@ def _logged_in_request() -> tuple[AuthRequest, Claims]:
     if not req.logged_in or req.claims is None:
         raise PageError(400, "Not logged in", "Please log in first.")
     return req, req.claims
+
+
+def relying_party(svc: Services) -> passkeys.RelyingParty:
+    return passkeys.RelyingParty.of_issuer(svc.issuer, svc.second_factors.policy.issuer)
 
 
 def _url(svc: Services, path: str, req: AuthRequest) -> str:
@@ -74,24 +78,34 @@ def verify_view() -> Response:
                 "Please ask your administrator.",
             )
         return redirect(_url(svc, "/mfa/enroll", req), code=303)
+    policy = svc.second_factors.policy
+    rp = relying_party(svc)
+    ceremony = passkeys.challenge(browser.browser_secret(), "login:" + req.id)
+    use_passkeys = policy.allows("webauthn") and bool(state.webauthn_credentials)
     context: dict[str, Any] = {
         "post_url": _url(svc, "/mfa", req),
         "csrf_token": browser.csrf_token(req.id),
         "user_name": claims.username or claims.email,
-        "recovery": svc.second_factors.policy.allows("recovery"),
+        "recovery": policy.allows("recovery"),
+        "codes": state.totp_confirmed or bool(state.recovery_code_hashes),
+        "webauthn_options": (
+            passkeys.authentication_options(rp, state, ceremony) if use_passkeys else ""
+        ),
         "invalid": False,
         "locked": False,
     }
-    policy = svc.second_factors.policy
     now = svc.clock.now()
-    outcome = _guarded(
-        svc,
-        req,
-        key,
-        "mfa_verify.html",
-        context,
-        lambda: factors.check_code(svc.storage, policy, state, _code(), now),
-    )
+
+    def check() -> str | None:
+        answer = request.form.get("webauthn", "")
+        if not answer:
+            return factors.check_code(svc.storage, policy, state, _code(), now)
+        assertion = passkeys.verify_assertion(rp, state, answer, ceremony) if use_passkeys else None
+        if assertion is None or not factors.use_assertion(svc.storage, key, assertion, now):
+            return None
+        return assertion.method
+
+    outcome = _guarded(svc, req, key, "mfa_verify.html", context, check)
     if isinstance(outcome, Response):
         return outcome
     _record(svc, req, outcome)
