@@ -82,7 +82,7 @@ def manage_view() -> Response:
                     codes, notice = confirmed, "Your authenticator app is set up."
                     audit("mfa_enrolled", user=session.claims.user_id, method="totp")
         elif action == "add_passkey" and svc.second_factors.policy.allows("webauthn"):
-            credential = passkeys.verify_registration(
+            registered = passkeys.verify_registration(
                 relying_party(svc),
                 request.form.get("webauthn", ""),
                 _registration_challenge(session),
@@ -90,12 +90,12 @@ def manage_view() -> Response:
                 now,
             )
             added = None
-            if credential is not None:
-                added = factors.add_passkey(svc.storage, key, credential, now)
-            if added is None:
+            if registered is not None:
+                added = factors.add_passkey(svc.storage, key, registered[0], now)
+            if added is None or registered is None:
                 invalid, notice = True, "The passkey could not be added."
             else:
-                codes, notice = added, f"Passkey {credential.name if credential else ''} added."
+                codes, notice = added, f"Passkey {registered[0].name} added."
                 audit("mfa_enrolled", user=session.claims.user_id, method="webauthn")
         elif action == "remove_passkey" and state is not None:
             factors.remove_passkey(svc.storage, key, request.form.get("credential", ""), now)

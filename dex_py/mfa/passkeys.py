@@ -88,8 +88,9 @@ def registration_options(
 
 def verify_registration(
     rp: RelyingParty, response: str, challenge: bytes, name: str, now: datetime
-) -> WebAuthnCredential | None:
-    """The new credential, or ``None`` when the browser's answer does not verify."""
+) -> tuple[WebAuthnCredential, str] | None:
+    """The new credential and the RFC 8176 method it proves (``hwk``, or ``swk`` for a synced
+    passkey), or ``None`` when the browser's answer does not verify."""
     if not response or len(response) > MAX_RESPONSE_LENGTH:
         return None
     try:
@@ -101,13 +102,18 @@ def verify_registration(
         )
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError):
         return None
-    return WebAuthnCredential(
+    credential = WebAuthnCredential(
         id=b64url(verified.credential_id),
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
         name=(name.strip() or "passkey")[:MAX_NAME_LENGTH],
         created_at=now,
     )
+    return credential, _method(verified.credential_device_type)
+
+
+def _method(device_type: CredentialDeviceType) -> str:
+    return "swk" if device_type == CredentialDeviceType.MULTI_DEVICE else "hwk"
 
 
 def authentication_options(rp: RelyingParty, state: MFAState, challenge: bytes) -> str:
@@ -156,7 +162,5 @@ def verify_assertion(
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError):
         return None
-    synced = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
-    return Assertion(
-        stored.id, stored.sign_count, verified.new_sign_count, "swk" if synced else "hwk"
-    )
+    method = _method(verified.credential_device_type)
+    return Assertion(stored.id, stored.sign_count, verified.new_sign_count, method)

@@ -70,7 +70,8 @@ def verify_view() -> Response:
     key = second_factor.user_key(claims, req.connector_id)
     state = svc.second_factors.state(key)
     if state is None or not state.enrolled:
-        if not svc.second_factors.policy.allows("totp"):
+        policy = svc.second_factors.policy
+        if not (policy.allows("totp") or policy.allows("webauthn")):
             raise PageError(
                 403,
                 "Second factor required",
@@ -139,52 +140,80 @@ def _guarded(
 
 
 def enroll_view() -> Response:
-    """``/mfa/enroll``: set up TOTP during a login that requires a second factor."""
+    """``/mfa/enroll``: set up TOTP or a passkey during a login that requires a second
+    factor."""
     req, claims = _logged_in_request()
     svc = services()
     if second_factor.AMR_MFA in claims.amr:
         return _continue(svc, req)
-    if not svc.second_factors.policy.allows("totp"):
-        raise PageError(400, "Not available", "TOTP is not enabled on this server.")
+    policy = svc.second_factors.policy
+    if not (policy.allows("totp") or policy.allows("webauthn")):
+        raise PageError(400, "Not available", "No second factor can be set up on this server.")
     key = second_factor.user_key(claims, req.connector_id)
     state = svc.second_factors.state(key)
     if state is not None and state.enrolled:
         # a user who has a factor proves it; nobody replaces it with only a password
         return redirect(_url(svc, "/mfa", req), code=303)
     now = svc.clock.now()
-    state = factors.pending_totp(svc.storage, key, now)
-    context = _enroll_context(svc, req, claims, state)
-    codes = _guarded(
-        svc,
-        req,
-        key,
-        "mfa_enroll.html",
-        context,
-        lambda: factors.confirm_totp(svc.storage, key, _code(), now),
-    )
-    if isinstance(codes, Response):
-        return codes
-    audit("mfa_enrolled", user=claims.user_id, connector=req.connector_id, method="totp")
-    _record(svc, req, second_factor.AMR_OTP)
+    if policy.allows("totp"):
+        state = factors.pending_totp(svc.storage, key, now)
+    ceremony = passkeys.challenge(browser.browser_secret(), "enroll:" + req.id)
+    context = _enroll_context(svc, req, claims, key, state, ceremony)
+
+    def check() -> tuple[list[str], str] | None:
+        answer = request.form.get("webauthn", "")
+        if not answer:
+            codes = factors.confirm_totp(svc.storage, key, _code(), now)
+            return None if codes is None else (codes, second_factor.AMR_OTP)
+        if not policy.allows("webauthn"):
+            return None
+        name = request.form.get("passkey_name", "")
+        registered = passkeys.verify_registration(relying_party(svc), answer, ceremony, name, now)
+        if registered is None:
+            return None
+        added = factors.add_passkey(svc.storage, key, registered[0], now)
+        return None if added is None else (added, registered[1])
+
+    outcome = _guarded(svc, req, key, "mfa_enroll.html", context, check)
+    if isinstance(outcome, Response):
+        return outcome
+    codes, method = outcome
+    audit("mfa_enrolled", user=claims.user_id, connector=req.connector_id, method=method)
+    _record(svc, req, method)
     return render_page(
         "mfa_recovery_codes.html", codes=codes, continue_url=_url(svc, "/approval", req)
     )
 
 
 def _enroll_context(
-    svc: Services, req: AuthRequest, claims: Claims, state: MFAState
+    svc: Services,
+    req: AuthRequest,
+    claims: Claims,
+    key: str,
+    state: MFAState | None,
+    ceremony: bytes,
 ) -> dict[str, Any]:
+    policy = svc.second_factors.policy
     account = claims.email or claims.username or claims.user_id
-    uri = totp.key_uri(state.totp_secret, account, svc.second_factors.policy.issuer)
-    return {
+    context: dict[str, Any] = {
         "post_url": _url(svc, "/mfa/enroll", req),
         "csrf_token": browser.csrf_token(req.id),
-        "qr_svg": totp.qr_svg(uri),
-        "secret": totp.grouped(state.totp_secret),
+        "qr_svg": "",
+        "secret": "",
         "account": account,
+        "webauthn_options": "",
         "invalid": False,
         "locked": False,
     }
+    if policy.allows("totp") and state is not None:
+        uri = totp.key_uri(state.totp_secret, account, policy.issuer)
+        context["qr_svg"] = totp.qr_svg(uri)
+        context["secret"] = totp.grouped(state.totp_secret)
+    if policy.allows("webauthn"):
+        context["webauthn_options"] = passkeys.registration_options(
+            relying_party(svc), key, account, state, ceremony
+        )
+    return context
 
 
 def _failed(req: AuthRequest, reason: str) -> None:

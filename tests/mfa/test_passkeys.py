@@ -21,11 +21,11 @@ CHALLENGE = passkeys.challenge("browser-secret", "login:req-1")
 
 def _registered(authenticator: SoftAuthenticator) -> MFAState:
     challenge = passkeys.challenge("browser-secret", "register:sess-1")
-    credential = passkeys.verify_registration(
+    registered = passkeys.verify_registration(
         RP, authenticator.register(challenge), challenge, "key", NOW
     )
-    assert credential is not None
-    return MFAState(id=ADMIN_KEY, webauthn_credentials=(credential,))
+    assert registered is not None and registered[1] == "hwk"
+    return MFAState(id=ADMIN_KEY, webauthn_credentials=(registered[0],))
 
 
 def test_assertion_accepted_then_counter_must_grow() -> None:
@@ -85,9 +85,9 @@ def test_passkey_step_of_the_login(make_app) -> None:
     rp = passkeys.RelyingParty.of_issuer("http://localhost:5556/dex", "dex-py")
     auth = SoftAuthenticator(rp.id, rp.origin)
     challenge = passkeys.challenge("x", "register:x")
-    credential = passkeys.verify_registration(rp, auth.register(challenge), challenge, "k", NOW)
-    assert credential is not None
-    app.storage.create_mfa_state(MFAState(id=ADMIN_KEY, webauthn_credentials=(credential,)))
+    registered = passkeys.verify_registration(rp, auth.register(challenge), challenge, "k", NOW)
+    assert registered is not None
+    app.storage.create_mfa_state(MFAState(id=ADMIN_KEY, webauthn_credentials=(registered[0],)))
     browser = app.client()
     step = to_mfa_page(browser)
     assert 'id="use-passkey"' in step.html and 'id="code"' not in step.html
@@ -105,3 +105,28 @@ def test_passkey_step_of_the_login(make_app) -> None:
     assert app.storage.get_mfa_state(ADMIN_KEY).webauthn_credentials[0].sign_count == auth.counter
     final = finish(browser, resp)
     assert "code=" in final.headers["Location"]
+
+
+def test_passkey_enrolment_at_a_login_that_requires_one(make_app) -> None:
+    app: App = make_app(
+        issuer="http://localhost:5556/dex",
+        mfa={"required": True, "allowedMethods": ["webauthn", "recovery"]},
+    )
+    rp = passkeys.RelyingParty.of_issuer("http://localhost:5556/dex", "dex-py")
+    auth = SoftAuthenticator(rp.id, rp.origin)
+    browser = app.client()
+    step = to_mfa_page(browser)
+    assert step.url.startswith("/dex/mfa/enroll?")
+    assert 'id="add-passkey"' in step.html and 'id="totp-qr"' not in step.html
+    secret = browser.get_cookie("dexpy_browser", path="/dex").value
+    csrf = hidden(step.html, "csrf_token")
+    stolen = auth.register(passkeys.challenge(secret, "enroll:another-request"))
+    assert browser.post(step.url, data={"webauthn": stolen, "csrf_token": csrf}).status_code == 401
+    answer = auth.register(passkeys.challenge(secret, "enroll:" + step.req))
+    resp = browser.post(
+        step.url, data={"webauthn": answer, "passkey_name": "yubi", "csrf_token": csrf}
+    )
+    assert resp.status_code == 200 and 'id="recovery-codes"' in resp.get_data(as_text=True)
+    (credential,) = app.storage.get_mfa_state(ADMIN_KEY).webauthn_credentials
+    assert credential.name == "yubi"
+    assert "hwk" in app.storage.get_auth_request(step.req).claims.amr
