@@ -1,9 +1,10 @@
-"""Multi-factor authentication (issue 13): the second-factor step of the login, TOTP enrolment
-and recovery codes, as one blueprint under the issuer's path. Who needs a second factor is
+"""Multi-factor authentication (issue 13): the second-factor step of the login, TOTP, WebAuthn
+passkeys and recovery codes, as one blueprint under the issuer's path. Who needs a second factor is
 decided by ``dex_py.second_factor`` (layer 5), which ``dex_py.oauth`` asks too; the state lives
 in storage (``MFAState``).
 
-URL map: ``/mfa`` (the code), ``/mfa/enroll`` (TOTP set-up during a login), ``/mfa/manage``
+URL map: ``/mfa`` (a code or a passkey), ``/mfa/enroll`` (TOTP or passkey set-up during a
+login), ``/mfa/manage``
 (the self-service page).
 """
 
