@@ -23,7 +23,7 @@ def _login_until_code(page: Any, issuer: Issuer, secret: str = "") -> str:
     now = issuer.clock.now()
     if not secret:
         page.wait_for_url("**/mfa/enroll?**")
-        assert page.locator("#totp-qr svg").count() == 1  # the QR code, drawn server-side
+        assert page.locator("#totp-qr img").count() == 1  # the QR code, drawn server-side
         secret = page.inner_text("#totp-secret").replace(" ", "")
         page.fill("#code", totp.code_at(secret, totp.step_at(now)))
         page.locator("#code").press("Enter")
