@@ -37,7 +37,9 @@ CORS_ENDPOINTS = (
 def init_oauth(app: Flask, issuer_path: str) -> Blueprint:
     bp = Blueprint("oauth", __name__, url_prefix=issuer_path or None)
     route = bp.add_url_rule
-    route("/", "landing", discovery.landing_view)
+    # {issuer} and {issuer}/ both answer: no redirect built from the request's scheme and
+    # host, which behind a TLS-terminating proxy would send the browser to http://.
+    route("/", "landing", discovery.landing_view, strict_slashes=False)
     route("/.well-known/openid-configuration", "discovery", discovery.discovery_view)
     route("/.well-known/oauth-authorization-server", "oauth_metadata", discovery.discovery_view)
     route("/keys", "keys", discovery.keys_view)

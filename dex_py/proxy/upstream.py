@@ -11,9 +11,9 @@ What it does to a request, in this order:
 * drops every header named like an identity header (``identity_headers.is_identity_header``,
   any case) *before* the caller's identity headers are added, so a client cannot forge them;
 * appends the client's address to ``X-Forwarded-For`` and sets ``X-Forwarded-Proto`` and
-  ``X-Forwarded-Host`` (de-facto headers; RFC 7239 ``Forwarded`` is passed as it came). They
-  come from ``request.remote``, ``.scheme`` and ``.host``: a caller that trusts a front proxy
-  says so with ``request.clone(remote=..., scheme=..., host=...)``;
+  ``X-Forwarded-Host`` (de-facto headers), and appends this hop to an RFC 7239 ``Forwarded``
+  chain the client started. The values come from ``request.remote``, ``.scheme`` and
+  ``.host``: a caller that trusts a front proxy says so with ``request.clone(...)``;
 * sends the client's ``Host`` when the route's ``pass_host_header`` is set, else the upstream's.
 
 Bodies are streamed both ways (RFC 9112 §6/§7 framing is redone per hop: a chunked request may
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from urllib.parse import unquote
 
 import aiohttp
@@ -89,6 +89,14 @@ def _connection_tokens(headers: CIMultiDictProxy[str]) -> frozenset[str]:
     """The header names a ``Connection`` header lists (RFC 9110 §7.6.1), lower-cased."""
     values = headers.getall("Connection", ())
     return frozenset(t.strip().lower() for v in values for t in v.split(",") if t.strip())
+
+
+def _forwarded_element(request: web.BaseRequest) -> str:
+    """This hop as an RFC 7239 §4 ``Forwarded`` element (values quoted, IPv6 in brackets)."""
+    remote = request.remote or "unknown"
+    node = f"[{remote}]" if ":" in remote else remote
+    host = request.host.replace("\\", "\\\\").replace('"', '\\"')
+    return f'for="{node}";proto={request.scheme};host="{host}"'
 
 
 def _without(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
@@ -203,16 +211,36 @@ class Upstreams:
             out["X-Forwarded-For"] = chain
         out["X-Forwarded-Proto"] = request.scheme
         out["X-Forwarded-Host"] = request.host
+        if "Forwarded" in out:  # the client's chain goes on with this hop (RFC 7239 §4)
+            out["Forwarded"] = ", ".join((*out.getall("Forwarded"), _forwarded_element(request)))
         if route.pass_host_header and "Host" in incoming:
             out["Host"] = incoming["Host"]
         out.update(identity)
         return out
 
     async def forward(
-        self, request: web.Request, route: UpstreamRoute, identity: Mapping[str, str]
+        self,
+        request: web.Request,
+        route: UpstreamRoute,
+        identity: Mapping[str, str],
+        *,
+        add_headers: Sequence[tuple[str, str]] = (),
     ) -> web.StreamResponse:
         """Pass ``request`` to ``route``'s upstream with ``identity`` (header name -> value)
-        and stream its answer back."""
+        and stream its answer back, with ``add_headers`` (e.g. the proxy's own Set-Cookie)
+        added to whatever answer goes out, before its head is sent."""
+        response = await self._forward(request, route, identity, add_headers)
+        if add_headers and not response.prepared:
+            response.headers.extend(add_headers)
+        return response
+
+    async def _forward(
+        self,
+        request: web.Request,
+        route: UpstreamRoute,
+        identity: Mapping[str, str],
+        add_headers: Sequence[tuple[str, str]],
+    ) -> web.StreamResponse:
         raw_path = request.rel_url.raw_path
         if is_unsafe_path(raw_path):
             return web.Response(status=400, text="Bad Request: path not allowed\n")
@@ -224,15 +252,17 @@ class Upstreams:
             headers = self.request_headers(request, route, identity, websocket=True)
             return await self._forward_websocket(request, session, url, headers)
         headers = self.request_headers(request, route, identity)
-        body = request.content if request.body_exists else None
         try:
-            upstream = await session.request(
-                request.method, url, headers=headers, data=body, allow_redirects=False
-            )
+            if request.body_exists:
+                upstream = await _send_with_body(request, session, url, headers, route.read_timeout)
+            else:
+                upstream = await session.request(
+                    request.method, url, headers=headers, allow_redirects=False
+                )
         except Exception as exc:  # every failure becomes a gateway answer
             return _gateway_error(request, exc)
         try:
-            return await _stream_back(request, upstream)
+            return await _stream_back(request, upstream, add_headers)
         finally:
             upstream.release()
 
@@ -243,17 +273,8 @@ class Upstreams:
         url: URL,
         headers: CIMultiDict[str],
     ) -> web.StreamResponse:
-        protocols = websocket_relay.requested_protocols(request)
-        headers.popall("Sec-WebSocket-Protocol", None)
         try:
-            upstream = await session.ws_connect(
-                url,
-                headers=headers,
-                protocols=protocols,
-                autoclose=False,
-                autoping=False,
-                max_msg_size=websocket_relay.MAX_MESSAGE,
-            )
+            upstream = await websocket_relay.connect(request, session, url, headers)
         except aiohttp.WSServerHandshakeError as exc:
             # The upstream answered but refused the upgrade: say what it said.
             status = exc.status if 400 <= exc.status < 600 else 502
@@ -263,8 +284,38 @@ class Upstreams:
         return await websocket_relay.relay(request, upstream)
 
 
+async def _send_with_body(
+    request: web.Request,
+    session: aiohttp.ClientSession,
+    url: URL,
+    headers: CIMultiDict[str],
+    read_timeout: float,
+) -> aiohttp.ClientResponse:
+    """Send the request with the client's body streamed on. An upstream that stops taking the
+    body (neither reads nor answers) for ``read_timeout`` is given up on (504) like one that
+    does not answer: time spent waiting for a slow client does not count."""
+    loop = asyncio.get_running_loop()
+    sending = True
+
+    async def body() -> AsyncIterator[bytes]:
+        while chunk := await request.content.readany():
+            if sending:
+                deadline.reschedule(loop.time() + read_timeout)
+            yield chunk  # resumed once the upstream has taken it
+            if sending:
+                deadline.reschedule(None)
+
+    async with asyncio.timeout(None) as deadline:
+        try:
+            return await session.request(
+                request.method, url, headers=headers, data=body(), allow_redirects=False
+            )
+        finally:
+            sending = False
+
+
 async def _stream_back(
-    request: web.Request, upstream: aiohttp.ClientResponse
+    request: web.Request, upstream: aiohttp.ClientResponse, add_headers: Sequence[tuple[str, str]]
 ) -> web.StreamResponse:
     headers = response_headers(upstream.headers)
     if _small_and_whole(request, upstream):
@@ -277,6 +328,7 @@ async def _stream_back(
         return web.Response(
             status=upstream.status, reason=upstream.reason, headers=headers, body=data
         )
+    headers.extend(add_headers)
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=headers)
     body = upstream.content
     try:

@@ -24,6 +24,8 @@ import contextlib
 
 import aiohttp
 from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
+from yarl import URL
 
 MAX_MESSAGE = 4 * 1024 * 1024  # aiohttp's default for both ends, bytes
 CLIENT_LEFT = 1001  # RFC 6455 §7.4.1 "going away"
@@ -55,6 +57,26 @@ def requested_protocols(request: web.BaseRequest) -> tuple[str, ...]:
     """The subprotocols the client offers (``Sec-WebSocket-Protocol``, RFC 6455 §4.1)."""
     offered = request.headers.getall("Sec-WebSocket-Protocol", ())
     return tuple(p.strip() for value in offered for p in value.split(",") if p.strip())
+
+
+async def connect(
+    request: web.BaseRequest,
+    session: aiohttp.ClientSession,
+    url: URL,
+    headers: CIMultiDict[str],
+) -> aiohttp.ClientWebSocketResponse:
+    """Open the WebSocket to the upstream with the client's subprotocol offers and ``headers``
+    (the handshake's own headers are made anew for this hop). Raises what aiohttp raises:
+    ``WSServerHandshakeError`` when the upstream answers without upgrading."""
+    headers.popall("Sec-WebSocket-Protocol", None)
+    return await session.ws_connect(
+        url,
+        headers=headers,
+        protocols=requested_protocols(request),
+        autoclose=False,
+        autoping=False,
+        max_msg_size=MAX_MESSAGE,
+    )
 
 
 def _sendable(code: int | None, fallback: int) -> int:

@@ -5,6 +5,7 @@ never a complete-looking wrong answer); the proxy keeps serving afterwards."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 
@@ -223,4 +224,41 @@ def test_client_leaving_mid_download_is_quiet_and_frees_the_upstream(
     caplog.set_level(logging.DEBUG, logger="dex_py.proxy")
     asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
     assert not [r for r in caplog.records if r.name.startswith("dex_py.proxy")]
+    _no_traceback_logged(caplog)
+
+
+def test_upstream_not_taking_the_upload_is_504(caplog: pytest.LogCaptureFixture) -> None:
+    """An upstream that accepts the connection but neither reads the body nor answers: past
+    the read timeout the proxy gives up with 504 instead of waiting for ever."""
+    finished = asyncio.Event()
+    size = 32 * 1024 * 1024  # far more than the socket buffers on the way hold
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        await finished.wait()  # reads no body, says nothing
+
+    async def upload(writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            f"PUT /upload HTTP/1.1\r\nHost: app\r\nContent-Length: {size}\r\n\r\n".encode()
+        )
+        for _ in range(size // 65536):
+            writer.write(b"u" * 65536)
+            await writer.drain()
+
+    async def scenario() -> bytes:
+        async with raw_upstream(deaf) as upstream, proxying(upstream, read_timeout=0.5) as proxy:
+            host, port = proxy.removeprefix("http://").rsplit(":", 1)
+            reader, writer = await asyncio.open_connection(host, int(port))
+            sending = asyncio.ensure_future(upload(writer))
+            try:
+                return await reader.readline()
+            finally:
+                writer.transport.abort()  # hang up: no lingering over the unsent rest
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                    await sending
+                finished.set()
+
+    status_line = asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
+    assert status_line.startswith(b"HTTP/1.1 504 ")
     _no_traceback_logged(caplog)

@@ -5,6 +5,7 @@ X-Forwarded-* set, Host as the route says, the query as sent, cookies never pool
 from __future__ import annotations
 
 import asyncio
+import gzip
 from typing import Any
 
 import aiohttp
@@ -12,6 +13,8 @@ from aiohttp import web
 from yarl import URL
 
 from dex_py.proxy.identity_headers import HeaderOptions
+from dex_py.proxy.upstream import Upstreams
+from dex_py.proxy.upstream_route import UpstreamRoute
 from tests.proxy_upstream.support import (
     echo_app,
     proxying,
@@ -124,14 +127,20 @@ def test_x_forwarded_headers() -> None:
                 ("X-Forwarded-For", "203.0.113.7"),
                 ("X-Forwarded-Proto", "https-forged"),
                 ("X-Forwarded-Host", "forged.example"),
+                ("Forwarded", "for=203.0.113.7;proto=https"),
             ],
         )
     )
     assert _values(seen, "X-Forwarded-For") == ["203.0.113.7, 127.0.0.1"]
     assert _values(seen, "X-Forwarded-Proto") == ["http"]
     assert _values(seen, "X-Forwarded-Host") == ["app.example.com"]
+    # RFC 7239: a chain the client started goes on with this hop; none is started here
+    assert _values(seen, "Forwarded") == [
+        'for=203.0.113.7;proto=https, for="127.0.0.1";proto=http;host="app.example.com"'
+    ]
     fresh = asyncio.run(_through_proxy("/app", []))
     assert _values(fresh, "X-Forwarded-For") == ["127.0.0.1"]
+    assert _values(fresh, "Forwarded") == []
 
 
 def test_pass_host_header_honoured() -> None:
@@ -225,3 +234,93 @@ async def _login_then_ask(proxy: str) -> str:
         assert "upstream_session" in r.headers.get("Set-Cookie", "")
     async with aiohttp.ClientSession() as bob, bob.get(proxy + "/whoami") as r:
         return await r.text()
+
+
+def test_redirects_and_encodings_reach_the_client_untouched() -> None:
+    """The proxy follows no redirect for the client (it would fetch, from where it stands,
+    what the client never asked for) and does not decode a compressed body."""
+    packed = gzip.compress(b"hello " * 1000)
+    internal_hits: list[str] = []
+
+    async def internal(request: web.Request) -> web.Response:
+        internal_hits.append(request.path)
+        return web.Response(text="internal secret")
+
+    async def scenario() -> tuple[tuple[int, str], tuple[str | None, bytes]]:
+        internal_app = web.Application()
+        internal_app.router.add_get("/{tail:.*}", internal)
+        async with serving(internal_app) as internal_url:
+            target = internal_url + "/secret"
+
+            async def answers(request: web.Request) -> web.Response:
+                if request.path == "/moved":
+                    raise web.HTTPFound(target)
+                return web.Response(body=packed, headers={"Content-Encoding": "gzip"})
+
+            app = web.Application()
+            app.router.add_get("/{tail:.*}", answers)
+            async with (
+                serving(app) as upstream,
+                proxying(upstream) as proxy,
+                aiohttp.ClientSession(auto_decompress=False) as client,
+            ):
+                async with client.get(proxy + "/moved", allow_redirects=False) as resp:
+                    moved = resp.status, resp.headers.get("Location", "") == target
+                async with client.get(proxy + "/packed") as resp:
+                    body = resp.headers.get("Content-Encoding"), await resp.read()
+                return moved, body
+
+    moved, body = asyncio.run(scenario())
+    assert moved == (302, True)
+    assert internal_hits == []
+    assert body == ("gzip", packed)
+
+
+def test_proxy_headers_added_to_every_kind_of_answer() -> None:
+    """``forward(add_headers=...)`` (the proxy's refreshed session cookie) reaches the client
+    on a small answer, a streamed one and a gateway error, beside the upstream's own."""
+    ours = ("Set-Cookie", "_dexpy_proxy=refreshed; Path=/; HttpOnly")
+
+    async def answers(request: web.Request) -> web.StreamResponse:
+        if request.path == "/small":
+            resp = web.Response(text="small")
+        else:
+            resp = web.StreamResponse()  # chunked, streamed through
+            resp.set_cookie("app", "1")
+            await resp.prepare(request)
+            await resp.write(b"x" * 200_000)
+            await resp.write_eof()
+            return resp
+        resp.set_cookie("app", "1")
+        return resp
+
+    async def scenario() -> list[tuple[int, list[str]]]:
+        upstream_app = web.Application()
+        upstream_app.router.add_get("/{tail:.*}", answers)
+        async with serving(upstream_app) as upstream:
+            routes = (UpstreamRoute("/", upstream), UpstreamRoute("/down/", "http://127.0.0.1:9"))
+            upstreams = Upstreams(routes, HeaderOptions())
+            await upstreams.start()
+
+            async def handle(request: web.Request) -> web.StreamResponse:
+                route = upstreams.match(request.path)
+                assert route is not None
+                return await upstreams.forward(request, route, {}, add_headers=[ours])
+
+            proxy_app = web.Application()
+            proxy_app.router.add_get("/{tail:.*}", handle)
+            out = []
+            try:
+                async with serving(proxy_app) as proxy, aiohttp.ClientSession() as client:
+                    for path in ("/small", "/streamed", "/down/x"):
+                        async with client.get(proxy + path) as resp:
+                            await resp.read()
+                            out.append((resp.status, resp.headers.getall("Set-Cookie", [])))
+            finally:
+                await upstreams.close()
+            return out
+
+    small, streamed, down = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert small[0] == 200 and sorted(small[1]) == sorted(["app=1; Path=/", ours[1]])
+    assert streamed[0] == 200 and sorted(streamed[1]) == sorted(["app=1; Path=/", ours[1]])
+    assert down == (502, [ours[1]])
