@@ -92,8 +92,16 @@ class SecondFactors:
         """Whether this login must pass a second factor: required, or the user has one."""
         if self.required(client_id, claims, connector_id, acr_values):
             return True
-        state = self.state(user_key(claims, connector_id))
-        return state is not None and state.enrolled
+        return self.usable(self.state(user_key(claims, connector_id)))
+
+    def usable(self, state: MFAState | None) -> bool:
+        """Whether the user has a factor that ``allowedMethods`` lets them use."""
+        if state is None:
+            return False
+        p = self.policy
+        return (p.allows("totp") and state.totp_confirmed) or (
+            p.allows("webauthn") and bool(state.webauthn_credentials)
+        )
 
     def satisfied(self, client_id: str, claims: Claims, connector_id: str, acr_values: str) -> bool:
         """Whether a login with these claims may get tokens for this request."""

@@ -1,5 +1,6 @@
-"""The second-factor step of a login: ``/mfa`` asks for a code, ``/mfa/enroll`` sets up TOTP
-for a user who must have a second factor and has none yet (then shows the recovery codes once).
+"""The second-factor step of a login: ``/mfa`` asks for a code (TOTP or recovery) or a passkey,
+``/mfa/enroll`` sets up TOTP or a passkey for a user who must have a second factor and has none
+yet (then shows the recovery codes once).
 
 Both continue an auth request that the connector login marked logged in (``dex_py.oauth.login``
 sends the browser here when ``SecondFactors.needed``), bound to this browser; every form carries
@@ -69,7 +70,7 @@ def verify_view() -> Response:
         return _continue(svc, req)
     key = second_factor.user_key(claims, req.connector_id)
     state = svc.second_factors.state(key)
-    if state is None or not state.enrolled:
+    if state is None or not svc.second_factors.usable(state):
         policy = svc.second_factors.policy
         if not (policy.allows("totp") or policy.allows("webauthn")):
             raise PageError(
@@ -151,7 +152,7 @@ def enroll_view() -> Response:
         raise PageError(400, "Not available", "No second factor can be set up on this server.")
     key = second_factor.user_key(claims, req.connector_id)
     state = svc.second_factors.state(key)
-    if state is not None and state.enrolled:
+    if svc.second_factors.usable(state):
         # a user who has a factor proves it; nobody replaces it with only a password
         return redirect(_url(svc, "/mfa", req), code=303)
     now = svc.clock.now()

@@ -164,3 +164,16 @@ def test_config_file_errors_stop_loading(tmp_path) -> None:
         load(str(path))
     keys = {key for key, _ in err.value.errors}
     assert {"mfa.required", "staticClients[0].requireMFA"} <= keys
+
+
+def test_a_factor_that_allowed_methods_exclude_does_not_count(
+    make_app: Callable[..., App],
+) -> None:
+    app = make_app(mfa={"allowedMethods": ["webauthn", "recovery"]})
+    enrolled_state(app)  # TOTP only: not usable here
+    assert not asks_second_factor(app)
+    strict = make_app(mfa={"required": True, "allowedMethods": ["webauthn", "recovery"]})
+    enrolled_state(strict)
+    step = to_mfa_page(strict.client())
+    assert step.url.startswith("/dex/mfa/enroll?")  # set up an allowed one; no TOTP offered
+    assert 'id="totp-qr"' not in step.html
