@@ -290,13 +290,18 @@ def render(setups: list[Setup], idle: dict[str, Any], args: argparse.Namespace) 
         )
         lines += [
             "",
-            f"Idle connections ({idle['name']}): with {args.idle} silent connections held open on "
-            f"the proxy ({idle['held']} still open at the end) {median(idle['with'], 'rps'):,.0f}"
-            f" req/s, p50 {median(idle['with'], 'p50'):.2f} ms; without "
-            f"{median(idle['without'], 'rps'):,.0f} req/s, p50 "
-            f"{median(idle['without'], 'p50'):.2f} ms.",
+            f"Idle connections ({idle['name']}): {args.idle} silent connections held open on the "
+            f"proxy ({idle['held']} still open at the end). {idle_line('With', idle['with'])} "
+            f"{idle_line('Without', idle['without'])}",
         ]
     return lines
+
+
+def idle_line(label: str, runs: list[dict[str, float]]) -> str:
+    return (
+        f"{label}: {median(runs, 'rps'):,.0f} req/s, p50 {median(runs, 'p50'):.2f} ms, "
+        f"CPU {median(runs, 'cpu_us'):.0f} µs/req, others' CPU {median(runs, 'others'):.0%}."
+    )
 
 
 def start_servers(

@@ -10,6 +10,8 @@ what they share is in ``common``. The console script is ``dex_py.entry``, which 
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from dex_py.cli.common import fail, load_config_or_exit
@@ -76,6 +78,21 @@ def version() -> None:
     click.echo(f"dex-py Version: {package_version('dex-py')}")
     click.echo(f"Python Version: {platform.python_version()}")
     click.echo(f"OS/Arch: {platform.system().lower()} {platform.machine()}")
+
+
+@main.command(
+    "proxy",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def proxy(args: tuple[str, ...]) -> None:
+    """Run the auth proxy: dex-py proxy PROXY_CONFIG (docs/proxy.md)."""
+    # The console script hands `proxy` to dex_py.proxy.command before click loads; this entry
+    # lists it in --help and serves `python -m dex_py.cli proxy ...` the same way.
+    from dex_py.proxy.command import run
+
+    sys.exit(run(list(args)))
 
 
 @main.command("check-config")

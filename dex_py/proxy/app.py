@@ -1,7 +1,8 @@
 """The auth proxy's aiohttp application for one worker: routes, start-up and shut-down.
 
-Routes: ``/oauth2/auth``, ``/oauth2/start``, ``/oauth2/callback`` (the path of
-``redirectURL``), ``/oauth2/sign_out``, ``/oauth2/userinfo``, ``/oauth2/backchannel-logout``,
+Routes: ``/oauth2/auth``, ``/oauth2/start`` (also ``/oauth2/sign_in``), ``/oauth2/callback``
+(the path of ``redirectURL``), ``/oauth2/sign_out``, ``/oauth2/userinfo``,
+``/oauth2/backchannel-logout``,
 ``/ping`` (the process answers) and ``/ready`` (discovery and keys loaded, the store answers);
 every other path goes to upstream mode (404 without upstreams).
 
@@ -115,8 +116,10 @@ def create_app(config: ProxyConfig) -> web.Application:
     app[STATE] = build_state(config)
     callback_path = config.callback_path or "/oauth2/callback"
     app.router.add_get("/oauth2/auth", forward_auth.auth)
+    app.router.add_route("*", "/oauth2/auth/{original:.*}", forward_auth.auth)  # Envoy
     app.router.add_get("/oauth2/userinfo", forward_auth.userinfo)
     app.router.add_get("/oauth2/start", login_handlers.start)
+    app.router.add_get("/oauth2/sign_in", login_handlers.start)  # oauth2-proxy's other name
     app.router.add_get(callback_path, login_handlers.callback)
     app.router.add_route("GET", "/oauth2/sign_out", login_handlers.sign_out)
     app.router.add_route("POST", "/oauth2/sign_out", login_handlers.sign_out)

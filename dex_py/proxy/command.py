@@ -44,7 +44,16 @@ def _listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _serve(config: ProxyConfig, sock: socket.socket) -> None:
+def _probe(host: str, port: int) -> None:
+    """Bind once without SO_REUSEPORT: another process already listening there (even another
+    dex-py proxy, which would otherwise silently share the port) makes this fail."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
+async def _serve(config: ProxyConfig, sock: socket.socket, master: int) -> None:
     from aiohttp import web
 
     from dex_py.proxy.app import create_app
@@ -58,16 +67,26 @@ async def _serve(config: ProxyConfig, sock: socket.socket) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    watcher = loop.create_task(_stop_when_orphaned(master, stop))
     log.info("worker %d listening on %s:%d", os.getpid(), config.listen_host, config.listen_port)
     await stop.wait()
+    watcher.cancel()
     await runner.cleanup()
 
 
-def _worker(config: ProxyConfig, sock: socket.socket) -> int:
+async def _stop_when_orphaned(master: int, stop: asyncio.Event) -> None:
+    """A worker whose master died (killed, crashed) stops instead of serving on alone."""
+    while os.getppid() == master:
+        await asyncio.sleep(1.0)
+    log.error("master process gone: worker %d stops", os.getpid())
+    stop.set()
+
+
+def _worker(config: ProxyConfig, sock: socket.socket, master: int) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, signal.SIG_DFL)
     try:
-        asyncio.run(_serve(config, sock))
+        asyncio.run(_serve(config, sock, master))
     except Exception as exc:
         log.error("worker failed: %s", type(exc).__name__)
         return 1
@@ -75,11 +94,12 @@ def _worker(config: ProxyConfig, sock: socket.socket) -> int:
 
 
 def _fork(config: ProxyConfig, sock: socket.socket) -> int:
+    master = os.getpid()
     pid = os.fork()
     if pid == 0:  # the worker
         code = 1
         try:
-            code = _worker(config, sock)
+            code = _worker(config, sock, master)
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -200,6 +220,7 @@ def _start(path: str, check_only: bool, config: ProxyConfig) -> int:
     configure(config.log_format, config.log_level)
     count = config.workers or os.cpu_count() or 1
     try:
+        _probe(config.listen_host, config.listen_port)
         sockets = [_listen_socket(config.listen_host, config.listen_port) for _ in range(count)]
     except OSError as exc:
         print(

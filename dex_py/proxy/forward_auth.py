@@ -4,7 +4,9 @@
 
 ``/oauth2/auth`` checks the *original* request against the rules: its host, path and method
 come from ``X-Forwarded-Host``/``X-Forwarded-Uri``/``X-Forwarded-Method`` (Traefik, Caddy),
-``X-Original-URI``/``X-Original-Method`` (nginx) or ``X-Original-URL`` (ingress-nginx). Only the
+``X-Original-URI``/``X-Original-Method`` (nginx), ``X-Original-URL`` (ingress-nginx), or the
+path after ``/oauth2/auth`` with the request's own method (Envoy ``ext_authz`` with
+``path_prefix: /oauth2/auth``). Only the
 front proxy may reach this endpoint (docs/proxy.md). It answers 202 with the identity headers,
 401 when nobody is logged in (or a bearer token is refused) and 403 when the rules deny. The
 answer's headers are built from scratch: a header the client sent never appears in it.
@@ -31,6 +33,7 @@ _STATUS = {
     Decision.FORBIDDEN: 403,
 }
 _BODY = {202: b"", 401: b"Unauthorized\n", 403: b"Forbidden\n"}
+ENVOY_PREFIX = "/oauth2/auth/"
 
 
 def original_request(request: web.Request) -> tuple[str, str, str]:
@@ -44,7 +47,11 @@ def original_request(request: web.Request) -> tuple[str, str, str]:
             parts = urlsplit(full)
             host = host or parts.netloc
             uri = parts.path
-    method = headers.get("X-Forwarded-Method") or headers.get("X-Original-Method") or "GET"
+    if not uri and request.path.startswith(ENVOY_PREFIX):
+        uri = request.path[len(ENVOY_PREFIX) - 1 :]  # Envoy ext_authz: the path appended
+        method = headers.get("X-Forwarded-Method") or request.method
+    else:
+        method = headers.get("X-Forwarded-Method") or headers.get("X-Original-Method") or "GET"
     path = uri.split("?", 1)[0] or "/"
     return host or request.host, path, method.upper()
 
@@ -169,9 +176,13 @@ async def upstream(request: web.Request) -> web.StreamResponse:
         response = web.Response(status=status, body=_BODY[status])
     else:
         identity = outcome.caller.upstream_headers if outcome.caller else {}
-        response = await state.upstreams.forward(request, route, identity)
+        # A refreshed session's cookie goes out with the upstream's head, streamed or not: a
+        # browser left with the old cookie would present a rotated-out refresh token later.
+        cookies = [("Set-Cookie", value) for value in outcome.set_cookies]
+        response = await state.upstreams.forward(request, route, identity, add_headers=cookies)
         if response.status in (502, 504):
             UPSTREAM_ERRORS.labels(str(response.status)).inc()
+        outcome = Outcome(outcome.caller, [], outcome.bearer_refused)
     if outcome.set_cookies and not response.prepared:
         for value in outcome.set_cookies:
             response.headers.add("Set-Cookie", value)

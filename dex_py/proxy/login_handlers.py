@@ -65,7 +65,9 @@ async def start(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if not await _ensure_issuer(state):
         return _page(503, "The identity provider cannot be reached; try again shortly.")
-    rd = safe_redirect(request.query.get("rd", ""), request.host, state.config.allowed_domains)
+    # ingress-nginx's auth-signin may name the target in X-Auth-Request-Redirect instead.
+    wanted = request.query.get("rd", "") or request.headers.get("X-Auth-Request-Redirect", "")
+    rd = safe_redirect(wanted, request.host, state.config.allowed_domains)
     verifier, challenge = pkce_pair()
     login = LoginState(secrets.token_urlsafe(24), secrets.token_urlsafe(24), verifier, rd)
     sealed = seal(state.cipher, cookie_name(state.config.cookie.name), login)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from dex_py.proxy.identity_headers import Identity
@@ -51,9 +51,6 @@ class Session:
         if self.id_token_expires_at:
             due = min(due, self.id_token_expires_at - early)
         return due
-
-    def with_tokens(self, **changes: Any) -> Session:
-        return replace(self, **changes)
 
 
 def encode(session: Session) -> bytes:

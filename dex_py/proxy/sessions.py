@@ -21,7 +21,12 @@ from dataclasses import dataclass, field
 
 from dex_py.proxy.config import ProxyConfig
 from dex_py.proxy.cookie_cipher import CookieCipher
-from dex_py.proxy.cookie_jar import clear_cookie_headers, present_names, set_cookie_headers
+from dex_py.proxy.cookie_jar import (
+    MAX_VALUE,
+    clear_cookie_headers,
+    present_names,
+    set_cookie_headers,
+)
 from dex_py.proxy.identity_headers import (
     Identity,
     UnsafeHeaderValue,
@@ -181,7 +186,7 @@ class Sessions:
         else:
             plain = encode(session)
         value = self.cipher.seal(self.name, plain)
-        if len(value) > 12 * 3800:
+        if len(value) > MAX_VALUE:
             raise SessionTooLarge("the session does not fit in cookies: use a server-side store")
         loaded = prepare(session, session_id, self.config, recheck)
         loaded.cookie_value = value

@@ -135,11 +135,12 @@ def parse_sql_url(raw: str) -> sa.URL:
         ) from None
     if url.drivername in _DEFAULT_DRIVERS:
         url = url.set(drivername=_DEFAULT_DRIVERS[url.drivername])
-    backend, driver = url.get_backend_name(), url.get_driver_name()
+    backend = url.get_backend_name()
     if backend not in _BACKENDS:
         raise StoreConfigError(
             URL_KEY, f"unsupported database {backend!r}: use sqlite, postgresql or mysql"
         )
+    driver = url.get_driver_name()  # loads the dialect: only for a backend we support
     if driver in _ASYNC_DRIVERS:
         raise StoreConfigError(
             URL_KEY, f"driver {driver!r} is asynchronous; use a sync driver (psycopg, pymysql)"

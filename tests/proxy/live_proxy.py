@@ -113,6 +113,7 @@ class ProxyProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()  # its workers, if any are left
                 pytest.fail(f"dex-py proxy exited {self.process.returncode}:\n{self.log_text()}")
             with contextlib.suppress(requests.RequestException):
                 if requests.get(self.url + "/ready", timeout=2).status_code == 200:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -136,3 +137,16 @@ def test_store_settings_are_checked_before_start(tmp_path: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert "session.sql" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_port_in_use_stops_the_command(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        path = tmp_path / "proxy.yaml"
+        path.write_text(yaml.safe_dump(base_config(listen=f"127.0.0.1:{port}")))
+        result = _run_proxy_command(path)
+    assert result.returncode == 1
+    assert f"listen: cannot listen on 127.0.0.1:{port}" in result.stderr

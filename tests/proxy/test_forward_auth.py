@@ -5,10 +5,14 @@ refused, state mismatch and replay refused."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import time
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dex_py.proxy.cookie_cipher import CookieCipher
-from dex_py.proxy.login_state import LoginState, cookie_name, seal
+from dex_py.proxy.login_state import LoginState, cookie_name, open_login, seal
+from dex_py.proxy.oidc_client import ProviderMetadata
 from dex_py.proxy.session import Session, encode
 from tests.proxy.helpers import make_config
 from tests.proxy.inprocess import serve
@@ -75,6 +79,17 @@ def test_identity_headers_come_from_the_session_only() -> None:
                 },
             )
             assert nginx_style.status == 403
+            # Envoy ext_authz appends the original path and keeps the method and Host.
+            envoy = await client.post(
+                "/oauth2/auth/healthz", headers={"Host": "app.example.com", **FORGED}
+            )
+            assert envoy.status == 401  # /healthz is open to GET only
+            envoy_get = await client.get("/oauth2/auth/healthz", headers=FORGED)
+            assert envoy_get.status == 202
+            envoy_admin = await client.get(
+                "/oauth2/auth/x", headers={"Cookie": f"{NAME}={value}", "Host": "admin.example.com"}
+            )
+            assert envoy_admin.status == 403
 
     asyncio.run(scenario())
 
@@ -156,5 +171,48 @@ def test_ping_ready_and_start_without_an_issuer() -> None:
             start = await client.get("/oauth2/start", allow_redirects=False)
             assert start.status == 503
             assert (await client.get("/anything")).status == 404
+
+    asyncio.run(scenario())
+
+
+def test_start_seals_only_safe_redirects_and_uses_pkce() -> None:
+    async def scenario() -> None:
+        config = make_config(**CONFIG, redirects={"allowedDomains": [".example.com"]})
+        async with serve(config) as (client, state):
+            state.oidc.metadata = ProviderMetadata(
+                issuer=config.issuer,
+                authorization_endpoint=config.issuer + "/auth",
+                token_endpoint=config.issuer + "/token",
+                jwks_uri=config.issuer + "/keys",
+            )
+            state.jwks.loaded = True
+            cases = {
+                "//evil.com/x": "/",
+                "https://evil.com/": "/",
+                "/\\evil.com": "/",
+                "https://grafana.example.com/d": "https://grafana.example.com/d",
+                "/app?x=1": "/app?x=1",
+            }
+            for rd, sealed_rd in cases.items():
+                for path, headers in (
+                    (f"/oauth2/start?rd={quote(rd, safe='')}", {}),
+                    ("/oauth2/sign_in", {"X-Auth-Request-Redirect": rd}),
+                ):
+                    resp = await client.get(path, headers=headers, allow_redirects=False)
+                    assert resp.status == 302
+                    query = parse_qs(urlsplit(resp.headers["Location"]).query)
+                    assert query["code_challenge_method"] == ["S256"]
+                    assert query["client_id"] == ["dex-py-proxy"]
+                    cookie = resp.headers["Set-Cookie"]
+                    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+                    value = cookie.split(";", 1)[0].split("=", 1)[1]
+                    login = open_login(state.cipher, cookie_name(NAME), value)
+                    assert login is not None
+                    assert login.rd == sealed_rd, rd
+                    assert query["state"] == [login.state]
+                    assert query["nonce"] == [login.nonce]
+                    verifier_hash = hashlib.sha256(login.verifier.encode()).digest()
+                    challenge = base64.urlsafe_b64encode(verifier_hash).rstrip(b"=").decode()
+                    assert query["code_challenge"] == [challenge]
 
     asyncio.run(scenario())

@@ -5,8 +5,11 @@ a server-side session, callback replay, and a clean SIGTERM."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -240,17 +243,51 @@ def test_two_workers_count_metrics_together_and_stop_on_sigterm(setup: Setup) ->
         workers=2,
         metrics={"listen": f"127.0.0.1:{metrics_port}"},
     )
-    proxy.wait_ready()
-    assert requests.get(f"{proxy.url}/ping", timeout=5).text == "OK"
-    for _ in range(40):  # new connections: SO_REUSEPORT spreads them over both workers
-        assert requests.get(f"{proxy.url}/oauth2/auth", timeout=5).status_code == 401
-    scraped = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
-    counted = _metric(
-        scraped, "dexpy_proxy_requests_total", 'endpoint="auth",decision="unauthenticated"'
-    )
-    assert counted == 40, scraped
-    assert proxy.stop() == 0
+    try:
+        proxy.wait_ready()
+        assert requests.get(f"{proxy.url}/ping", timeout=5).text == "OK"
+        for _ in range(40):  # new connections: SO_REUSEPORT spreads them over both workers
+            assert requests.get(f"{proxy.url}/oauth2/auth", timeout=5).status_code == 401
+        scraped = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        counted = _metric(
+            scraped, "dexpy_proxy_requests_total", 'endpoint="auth",decision="unauthenticated"'
+        )
+        assert counted == 40, scraped
+    finally:
+        status = proxy.stop()
+    assert status == 0
     text = proxy.log_text()
     assert text.count("listening on") == 2, text
     assert '"msg":"stopped"' in text
     assert "Traceback" not in text
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie waiting for its new parent has)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_workers_stop_when_the_master_is_killed(setup: Setup) -> None:
+    proxy = ProxyProcess(setup.issuer.issuer, "dex-py-proxy", free_port(), workers=2)
+    try:
+        proxy.wait_ready()
+        workers = [
+            int(pid)
+            for pid in Path(f"/proc/{proxy.process.pid}/task/{proxy.process.pid}/children")
+            .read_text()
+            .split()
+        ]
+        assert len(workers) == 2
+        os.kill(proxy.process.pid, signal.SIGKILL)
+        proxy.process.wait(10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_running(w) for w in workers):
+            time.sleep(0.2)
+        left = {w: Path(f"/proc/{w}/status").read_text()[:400] for w in workers if _running(w)}
+        assert not left, proxy.log_text()[-1500:]
+    finally:
+        proxy.stop()

@@ -4,6 +4,8 @@ token (here: a new issuer that never issued it) the session ends and the cookies
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -118,3 +120,57 @@ def test_a_user_who_lost_the_team_is_refused_after_the_next_refresh(tmp_path: Pa
         issuer.stop()
         if later is not None:
             later.stop()
+
+
+def _big_upstream(port: int) -> subprocess.Popen[bytes]:
+    """A plain HTTP app answering every path with 256 KiB (the relay streams it)."""
+    script = (
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        body = b'x' * 262144\n"
+        "        self.send_response(200)\n"
+        "        self.send_header('Content-Length', str(len(body)))\n"
+        "        self.end_headers()\n"
+        "        self.wfile.write(body)\n"
+        "    def log_message(self, *a):\n"
+        "        pass\n"
+        f"http.server.HTTPServer(('127.0.0.1', {port}), H).serve_forever()\n"
+    )
+    return subprocess.Popen([sys.executable, "-c", script])
+
+
+def test_a_refreshed_cookie_reaches_the_browser_on_a_streamed_upstream_answer(
+    tmp_path: Path,
+) -> None:
+    """In upstream mode the upstream's head goes out before its body is read: the refreshed
+    session's Set-Cookie must go with it, or the browser keeps a rotated-out refresh token."""
+    issuer_port, proxy_port, app_port = free_port(), free_port(), free_port()
+    issuer = issuer_for_proxies({"dex-py-proxy": proxy_port}, tmp_path, port=issuer_port)
+    app = _big_upstream(app_port)
+    proxy = ProxyProcess(
+        issuer.issuer,
+        "dex-py-proxy",
+        proxy_port,
+        session={"refreshInterval": "1s"},
+        upstreams=[{"path": "/", "url": f"http://127.0.0.1:{app_port}"}],
+    )
+    try:
+        proxy.wait_ready()
+        browser, _ = browser_login(proxy)
+        first_cookie = browser.cookies.get("_dexpy_proxy")
+        assert first_cookie
+        time.sleep(1.2)
+        page = browser.get(f"{proxy.url}/app", timeout=15)
+        assert page.status_code == 200 and len(page.content) == 262144
+        assert "_dexpy_proxy=" in page.headers.get("Set-Cookie", ""), page.headers
+        assert browser.cookies.get("_dexpy_proxy") != first_cookie
+        time.sleep(1.2)  # the next refresh uses the refresh token the new cookie carries
+        again = browser.get(f"{proxy.url}/app", timeout=15)
+        assert again.status_code == 200
+        assert "_dexpy_proxy=" in again.headers.get("Set-Cookie", "")
+    finally:
+        proxy.stop()
+        app.terminate()
+        app.wait(10)
+        issuer.stop()

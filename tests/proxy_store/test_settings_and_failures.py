@@ -43,6 +43,7 @@ def test_open_store_picks_the_backend_the_settings_name(tmp_path: Path) -> None:
         (StoreSettings("sql", ""), "session.sql.url"),
         (StoreSettings("sql", "not a url"), "session.sql.url"),
         (StoreSettings("sql", f"mssql+pyodbc://sa:{PASSWORD}@db/x"), "session.sql.url"),
+        (StoreSettings("sql", f"nosuchdb://u:{PASSWORD}@h/db"), "session.sql.url"),
         (StoreSettings("sql", f"postgresql+asyncpg://u:{PASSWORD}@h/db"), "session.sql.url"),
         (StoreSettings("sql", "postgresql+nosuchdriver://u@h/db"), "session.sql.url"),
         (StoreSettings("sql", f"postgresql+psycopg://u:{PASSWORD}@h:port/db"), "session.sql.url"),
