@@ -17,16 +17,20 @@ from dex_py.config import Config
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
 from dex_py.config.brute_force import BruteForcePolicy
 from dex_py.config.kubernetes import parse_token_review
+from dex_py.config.mfa import SECTION as MFA
+from dex_py.config.mfa import MFAPolicy
 from dex_py.config.session import SessionPolicy
 from dex_py.connector_manager import ConnectorManager
 from dex_py.error_handlers import register_error_handlers
 from dex_py.jose.client_assertions import ClientAssertionVerifier
 from dex_py.jose.keys import KeyManager
 from dex_py.kube import init_kube
-from dex_py.login_guard import ClientGuard, LoginGuard
+from dex_py.login_guard import ClientGuard, LoginGuard, SecondFactorGuard
+from dex_py.mfa import init_mfa
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
 from dex_py.ops.metrics import init_metrics
 from dex_py.passwords import PasswordService
+from dex_py.second_factor import SecondFactors
 from dex_py.services import Services
 from dex_py.storage import StaticOverlay, open_storage
 from dex_py.storage.base import Connector as StoredConnector
@@ -92,12 +96,19 @@ def create_app(
         teams=load_team_rules(config),
         login_guard=LoginGuard(storage, clock, brute_force),
         client_guard=ClientGuard(storage, clock, brute_force),
+        second_factors=SecondFactors(
+            storage,
+            MFAPolicy.from_config(config.extensions.get(MFA)),
+            (c.id for c in config.static_clients if c.require_mfa),
+        ),
+        mfa_guard=SecondFactorGuard(storage, clock, brute_force),
     )
     app.extensions["dex_py"] = svc
 
     init_web(app, config.frontend, issuer_path)
     init_oauth(app, issuer_path)
     init_kube(app, issuer_path, parse_token_review(config))
+    init_mfa(app, issuer_path)
     init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
     init_metrics(app, config.telemetry, issuer_path)
     register_error_handlers(app)

@@ -178,5 +178,50 @@ class ClientGuard:
         return False
 
 
+class SecondFactorGuard:
+    """Wrong second-factor codes (TOTP or recovery) per user, whatever the address: whoever
+    sends them knows the password already. Past ``secondFactor.failures`` within its window,
+    codes are refused without being checked (the right one included) until the window ends:
+    with at most three valid TOTP codes of a million at any time, a guesser gets a handful of
+    tries per window. ``dex-py users reset-mfa`` lifts the lock."""
+
+    def __init__(self, storage: Storage, clock: Clock, policy: BruteForcePolicy) -> None:
+        self.storage = storage
+        self.clock = clock
+        self.policy = policy
+
+    @staticmethod
+    def key(user_key: str) -> str:
+        return f"{PREFIX}mfa:{_part(user_key)}"
+
+    def admit(self, user_key: str) -> bool:
+        if not self.policy.enabled:
+            return True
+        count = self.storage.attempts(self.key(user_key), self.clock.now())
+        return count < self.policy.second_factor.failures
+
+    def failed(self, user_key: str) -> bool:
+        """Count a wrong code; True when this one reached the limit (a lock starts)."""
+        if not self.policy.enabled:
+            return False
+        limit = self.policy.second_factor
+        count = self.storage.count_attempt(self.key(user_key), self.clock.now(), limit.window)
+        if count == limit.failures:
+            log.warning(
+                "second factor limit reached (%d wrong codes within %s)",
+                count,
+                _text(limit.window),
+                extra={"limit": "secondFactor"},
+            )
+            return True
+        return False
+
+    def succeeded(self, user_key: str) -> None:
+        self.reset(user_key)
+
+    def reset(self, user_key: str) -> int:
+        return self.storage.reset_attempts(self.key(user_key))
+
+
 def _text(window: timedelta) -> str:
     return f"{int(window.total_seconds())}s"

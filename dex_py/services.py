@@ -9,7 +9,8 @@ from flask import current_app
 
 from dex_py.clock import Clock
 from dex_py.config import Config
-from dex_py.login_guard import ClientGuard, LoginGuard
+from dex_py.login_guard import ClientGuard, LoginGuard, SecondFactorGuard
+from dex_py.second_factor import SecondFactors
 from dex_py.storage.base import Storage
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class Services:
     teams: TeamRules  # upstream groups -> team names, one engine for every grant
     login_guard: LoginGuard  # failed password logins counted and limited (bruteForce)
     client_guard: ClientGuard  # failed client authentication at /token, the same way
+    second_factors: SecondFactors  # who needs a second factor (the mfa section)
+    mfa_guard: SecondFactorGuard  # wrong second-factor codes counted and limited
     # per-process memo of derived documents (the discovery JSON, ...)
     memo: dict[str, Any] = field(default_factory=dict)
 

@@ -8,6 +8,7 @@
       accountAndAddressDaily: {failures: 20, window: 24h}
       address: {failures: 100, window: 1h}              # one address trying many accounts
       account: {failures: 50, window: 24h, oneAttemptEvery: 5m}   # many addresses, one account
+      secondFactor: {failures: 5, window: 15m}  # wrong TOTP/recovery codes of one user
 
 The first three lock: once ``failures`` failed logins happened within ``window`` (a fixed
 window that starts with the first failure), further attempts are refused without checking the
@@ -15,7 +16,9 @@ password until the window ends. ``account`` never locks, since its failures may 
 anybody: past its threshold the account takes one password attempt per ``oneAttemptEvery``
 from whoever asks first, so a guesser with many addresses is held to about
 ``window / oneAttemptEvery`` guesses a day, and the owner waits at most ``oneAttemptEvery``.
-The limits themselves live in ``dex_py.login_guard``.
+``secondFactor`` counts wrong second-factor codes per user (whoever sends them already knows
+the password) and locks the second factor for the rest of the window. The limits themselves
+live in ``dex_py.login_guard``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dex_py.config.durations import parse_duration
 from dex_py.config.model import ConfigError
 
 SECTION = "bruteForce"
-RULE_KEYS = ("accountAndAddress", "accountAndAddressDaily", "address", "account")
+RULE_KEYS = ("accountAndAddress", "accountAndAddressDaily", "address", "account", "secondFactor")
 SECTION_KEYS = ("enabled", *RULE_KEYS)
 
 
@@ -46,6 +49,7 @@ class BruteForcePolicy:
     address: Limit = Limit(100, timedelta(hours=1))
     account: Limit = Limit(50, timedelta(hours=24))
     account_slot: timedelta = timedelta(minutes=5)  # account.oneAttemptEvery
+    second_factor: Limit = Limit(5, timedelta(minutes=15))
 
     @classmethod
     def from_config(cls, section: Any) -> BruteForcePolicy:

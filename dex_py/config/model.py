@@ -159,6 +159,8 @@ class StaticClient:
     # skipApproval: no approval page for this client (oauth2.skipApprovalScreen does not cover
     # public clients, RFC 8252 §8.6; this does)
     skip_approval: bool = False
+    # requireMFA: every login to this client needs a second factor (the mfa section)
+    require_mfa: bool = False
 
 
 @dataclass

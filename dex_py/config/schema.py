@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import jsonschema
 
 import connectors
-from dex_py.config import kubernetes, session, teams
+from dex_py.config import kubernetes, mfa, session, teams
 from dex_py.config.model import (
     GRANT_TYPES,
     LOG_FORMATS,
@@ -205,6 +205,9 @@ def _own_sections(props: dict[str, Any]) -> None:
     rules = {"items": _names(teams.RULE_KEYS)}
     props["teams"] |= _names(teams.SECTION_KEYS, connectors=connector, rules=rules)
     props["session"] |= _names(session.SESSION_KEYS)
+    methods = {"type": "array", "items": {"enum": list(mfa.METHODS)}}
+    flag = {"type": "boolean"}
+    props["mfa"] |= _names(mfa.SECTION_KEYS, allowedMethods=methods, required=flag)
     review = {kubernetes.TOKEN_REVIEW: _names(kubernetes.TOKEN_REVIEW_KEYS)}
     props["kubernetes"] |= _names(kubernetes.SECTION_KEYS, **review)
 

@@ -35,7 +35,16 @@ from dex_py.config.model import (
 from dex_py.config.reader import Reader
 from dex_py.config.validation import looks_like_bcrypt
 
-RESERVED_SECTIONS = ("teams", "proxy", "kube", "kubernetes", "admin", "session", "bruteForce")
+RESERVED_SECTIONS = (
+    "teams",
+    "proxy",
+    "kube",
+    "kubernetes",
+    "admin",
+    "session",
+    "bruteForce",
+    "mfa",
+)
 _TOP_KEYS = (
     "issuer",
     "storage",
@@ -181,7 +190,7 @@ class SectionReader(Reader):
     def client(self, item: dict[Any, Any], path: str) -> StaticClient:
         known = ["id", "idEnv", "secret", "secretEnv", "name", "redirectURIs", "trustedPeers"]
         known += ["public", "logoURL", "allowedConnectors", "allowedGroups", "grantTypes"]
-        known += ["tokenEndpointAuthMethod", "jwks", "jwksURI", "skipApproval"]
+        known += ["tokenEndpointAuthMethod", "jwks", "jwksURI", "skipApproval", "requireMFA"]
         self.keys(item, path, (*known, "postLogoutRedirectURIs", "backchannelLogoutURI"))
         public = self.boolean(item, "public", path)
         if f"{path}.public" in self.suppressed:
@@ -205,6 +214,7 @@ class SectionReader(Reader):
             jwks=self.mapping(item.get("jwks"), f"{path}.jwks"),
             jwks_uri=self.string(item, "jwksURI", path),
             skip_approval=self.boolean(item, "skipApproval", path),
+            require_mfa=self.boolean(item, "requireMFA", path),
         )
 
     def connector(self, item: dict[Any, Any], path: str) -> ConnectorConfig:

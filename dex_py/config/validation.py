@@ -24,6 +24,8 @@ import connectors
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
 from dex_py.config.brute_force import BruteForcePolicy
 from dex_py.config.kubernetes import validate_kubernetes_section
+from dex_py.config.mfa import SECTION as MFA
+from dex_py.config.mfa import MFAPolicy
 from dex_py.config.model import (
     GRANT_TYPES,
     LOCAL_CONNECTOR_ID,
@@ -249,7 +251,7 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
 
 
 def _check_extension_sections(config: Config, result: Validation) -> None:
-    """Our own top-level sections (``teams``, ``session``, ``kubernetes``, ``bruteForce``),
+    """Our own top-level sections (``teams``, ``session``, ``kubernetes``, ``bruteForce``, ``mfa``),
     validated by the modules that own them, so a bad rule stops ``serve`` and ``check-config``
     with the others."""
 
@@ -258,6 +260,7 @@ def _check_extension_sections(config: Config, result: Validation) -> None:
     for parse, section in (
         (SessionPolicy.from_config, "session"),
         (BruteForcePolicy.from_config, BRUTE_FORCE),
+        (MFAPolicy.from_config, MFA),
     ):
         try:
             parse(config.extensions.get(section))

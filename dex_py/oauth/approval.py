@@ -8,13 +8,14 @@ approvals cannot both mint a code.
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
-from flask import request
+from flask import redirect, request
 from werkzeug import Response
 
 from dex_py import scopes as sc
 from dex_py.errors import AccessDenied, PageError, RedirectError
-from dex_py.oauth import issuance, sessions
+from dex_py.oauth import consent, issuance, sessions
 from dex_py.oauth.responses import deliver
 from dex_py.services import services
 from dex_py.storage.base import AuthCode, AuthRequest, NotFoundError
@@ -24,13 +25,21 @@ from dex_py.web.pages import render_page
 
 
 def approval_view() -> Response:
-
+    """``/approval``: the consent page (GET) and its answer (POST). After a second factor,
+    the mfa pages send the browser here: when this client needs no approval, the GET answers
+    the client at once."""
     req = load_auth_request(request.values.get("req", ""))
     if not req.logged_in or req.claims is None:
         raise PageError(400, "Not logged in", "Please log in first.")
     svc = services()
+    if request.method == "GET" and not _second_factor_passed(req):
+        return redirect(svc.url("/mfa?" + urlencode({"req": req.id})), code=303)
     if request.method == "GET":
         client = svc.clients.get(req.client_id)
+        if client is not None and not consent.needs_approval(
+            svc, client, req.scopes, forced=req.force_approval_prompt, session=None
+        ):
+            return issue_authorization_response(req)
         names = {p: (c.name if (c := svc.clients.get(p)) else p) for p in sc.peers(req.scopes)}
         return render_page(
             "approval.html",
@@ -65,10 +74,21 @@ def _consume(req: AuthRequest) -> None:
         ) from None
 
 
+def _second_factor_passed(req: AuthRequest) -> bool:
+    assert req.claims is not None
+    return services().second_factors.satisfied(
+        req.client_id, req.claims, req.connector_id, req.acr_values
+    )
+
+
 def issue_authorization_response(req: AuthRequest) -> Response:
     """Turn a logged-in auth request into a code and/or tokens sent to the client."""
     assert req.claims is not None
     svc = services()
+    if not _second_factor_passed(req):
+        raise PageError(
+            403, "Second factor required", "Please confirm your login with a second factor."
+        )
     _consume(req)
     sessions.record(svc, req.session_id, client=req.client_id)
     now = svc.clock.now()

@@ -58,6 +58,7 @@ SINGLE_VALUED = (
     "id_token_hint",
     "connector_id",
     "approval_prompt",
+    "acr_values",
 )
 RESPONSE_TYPES = {"code", "token", "id_token"}
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -295,6 +296,7 @@ def create_auth_request(
         prompt=" ".join(ctx.prompt),
         max_age=ctx.max_age,
         login_hint=ctx.get("login_hint"),
+        acr_values=ctx.get("acr_values"),
         **logged_in,
     )
     svc.storage.create_auth_request(req)

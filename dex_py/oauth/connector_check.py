@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from connectors.base import ConnectorError, UserGone
 from dex_py import scopes as sc
+from dex_py import second_factor
 from dex_py.oauth import issuance
 from dex_py.oauth.refresh import narrowed
 from dex_py.ops.metrics import count_event
@@ -79,6 +80,7 @@ def _check_one(svc: Services, chain: RefreshToken, window: timedelta, out: Check
         out.failed += 1
         return
     claims = issuance.claims_of(svc, chain.connector_id, current)
+    claims = second_factor.keep_authentication(claims, chain.claims)
     if narrowed(chain.claims, claims):
         log.info("connector check: the user's claims narrowed; chain revoked")
         _revoke(svc, chain, out)

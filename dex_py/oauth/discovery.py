@@ -14,6 +14,7 @@ from dex_py import scopes as sc
 from dex_py.config.model import DEVICE_CODE_GRANT
 from dex_py.jose.client_assertions import ALGORITHMS as _ASSERTION_ALGORITHMS
 from dex_py.oauth.token_endpoint import GRANTS
+from dex_py.second_factor import ACR_VALUES_SUPPORTED
 from dex_py.services import Services, services
 from dex_py.web.pages import render_page
 from dex_py.web.server_cache import allow_server_cache
@@ -36,6 +37,8 @@ CLAIMS_SUPPORTED = [
     "groups",
     "federated_claims",
     "sid",
+    "amr",
+    "acr",
 ]
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 AUTH_SIGNING_ALGS = list(_ASSERTION_ALGORITHMS)  # for private_key_jwt (RFC 8414 §2)
@@ -67,6 +70,7 @@ def discovery_document(svc: Services) -> dict:
         "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": AUTH_SIGNING_ALGS,
         "claims_supported": CLAIMS_SUPPORTED,
+        "acr_values_supported": list(ACR_VALUES_SUPPORTED),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,

@@ -21,6 +21,7 @@ from typing import Any
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
+from dex_py import second_factor
 from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
@@ -167,11 +168,17 @@ class PasswordGrant(BaseGrant):
                 count_event("dexpy_login_locks_total", limit=limit)
             raise InvalidGrant("invalid username or password")
         guard.succeeded(connector_id, username, address)
+        claims = second_factor.first_factor(
+            issuance.claims_of(svc, connector_id, identity), password=True
+        )
+        if svc.second_factors.needed(self.client.id, claims, connector_id, ""):
+            # no way to ask for a second factor here: this user logs in through the browser
+            raise InvalidGrant("this user must log in with a second factor")
         now = svc.clock.now()
         grant = issuance.Grant(
             client_id=self.client.id,
             scopes=scopes,
-            claims=issuance.claims_of(svc, connector_id, identity),
+            claims=claims,
             connector_id=connector_id,
             auth_time=now,
             connector_data=identity.connector_data,

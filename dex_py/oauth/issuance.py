@@ -173,6 +173,10 @@ def id_token(
         claims["c_hash"] = tokens.half_hash(code, alg)
     if grant.auth_time is not None and include_auth_time:
         claims["auth_time"] = int(grant.auth_time.timestamp())
+    if grant.claims.amr:
+        claims["amr"] = list(grant.claims.amr)  # RFC 8176
+    if grant.claims.acr:
+        claims["acr"] = grant.claims.acr
     return tokens.sign(svc.keys, claims)
 
 

@@ -18,6 +18,7 @@ from werkzeug import Response
 
 from connectors.base import CallbackRequest, ConnectorError, Identity
 from dex_py import scopes as sc
+from dex_py import second_factor
 from dex_py.connector_manager import ConnectorEntry
 from dex_py.errors import AccessDenied, PageError, RedirectError, UnauthorizedClient
 from dex_py.oauth import authorize, consent, issuance, sessions
@@ -218,7 +219,11 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
     """Record who logged in, enforce the client's group policy, and move on to approval."""
     svc = services()
     client = svc.clients.get(req.client_id)
-    claims = issuance.claims_of(svc, req.connector_id, identity)
+    entry = svc.connectors.get(req.connector_id)
+    claims = second_factor.first_factor(
+        issuance.claims_of(svc, req.connector_id, identity),
+        password=entry is not None and entry.kind == "password",
+    )
     if (
         client is not None
         and client.allowed_groups
@@ -266,7 +271,11 @@ def finish_login(req: AuthRequest, identity: Identity) -> Response:
         client=req.client_id,
     )
     count_event("dexpy_logins_total", connector=req.connector_id, result="success")
-    if client is not None and not consent.needs_approval(
+    if svc.second_factors.needed(req.client_id, claims, req.connector_id, req.acr_values):
+        # the mfa blueprint asks for (or enrols) the second factor, then sends the browser to
+        # /approval, which answers at once when no approval is needed
+        resp = redirect(svc.url("/mfa?" + urlencode({"req": req.id})), code=303)
+    elif client is not None and not consent.needs_approval(
         svc, client, req.scopes, forced=req.force_approval_prompt, session=None
     ):
         resp = issue_authorization_response(req)

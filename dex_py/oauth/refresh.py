@@ -49,6 +49,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connectors.base import ConnectorError, Identity, UserGone
 from dex_py import scopes as sc
+from dex_py import second_factor
 from dex_py.errors import InvalidGrant, InvalidScope
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
@@ -154,6 +155,7 @@ class RefreshTokenGrant(BaseGrant):
                 self._undo(token, before)
             raise
         claims = issuance.claims_of(svc, token.connector_id, identity)
+        claims = second_factor.keep_authentication(claims, token.claims)
         if narrowed(token.claims, claims):
             token = self._move_chain(token, claims, identity.connector_data)
             token_id = token.id

@@ -13,23 +13,22 @@ The ``session`` config section is parsed by ``dex_py.config.session``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import request
 from werkzeug import Response
 
 from dex_py.config.session import SessionPolicy
 from dex_py.oauth import consent
 from dex_py.services import Services
 from dex_py.storage.base import Claims, NotFoundError, Session
+from dex_py.web.session_cookie import COOKIE, current, digest
 
-COOKIE = "dexpy_session"
+__all__ = ["COOKIE", "clear_cookie", "current", "end", "record", "set_cookie", "start"]
+
 TOUCH_EVERY = timedelta(minutes=1)
 
 
@@ -37,32 +36,8 @@ def _policy(svc: Services) -> SessionPolicy:
     return svc.session_policy
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def _expiry(policy: SessionPolicy, created: datetime, last_active: datetime) -> datetime:
     return min(created + policy.absolute_lifetime, last_active + policy.idle_timeout)
-
-
-def current(svc: Services) -> Session | None:
-    """The browser's valid session, or ``None``."""
-    policy = _policy(svc)
-    if not policy.enabled:
-        return None
-    raw = request.cookies.get(COOKIE, "")
-    session_id, sep, secret = raw.partition(".")
-    if not sep or not session_id or not secret or len(raw) > 200:
-        return None
-    try:
-        session = svc.storage.get_session(session_id)
-    except NotFoundError:
-        return None
-    if not hmac.compare_digest(_digest(secret), session.secret_hash):
-        return None
-    if session.expiry <= svc.clock.now():
-        return None
-    return session
 
 
 def start(
@@ -86,7 +61,7 @@ def start(
     secret = secrets.token_urlsafe(32)
     session = Session(
         id=secrets.token_urlsafe(16),
-        secret_hash=_digest(secret),
+        secret_hash=digest(secret),
         claims=claims,
         connector_id=connector_id,
         auth_time=auth_time,

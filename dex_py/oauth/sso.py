@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
+from dex_py import second_factor
 from dex_py.errors import ConsentRequired, InvalidRequest, LoginRequired
 from dex_py.jose import tokens
 from dex_py.oauth import consent, issuance, sessions
@@ -98,6 +99,7 @@ def _with_connector_scopes(ctx: AuthorizeContext, session: Session) -> Session |
     if identity is before or identity.user_id != session.claims.user_id:
         return None  # the connector kept what it had (nothing to re-read with), or another user
     claims = issuance.claims_of(svc, session.connector_id, identity)
+    claims = second_factor.keep_authentication(claims, session.claims)
     data = session.connector_data if identity.connector_data is None else identity.connector_data
 
     def widen(s: Session) -> Session:
@@ -129,5 +131,9 @@ def _usable(ctx: AuthorizeContext, session: Session) -> bool:
         return False
     if client.allowed_groups and not set(session.claims.groups) & set(client.allowed_groups):
         return False
+    if not svc.second_factors.satisfied(
+        client.id, session.claims, session.connector_id, ctx.get("acr_values")
+    ):
+        return False  # the session's login had no second factor, and this one needs it
     entry = svc.connectors.get(session.connector_id)
     return entry is not None and entry.available

@@ -29,6 +29,7 @@ from dex_py.storage.records import (
     GCResult,
     Keys,
     LogoutEvent,
+    MFAState,
     NotFoundError,
     Password,
     ReadOnlyError,
@@ -36,6 +37,7 @@ from dex_py.storage.records import (
     Session,
     StorageError,
     VerificationKey,
+    WebAuthnCredential,
     grant_marker,
     session_marker,
 )
@@ -56,6 +58,7 @@ __all__ = [
     "Issuer",
     "Keys",
     "LogoutEvent",
+    "MFAState",
     "NotFoundError",
     "Password",
     "ReadOnlyError",
@@ -65,6 +68,7 @@ __all__ = [
     "StorageError",
     "Updater",
     "VerificationKey",
+    "WebAuthnCredential",
     "grant_marker",
     "session_marker",
 ]
@@ -183,6 +187,13 @@ class Storage(Protocol):
     def attempts(self, key: str, now: datetime) -> int: ...  # the count, 0 once the window ended
     # removes every counter whose key starts with ``prefix``; returns how many
     def reset_attempts(self, prefix: str) -> int: ...
+
+    # second factors (dex_py.mfa), one record per user, keyed by the user's ``sub``
+    def create_mfa_state(self, s: MFAState) -> None: ...
+    def get_mfa_state(self, id: str) -> MFAState: ...
+    def update_mfa_state(self, id: str, fn: Updater[MFAState]) -> MFAState: ...
+    def delete_mfa_state(self, id: str) -> None: ...
+    def list_mfa_states(self) -> list[MFAState]: ...  # for copying storage
 
     # housekeeping
     def garbage_collect(self, now: datetime) -> GCResult: ...

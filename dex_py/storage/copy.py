@@ -1,5 +1,6 @@
 """Copying what lasts from one storage into another (``dex-py migrate-storage``): clients,
-passwords, connectors, signing keys, browser sessions and refresh tokens, between any two
+passwords, connectors, signing keys, browser sessions, refresh tokens and users' second factors
+(``MFAState``), between any two
 backends (SQLite, PostgreSQL, MySQL, etcd).
 
 Idempotent: an object missing in the target is created, one that differs is overwritten with the
@@ -79,6 +80,7 @@ def copy_storage(source: Storage, target: Storage) -> CopyReport:
     _copy_all(report, "connector", source.list_connectors(), lambda c: c.id, target)
     _copy_all(report, "session", source.list_sessions(), lambda s: s.id, target)
     _copy_all(report, "refresh_token", source.list_refresh_tokens(), lambda t: t.id, target)
+    _copy_all(report, "mfa_state", source.list_mfa_states(), lambda s: s.id, target)
     try:
         keys = source.get_keys()
     except NotFoundError:  # the source never had keys

@@ -33,6 +33,7 @@ from dex_py.storage.records import (
     GCResult,
     Keys,
     LogoutEvent,
+    MFAState,
     NotFoundError,
     Password,
     RefreshToken,
@@ -62,6 +63,7 @@ DEVICE_REQUESTS = Kind(
     index=lambda o: o.user_code,
     index_name="user code",
 )
+MFA_STATES = Kind("MFA state", "mfa-states/", MFAState, lambda o: o.id)
 KEYS = "keys"
 REVOKED = "revoked-tokens/"
 ATTEMPTS = "attempts/"
@@ -212,6 +214,23 @@ class EtcdStorage:
 
     def list_sessions(self, *, user_id: str | None = None) -> list[Session]:
         return [s for s in self.t.list(SESSIONS) if user_id is None or s.claims.user_id == user_id]
+
+    # second factors
+
+    def create_mfa_state(self, s: MFAState) -> None:
+        self.t.create(MFA_STATES, s)
+
+    def get_mfa_state(self, id: str) -> MFAState:
+        return self.t.read(MFA_STATES, id)[0]
+
+    def update_mfa_state(self, id: str, fn: Updater[MFAState]) -> MFAState:
+        return self.t.update(MFA_STATES, id, fn)
+
+    def delete_mfa_state(self, id: str) -> None:
+        self.t.delete(MFA_STATES, id)
+
+    def list_mfa_states(self) -> list[MFAState]:
+        return self.t.list(MFA_STATES)
 
     # back-channel logout events (never garbage collected)
 

@@ -25,6 +25,7 @@ from dex_py.storage.base import (
     Issuer,
     Keys,
     LogoutEvent,
+    MFAState,
     NotFoundError,
     Password,
     RefreshToken,
@@ -53,6 +54,7 @@ class MemoryStorage:
         self._sessions: Table[Session] = Table("session", lambda o: o.id)
         self._logout_events: Table[LogoutEvent] = Table("logout event", lambda o: o.id)
         self._devices: Table[DeviceRequest] = Table("device request", lambda o: o.id)
+        self._mfa: Table[MFAState] = Table("MFA state", lambda o: o.id)
         self._keys: Keys | None = None
         self._revoked: dict[str, datetime] = {}
         self._attempts: dict[str, tuple[int, datetime]] = {}  # key -> (count, window end)
@@ -314,6 +316,28 @@ class MemoryStorage:
     def delete_device_request(self, id: str) -> None:
         with self._lock:
             self._devices.delete(id)
+
+    # second factors
+
+    def create_mfa_state(self, s: MFAState) -> None:
+        with self._lock:
+            self._mfa.create(s)
+
+    def get_mfa_state(self, id: str) -> MFAState:
+        with self._lock:
+            return self._mfa.get(id)
+
+    def update_mfa_state(self, id: str, fn: Updater[MFAState]) -> MFAState:
+        with self._lock:
+            return self._mfa.update(id, fn)
+
+    def delete_mfa_state(self, id: str) -> None:
+        with self._lock:
+            self._mfa.delete(id)
+
+    def list_mfa_states(self) -> list[MFAState]:
+        with self._lock:
+            return self._mfa.list()
 
     # attempt counters
 

@@ -106,6 +106,8 @@ auth_request = sa.Table(
     sa.Column("login_hint", LongText, nullable=False),
     sa.Column("auth_time", UTCDateTime(), nullable=True),
     sa.Column("session_id", _key(), nullable=False, server_default=EMPTY),
+    # 0007: OIDC acr_values as requested
+    sa.Column("acr_values", LongText, nullable=False, server_default=EMPTY),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -292,6 +294,20 @@ attempt_counter = sa.Table(
     **MYSQL_TABLE_ARGS,
 )
 
+# 0007: each user's second factors (dex_py.mfa), keyed by the user's sub
+mfa_state = sa.Table(
+    "mfa_state",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("totp_secret", _key(), nullable=False),
+    sa.Column("totp_confirmed", sa.Boolean(), nullable=False),
+    sa.Column("totp_last_step", sa.BigInteger(), nullable=False),
+    sa.Column("webauthn_credentials", LongText, nullable=False),
+    sa.Column("recovery_code_hashes", LongText, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    **MYSQL_TABLE_ARGS,
+)
+
 ALL_TABLES: tuple[sa.Table, ...] = (
     auth_request,
     auth_code,
@@ -305,4 +321,5 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     logout_event,
     device_request,
     attempt_counter,
+    mfa_state,
 )

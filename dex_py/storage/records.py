@@ -39,6 +39,10 @@ class Claims:
     email: str = ""
     email_verified: bool = False
     groups: tuple[str, ...] = ()
+    # How the user authenticated in this login (RFC 8176 ``amr`` values: pwd, otp, hwk, swk,
+    # mfa; empty for a login before dex-py recorded them) and the resulting ``acr``.
+    amr: tuple[str, ...] = ()
+    acr: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class AuthRequest:
     login_hint: str = ""
     auth_time: datetime | None = None
     session_id: str = ""  # the SSO session this login belongs to (``sid``)
+    acr_values: str = ""  # OIDC Core §3.1.2.1 ``acr_values`` as requested (space separated)
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,42 @@ class Session:
     approvals: tuple[Approval, ...] = ()
     # the connector scopes (``groups``, ``offline_access``) the identity was fetched with
     connector_scopes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WebAuthnCredential:
+    """One registered WebAuthn authenticator (passkey or security key) of a user."""
+
+    id: str  # the credential id, base64url
+    public_key: bytes  # COSE public key
+    sign_count: int = 0  # the authenticator's signature counter, last seen
+    name: str = ""  # the label the user gave it
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MFAState:
+    """A user's second factors, keyed by the user's ``sub`` (user id and connector id).
+
+    ``totp_secret`` is the RFC 6238 shared secret (base32) as the authenticator app has it:
+    the server must be able to compute codes, so it cannot be hashed; it counts only once
+    ``totp_confirmed`` (the user typed a valid code at enrolment). ``totp_last_step`` is the
+    time step of the last accepted code: a code of that step or an earlier one is refused, so
+    each code works once. Recovery codes are kept as SHA-256 hex digests and removed when used.
+    """
+
+    id: str
+    totp_secret: str = ""
+    totp_confirmed: bool = False
+    totp_last_step: int = 0
+    webauthn_credentials: tuple[WebAuthnCredential, ...] = ()
+    recovery_code_hashes: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+    @property
+    def enrolled(self) -> bool:
+        """Whether the user has any factor that counts (confirmed TOTP or a passkey)."""
+        return self.totp_confirmed or bool(self.webauthn_credentials)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from dex_py.storage.base import (
     Issuer,
     Keys,
     LogoutEvent,
+    MFAState,
     NotFoundError,
     Password,
     RefreshToken,
@@ -57,6 +58,7 @@ from dex_py.storage.sql_entities import (
     KEYS_SELECT_LOCKED,
     KEYS_UPDATE,
     LOGOUT_EVENT,
+    MFA_STATE,
     PASSWORD,
     REFRESH,
     REVOKED_ANY_KEYS,
@@ -223,6 +225,23 @@ class SQLStorage(SQLDeviceFlow):
     def list_sessions(self, *, user_id: str | None = None) -> list[Session]:
         where = [] if user_id is None else [m.session.c.user_id == user_id]
         return self._list(SESSION, *where)
+
+    # second factors
+
+    def create_mfa_state(self, s: MFAState) -> None:
+        self._create(MFA_STATE, s)
+
+    def get_mfa_state(self, id: str) -> MFAState:
+        return self._get(MFA_STATE, id)
+
+    def update_mfa_state(self, id: str, fn: Updater[MFAState]) -> MFAState:
+        return self._update(MFA_STATE, id, fn)
+
+    def delete_mfa_state(self, id: str) -> None:
+        self._delete(MFA_STATE, id)
+
+    def list_mfa_states(self) -> list[MFAState]:
+        return self._list(MFA_STATE)
 
     # back-channel logout events (never garbage collected)
 

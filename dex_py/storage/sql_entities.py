@@ -26,6 +26,7 @@ from dex_py.storage.base import (
     DeviceRequest,
     Keys,
     LogoutEvent,
+    MFAState,
     Password,
     RefreshToken,
     Session,
@@ -118,6 +119,7 @@ SESSION = Entity(
     "id",
     derived=lambda s: {"user_id": s.claims.user_id},
 )
+MFA_STATE = Entity("MFA state", m.mfa_state, RowCodec(MFAState), "id")
 DEVICE_REQUEST = Entity("device request", m.device_request, RowCodec(DeviceRequest), "id")
 DEVICE_BY_USER_CODE = sa.select(m.device_request).where(
     m.device_request.c.user_code == sa.bindparam("b_code")

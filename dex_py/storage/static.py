@@ -24,6 +24,7 @@ from dex_py.storage.base import (
     Issuer,
     Keys,
     LogoutEvent,
+    MFAState,
     Password,
     ReadOnlyError,
     RefreshToken,
@@ -238,6 +239,21 @@ class StaticOverlay:
 
     def delete_device_request(self, id: str) -> None:
         self.storage.delete_device_request(id)
+
+    def create_mfa_state(self, s: MFAState) -> None:
+        self.storage.create_mfa_state(s)
+
+    def get_mfa_state(self, id: str) -> MFAState:
+        return self.storage.get_mfa_state(id)
+
+    def update_mfa_state(self, id: str, fn: Updater[MFAState]) -> MFAState:
+        return self.storage.update_mfa_state(id, fn)
+
+    def delete_mfa_state(self, id: str) -> None:
+        self.storage.delete_mfa_state(id)
+
+    def list_mfa_states(self) -> list[MFAState]:
+        return self.storage.list_mfa_states()
 
     def count_attempt(self, key: str, now: datetime, window: timedelta) -> int:
         return self.storage.count_attempt(key, now, window)

@@ -131,7 +131,7 @@ def test_config_errors_name_their_keys() -> None:
         "bruteForce.account.oneAttemptEvery": "must be a positive duration",
         "bruteForce.address.limit": "unknown key (expected one of: failures, window)",
         "bruteForce.perIP": "unknown key (expected one of: enabled, accountAndAddress, "
-        "accountAndAddressDaily, address, account)",
+        "accountAndAddressDaily, address, account, secondFactor)",
     }
     parsed = BruteForcePolicy.from_config(
         {"account": {"failures": 10, "window": "12h", "oneAttemptEvery": "10m"}}

@@ -19,10 +19,12 @@ from dex_py.storage.base import (
     DeviceRequest,
     Keys,
     LogoutEvent,
+    MFAState,
     Password,
     RefreshToken,
     Session,
     VerificationKey,
+    WebAuthnCredential,
 )
 
 # Microseconds on purpose: MySQL DATETIME without fsp would drop them.
@@ -41,6 +43,8 @@ def claims(**over: Any) -> Claims:
         email="jdoe@example.com",
         email_verified=True,
         groups=("admins", "ops 🚀"),
+        amr=("pwd", "otp", "mfa"),
+        acr="urn:dex-py:acr:mfa",
     )
     return replace(base, **over)
 
@@ -68,6 +72,7 @@ def auth_request(**over: Any) -> AuthRequest:
         login_hint="jdoe@example.com",
         auth_time=T0,
         session_id="sess-ar",
+        acr_values="urn:dex-py:acr:mfa urn:dex-py:acr:pwd",
     )
     return replace(base, **over)
 
@@ -235,5 +240,27 @@ def device_request(**over: Any) -> DeviceRequest:
         auth_time=T0 + timedelta(seconds=1),
         session_id="sess-1",
         nonce="n-1",
+    )
+    return replace(base, **over)
+
+
+def mfa_state(**over: Any) -> MFAState:
+    base = MFAState(
+        id=uid("CgZ1c2VyLTESBWxvY2Fs-"),
+        totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+        totp_confirmed=True,
+        totp_last_step=59_000_123,
+        webauthn_credentials=(
+            WebAuthnCredential(
+                id="Y3JlZC0x",
+                public_key=bytes(range(77)),
+                sign_count=7,
+                name="YubiKey 5 ✓",
+                created_at=T0,
+            ),
+            WebAuthnCredential(id="Y3JlZC0y", public_key=b"\x00\xff", name="laptop"),
+        ),
+        recovery_code_hashes=("a" * 64, "b" * 64),
+        updated_at=T0,
     )
     return replace(base, **over)

@@ -32,6 +32,7 @@ ENTITIES = {
     "session": f.session,
     "logout_event": f.logout_event,
     "device_request": f.device_request,
+    "mfa_state": f.mfa_state,
 }
 KEY_FIELD = {"password": "email"}
 # logout events are an audit trail: no delete_logout_event
@@ -102,6 +103,7 @@ def test_update_applies_callback_and_returns_new(storage: Storage, kind: str) ->
         "connector": ("config", {"changed": True}),
         "client": ("name", "new name"),
         "logout_event": ("attempts", 6),
+        "mfa_state": ("totp_last_step", 59_000_124),
     }.get(kind, ("connector_data", b"new\x00data"))
 
     def fn(old):
@@ -580,3 +582,35 @@ def test_redeem_auth_code_writes_nothing_when_issue_refuses(storage: Storage) ->
     assert storage.get_auth_code(code.id) == code
     with pytest.raises(NotFoundError):
         storage.redeem_auth_code("missing", lambda c: c, lambda c: None)
+
+
+def test_mfa_state_compare_and_swap_keeps_one_use_per_step(storage: Storage) -> None:
+    """Two logins racing to use the same TOTP step: the update sees the other's write, so
+    only one of them can move ``totp_last_step`` past a given step."""
+    state = f.mfa_state(totp_last_step=100)
+    storage.create_mfa_state(state)
+    accepted: list[int] = []
+
+    def use(step: int):
+        def fn(old):
+            if old.totp_last_step >= step:
+                raise ValueError("step already used")
+            return replace(old, totp_last_step=step)
+
+        return fn
+
+    storage.update_mfa_state(state.id, use(101))
+    accepted.append(101)
+    with pytest.raises(ValueError):
+        storage.update_mfa_state(state.id, use(101))
+    assert storage.get_mfa_state(state.id).totp_last_step == 101
+    assert accepted == [101]
+
+
+def test_list_mfa_states(storage: Storage) -> None:
+    states = [f.mfa_state(), f.mfa_state(totp_confirmed=False, webauthn_credentials=())]
+    for state in states:
+        storage.create_mfa_state(state)
+    assert sorted(storage.list_mfa_states(), key=lambda s: s.id) == sorted(
+        states, key=lambda s: s.id
+    )

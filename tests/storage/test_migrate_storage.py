@@ -44,6 +44,7 @@ def _everything(storage: Storage) -> dict[str, Any]:
         "connectors": storage.list_connectors(),
         "sessions": storage.list_sessions(),
         "refresh_tokens": storage.list_refresh_tokens(),
+        "mfa_states": storage.list_mfa_states(),
         "keys": storage.get_keys(),
     }
 
@@ -57,6 +58,7 @@ def _fill(storage: Storage) -> None:
     storage.create_session(f.session(id="sess-1"))
     storage.create_refresh_token(f.refresh_token(id="rt-1", session_id="sess-1"))
     storage.create_refresh_token(f.refresh_token(id="rt-2", expiry=None))
+    storage.create_mfa_state(f.mfa_state())
     storage.update_keys(lambda old: f.keys())
     storage.create_auth_code(f.auth_code(id="code-in-flight"))
 

@@ -15,6 +15,15 @@ CSP = (
 )
 FORM_POST_NONCE = "bm9uY2UtZm9yLXRlc3Rz"
 
+_PASSKEY_OPTIONS = '{"challenge": "Y2hhbGxlbmdl", "allowCredentials": []}'
+
+
+def _sample_qr() -> str:
+    from dex_py.mfa import totp
+
+    return totp.qr_svg("otpauth://totp/dex-py:jane@example.com?secret=JBSWY3DPEHPK3PXP")
+
+
 PAGES: dict[str, tuple[str, int, dict[str, Any]]] = {
     "login": (
         "login.html",
@@ -145,6 +154,58 @@ PAGES: dict[str, tuple[str, int, dict[str, Any]]] = {
             "redirect_uri": "/received",
             "params": [("code", "c-123"), ("state", "st<&>\"'")],
             "csp_nonce": FORM_POST_NONCE,
+        },
+    ),
+    "mfa_verify": (
+        "mfa_verify.html",
+        401,
+        {
+            "post_url": "/dex/mfa?req=abc",
+            "csrf_token": "csrf-123",
+            "user_name": "Jane Doe",
+            "recovery": True,
+            "codes": True,
+            "webauthn_options": _PASSKEY_OPTIONS,
+            "invalid": True,
+            "locked": False,
+        },
+    ),
+    "mfa_enroll": (
+        "mfa_enroll.html",
+        200,
+        {
+            "post_url": "/dex/mfa/enroll?req=abc",
+            "csrf_token": "csrf-123",
+            "account": "jane@example.com",
+            "qr_svg": _sample_qr(),
+            "secret": "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP",
+            "webauthn_options": _PASSKEY_OPTIONS,
+            "invalid": False,
+            "locked": False,
+        },
+    ),
+    "mfa_recovery_codes": (
+        "mfa_recovery_codes.html",
+        200,
+        {"codes": ["abcde-fghjk"] * 10, "continue_url": "/dex/approval?req=abc"},
+    ),
+    "mfa_manage": (
+        "mfa_manage.html",
+        200,
+        {
+            "post_url": "/dex/mfa/manage",
+            "csrf_token": "csrf-123",
+            "user_name": "Jane Doe",
+            "totp_enrolled": True,
+            "recovery_left": 9,
+            "passkeys": [{"id": "Y3JlZA", "name": "laptop"}],
+            "can_enroll": False,
+            "qr_svg": "",
+            "secret": "",
+            "notice": "The passkey was removed.",
+            "codes": [],
+            "invalid": False,
+            "webauthn_options": _PASSKEY_OPTIONS,
         },
     ),
 }

@@ -1,0 +1,41 @@
+"""Reading the single sign-on session cookie: which stored ``Session`` this browser holds.
+
+The browser holds ``<id>.<secret>`` (``COOKIE``); storage keeps only SHA-256 of the secret
+(``digest``). ``dex_py.oauth.sessions`` starts, records and ends sessions; the pages of other
+blueprints (``dex_py.mfa``'s self-service page) only need to know who is logged in, here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from flask import request
+
+from dex_py.services import Services
+from dex_py.storage.base import NotFoundError, Session
+
+COOKIE = "dexpy_session"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def current(svc: Services) -> Session | None:
+    """The browser's valid session, or ``None``."""
+    if not svc.session_policy.enabled:
+        return None
+    raw = request.cookies.get(COOKIE, "")
+    session_id, sep, secret = raw.partition(".")
+    if not sep or not session_id or not secret or len(raw) > 200:
+        return None
+    try:
+        session = svc.storage.get_session(session_id)
+    except NotFoundError:
+        return None
+    if not hmac.compare_digest(digest(secret), session.secret_hash):
+        return None
+    if session.expiry <= svc.clock.now():
+        return None
+    return session
