@@ -16,9 +16,9 @@ import pytest
 import requests
 import yaml
 
-from tests.deploy.processes import stop_group, wait_until_ok
 from tests.deploy.test_from_dex_doc import fenced_blocks
 from tests.live import _dex_py_command
+from tests.processes import stop_group, wait_until_ok
 from tests.services import free_port, missing_service
 from tests.tls import self_signed_cert
 

@@ -24,7 +24,7 @@ import requests
 import yaml
 
 from tests.deploy.dockerfile import REPO_ROOT, read_stages
-from tests.deploy.processes import stop_group, wait_until_ok
+from tests.processes import stop_group, wait_until_ok
 from tests.services import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.live, pytest.mark.xdist_group("deploy_wheel")]

@@ -8,10 +8,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,6 +18,7 @@ import pytest
 import requests
 
 from tests.live import REPO_ROOT, _dex_py_command
+from tests.processes import stop_group, wait_until_ok
 from tests.proxy.live_proxy import browser_login
 from tests.services import missing_service, port_open
 
@@ -28,18 +27,6 @@ pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.xdist_group("examp
 PROXY = "http://127.0.0.1:4180"
 ISSUER = "http://127.0.0.1:5556/dex"
 PORTS = (5556, 5558, 4180, 4181, 8080)
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args} exited:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    pytest.fail(f"{url} never answered:\n{log.read_text()[-3000:]}")
 
 
 @contextlib.contextmanager
@@ -53,13 +40,7 @@ def _started(
     try:
         yield process
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_group(process)
 
 
 def test_the_guide_from_make_run_to_a_page_only_the_team_opens(tmp_path: Path) -> None:
@@ -83,10 +64,10 @@ def test_the_guide_from_make_run_to_a_page_only_the_team_opens(tmp_path: Path) -
         _started(issuer_cmd, tmp_path, tmp_path / "issuer.log", env) as issuer,
         _started(app_cmd, app_dir, tmp_path / "app.log", env) as app,
     ):
-        _wait(ISSUER + "/healthz", issuer, tmp_path / "issuer.log")
-        _wait("http://127.0.0.1:8080/", app, tmp_path / "app.log")
+        wait_until_ok([ISSUER + "/healthz"], issuer, tmp_path / "issuer.log")
+        wait_until_ok(["http://127.0.0.1:8080/"], app, tmp_path / "app.log")
         with _started(proxy_cmd, REPO_ROOT, tmp_path / "proxy.log", env) as proxy:
-            _wait(PROXY + "/ready", proxy, tmp_path / "proxy.log")
+            wait_until_ok([PROXY + "/ready"], proxy, tmp_path / "proxy.log")
             target = SimpleNamespace(url=PROXY)
             admin, answer = browser_login(target, rd="/")  # type: ignore[arg-type]
             assert answer.status_code == 302 and answer.headers["Location"] == "/"

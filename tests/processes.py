@@ -1,4 +1,5 @@
-"""Starting and stopping the servers of the deploy tests (each in its own process group)."""
+"""Starting and stopping servers in tests, each in its own process group (the deploy tests, the
+proxy walk-through)."""
 
 from __future__ import annotations
 
