@@ -39,8 +39,9 @@ from authlib.oauth2.rfc6749.errors import OAuth2Error
 
 from connectors.base import ConnectorError
 from dex_py import scopes as sc
+from dex_py import second_factor
 from dex_py.config import TOKEN_EXCHANGE_GRANT
-from dex_py.errors import InvalidRequest
+from dex_py.errors import InvalidGrant, InvalidRequest
 from dex_py.jose import tokens
 from dex_py.oauth import issuance
 
@@ -152,11 +153,18 @@ class TokenExchangeGrant(BaseGrant):
             log.info("token exchange: connector %s refused the subject token: %s", entry.id, exc)
             raise InvalidRequest("the subject token was not accepted") from None
 
+        claims = second_factor.first_factor(
+            issuance.claims_of(svc, connector_id, identity), password=False
+        )
+        if svc.second_factors.needed(self.client.id, claims, connector_id, ""):
+            # A subject token says nothing we can check about a second factor, and there is no
+            # page to ask for one: a user the mfa policy covers logs in through the browser.
+            raise InvalidGrant("this user must log in with a second factor")
         now = svc.clock.now()
         grant = issuance.Grant(
             client_id=self.client.id,
             scopes=scopes,
-            claims=issuance.claims_of(svc, connector_id, identity),
+            claims=claims,
             connector_id=connector_id,
         )
         check_issue_policy(svc, self.treq, grant)

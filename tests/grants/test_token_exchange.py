@@ -166,3 +166,22 @@ def test_refused_for_unsupported_types_and_delegation(
 def test_refused_for_a_client_not_allowed_the_grant(machine_app: App) -> None:
     resp = exchange(machine_app, basic_auth(MACHINE_ID, MACHINE_SECRET))
     assert resp.status_code == 400 and resp.get_json()["error"] == "unauthorized_client"
+
+
+@pytest.mark.parametrize(
+    "mfa",
+    [{"required": True}, {"connectors": ["mock"]}, {"teams": ["authors"]}],
+    ids=["required", "connector", "team"],
+)
+def test_refused_when_the_mfa_policy_covers_the_user(
+    make_app: Callable[..., App], mfa: dict[str, Any]
+) -> None:
+    """A subject token proves no second factor and there is no page to ask for one: a token
+    exchange must not get around mfa.required / mfa.connectors / mfa.teams."""
+    app = make_app(**machine_overrides(), mfa=mfa)
+    resp = exchange(app)
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == "invalid_grant"
+    assert "second factor" in resp.get_json()["error_description"]
+    other = make_app(**machine_overrides(), mfa={"teams": ["admins"]})  # not Kilgore's team
+    assert exchange(other).status_code == 200
