@@ -25,7 +25,7 @@ from dex_py.error_handlers import register_error_handlers
 from dex_py.jose.client_assertions import ClientAssertionVerifier
 from dex_py.jose.keys import KeyManager
 from dex_py.kube import init_kube
-from dex_py.login_guard import ClientGuard, LoginGuard, SecondFactorGuard
+from dex_py.login_guard import ClientGuard, LoginGuard, SecondFactorGuard, attempt_counter
 from dex_py.mfa import init_mfa
 from dex_py.oauth import CORS_ENDPOINTS, init_oauth
 from dex_py.ops.metrics import init_metrics
@@ -77,6 +77,7 @@ def create_app(
     keys.ensure()
     passwords = PasswordService(storage, config.static_passwords)
     brute_force = BruteForcePolicy.from_config(config.extensions.get(BRUTE_FORCE))
+    attempts = attempt_counter(storage, brute_force)
     svc = Services(
         config=config,
         storage=storage,
@@ -94,14 +95,14 @@ def create_app(
         secure_cookies=issuer.startswith("https://"),
         session_policy=SessionPolicy.from_config(config.extensions.get("session")),
         teams=load_team_rules(config),
-        login_guard=LoginGuard(storage, clock, brute_force),
-        client_guard=ClientGuard(storage, clock, brute_force),
+        login_guard=LoginGuard(attempts, clock, brute_force),
+        client_guard=ClientGuard(attempts, clock, brute_force),
         second_factors=SecondFactors(
             storage,
             MFAPolicy.from_config(config.extensions.get(MFA)),
             (c.id for c in config.static_clients if c.require_mfa),
         ),
-        mfa_guard=SecondFactorGuard(storage, clock, brute_force),
+        mfa_guard=SecondFactorGuard(attempts, clock, brute_force),
     )
     app.extensions["dex_py"] = svc
 

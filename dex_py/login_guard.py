@@ -13,7 +13,8 @@ address over a day, per address over all accounts (password spraying), and per a
 all addresses, which never locks but lets one attempt through per ``oneAttemptEvery``: failures
 from elsewhere delay the owner, they cannot lock them out. Each lock is logged once (when it
 starts) and counted by the caller in ``dexpy_login_locks_total{limit}``. Admins lift them with
-``dex-py users unlock``.
+``dex-py users unlock``. The counters are the storage's, or a Redis's with ``bruteForce.redis``
+(``attempt_counter``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,30 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
 from dex_py.clock import Clock
 from dex_py.config.brute_force import BruteForcePolicy, Limit
-from dex_py.storage.base import Storage
+from dex_py.storage.redis_attempts import RedisAttempts
 
 log = logging.getLogger(__name__)
+
+
+class AttemptCounter(Protocol):
+    """The counters the guards keep: the storage's own, or ``RedisAttempts``."""
+
+    def count_attempt(self, key: str, now: datetime, window: timedelta) -> int: ...
+    def attempts(self, key: str, now: datetime) -> int: ...
+    def reset_attempts(self, prefix: str) -> int: ...
+
+
+def attempt_counter(storage: AttemptCounter, policy: BruteForcePolicy) -> AttemptCounter:
+    """Where the failed attempts are counted: ``bruteForce.redis`` when set, else storage."""
+    if policy.redis_url:
+        return RedisAttempts(policy.redis_url, policy.redis_key_prefix)
+    return storage
+
 
 PREFIX = "login:"
 
@@ -56,7 +74,7 @@ def account_key(connector_id: str, username: str) -> str:
 class LoginGuard:
     """Counts failed logins in storage and refuses attempts past the limits."""
 
-    def __init__(self, storage: Storage, clock: Clock, policy: BruteForcePolicy) -> None:
+    def __init__(self, storage: AttemptCounter, clock: Clock, policy: BruteForcePolicy) -> None:
         self.storage = storage
         self.clock = clock
         self.policy = policy
@@ -140,7 +158,7 @@ class ClientGuard:
     requests reach every worker of a replica within a few tries, and each worker then reads the
     shared count, so the lock holds across workers and replicas."""
 
-    def __init__(self, storage: Storage, clock: Clock, policy: BruteForcePolicy) -> None:
+    def __init__(self, storage: AttemptCounter, clock: Clock, policy: BruteForcePolicy) -> None:
         self.storage = storage
         self.clock = clock
         self.policy = policy
@@ -185,7 +203,7 @@ class SecondFactorGuard:
     with at most three valid TOTP codes of a million at any time, a guesser gets a handful of
     tries per window. ``dex-py users reset-mfa`` lifts the lock."""
 
-    def __init__(self, storage: Storage, clock: Clock, policy: BruteForcePolicy) -> None:
+    def __init__(self, storage: AttemptCounter, clock: Clock, policy: BruteForcePolicy) -> None:
         self.storage = storage
         self.clock = clock
         self.policy = policy

@@ -30,12 +30,13 @@ def unlock(config_file: str, connector_id: str, username: str) -> None:
     """Remove the failed-login counts of one account, so it may log in again at once."""
     from dex_py.clock import Clock
     from dex_py.config.brute_force import SECTION, BruteForcePolicy
-    from dex_py.login_guard import LoginGuard
+    from dex_py.login_guard import LoginGuard, attempt_counter
 
     config = load_config_or_exit(config_file)
     policy = BruteForcePolicy.from_config(config.extensions.get(SECTION))
     with storage_or_exit(config) as storage:
-        removed = LoginGuard(storage, Clock(), policy).unlock(connector_id, username)
+        counter = attempt_counter(storage, policy)
+        removed = LoginGuard(counter, Clock(), policy).unlock(connector_id, username)
     click.echo(f"unlocked {username} on {connector_id} ({removed} count(s) removed)")
 
 
@@ -55,7 +56,7 @@ def reset_mfa(config_file: str, user: str, connector_id: str) -> None:
     next login."""
     from dex_py.clock import Clock
     from dex_py.config.brute_force import SECTION, BruteForcePolicy
-    from dex_py.login_guard import SecondFactorGuard
+    from dex_py.login_guard import SecondFactorGuard, attempt_counter
     from dex_py.storage.base import NotFoundError
 
     config = load_config_or_exit(config_file)
@@ -67,7 +68,7 @@ def reset_mfa(config_file: str, user: str, connector_id: str) -> None:
             found = True
         except NotFoundError:
             found = False
-        SecondFactorGuard(storage, Clock(), policy).reset(key)
+        SecondFactorGuard(attempt_counter(storage, policy), Clock(), policy).reset(key)
     if not found:
         fail(f"no second factor stored for {user}")
     click.echo(f"second factors of {user} removed")

@@ -9,6 +9,7 @@
       address: {failures: 100, window: 1h}              # one address trying many accounts
       account: {failures: 50, window: 24h, oneAttemptEvery: 5m}   # many addresses, one account
       secondFactor: {failures: 5, window: 15m}  # wrong TOTP/recovery codes of one user
+      redis: {url: "redis://127.0.0.1:6379/0", keyPrefix: "dexpy:attempts:"}   # optional
 
 The first three lock: once ``failures`` failed logins happened within ``window`` (a fixed
 window that starts with the first failure), further attempts are refused without checking the
@@ -18,21 +19,26 @@ from whoever asks first, so a guesser with many addresses is held to about
 ``window / oneAttemptEvery`` guesses a day, and the owner waits at most ``oneAttemptEvery``.
 ``secondFactor`` counts wrong second-factor codes per user (whoever sends them already knows
 the password) and locks the second factor for the rest of the window. The limits themselves
-live in ``dex_py.login_guard``.
+live in ``dex_py.login_guard``. The counts live in the storage, shared by every worker and
+replica; with ``redis`` they live in that Redis instead (``dex_py.storage.redis_attempts``),
+which keeps their write traffic off the database.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from dex_py.config.durations import parse_duration
+from dex_py.config.envexpand import expand_env
 from dex_py.config.model import ConfigError
 
 SECTION = "bruteForce"
 RULE_KEYS = ("accountAndAddress", "accountAndAddressDaily", "address", "account", "secondFactor")
-SECTION_KEYS = ("enabled", *RULE_KEYS)
+SECTION_KEYS = ("enabled", "redis", *RULE_KEYS)
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class BruteForcePolicy:
     account: Limit = Limit(50, timedelta(hours=24))
     account_slot: timedelta = timedelta(minutes=5)  # account.oneAttemptEvery
     second_factor: Limit = Limit(5, timedelta(minutes=15))
+    redis_url: str = ""  # redis.url: the counters in Redis instead of the storage
+    redis_key_prefix: str = "dexpy:attempts:"  # redis.keyPrefix
 
     @classmethod
     def from_config(cls, section: Any) -> BruteForcePolicy:
@@ -67,6 +75,8 @@ class BruteForcePolicy:
                 if not isinstance(value, bool):
                     errors.append((path, "must be true or false"))
                 values["enabled"] = value is True
+            elif key == "redis":
+                values.update(_redis(value, path, errors))
             elif key in RULE_KEYS:
                 attr = _snake(key)
                 slot_key = "oneAttemptEvery" if key == "account" else None
@@ -79,6 +89,32 @@ class BruteForcePolicy:
         if errors:
             raise ConfigError(errors)
         return cls(**values)
+
+
+def _redis(value: Any, path: str, errors: list[tuple[str, str]]) -> dict[str, str]:
+    """``redis: {url, keyPrefix}``; ``$VAR`` in the URL is expanded (it may hold a password)."""
+    if not isinstance(value, dict):
+        errors.append((path, "must be a mapping with url (and keyPrefix)"))
+        return {}
+    out: dict[str, str] = {}
+    for key in value:
+        if key not in ("url", "keyPrefix"):
+            errors.append((f"{path}.{key}", "unknown key (expected one of: url, keyPrefix)"))
+    url = value.get("url")
+    if not isinstance(url, str) or not url.strip():
+        errors.append((f"{path}.url", "required: redis://[:password@]host:port/db"))
+    else:
+        url = expand_env(url, lambda name: os.environ.get(name, ""))
+        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            errors.append((f"{path}.url", "must be a redis://, rediss:// or unix:// URL"))
+        out["redis_url"] = url
+    prefix = value.get("keyPrefix")
+    if prefix is not None:
+        if not isinstance(prefix, str) or not prefix:
+            errors.append((f"{path}.keyPrefix", "must be a non-empty string"))
+        else:
+            out["redis_key_prefix"] = prefix
+    return out
 
 
 def _snake(key: str) -> str:

@@ -22,13 +22,19 @@ from dex_py.storage.base import (
 from dex_py.storage.engine import error_reason, make_engine
 from dex_py.storage.etcd_client import EtcdUnavailable
 from dex_py.storage.memory import MemoryStorage
+from dex_py.storage.redis_attempts import RedisAttemptsUnavailable
 from dex_py.storage.settings import StorageConfigError, engine_url_for, validate_storage_config
 from dex_py.storage.static import StaticOverlay
 
 # A database that is down, stopped answering within its timeouts, or has no free pooled
-# connection, or no etcd endpoint that answers: the web layer answers these with 503
-# (``error_handlers``).
-DATABASE_UNAVAILABLE = (sa.exc.OperationalError, sa.exc.TimeoutError, EtcdUnavailable)
+# connection, no etcd endpoint that answers, or a Redis of bruteForce.redis that does not: the
+# web layer answers these with 503 (``error_handlers``).
+DATABASE_UNAVAILABLE = (
+    sa.exc.OperationalError,
+    sa.exc.TimeoutError,
+    EtcdUnavailable,
+    RedisAttemptsUnavailable,  # bruteForce.redis
+)
 
 __all__ = [
     "DATABASE_UNAVAILABLE",

@@ -1,9 +1,12 @@
-"""dex_py.login_guard on the memory storage with a frozen clock: which limit locks what, for how
-long, and what a success or an admin resets. The storage's counters themselves are checked on
-all four backends by tests/storage/test_conformance.py."""
+"""dex_py.login_guard with a frozen clock, on the memory storage's counters and on a real
+Redis's (``bruteForce.redis``): which limit locks what, for how long, and what a success or an
+admin resets. The storage's counters themselves are checked on every backend by
+tests/storage/test_conformance.py."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -11,15 +14,44 @@ import pytest
 from dex_py.clock import FrozenClock
 from dex_py.config.brute_force import BruteForcePolicy, Limit
 from dex_py.config.model import ConfigError
-from dex_py.login_guard import LoginGuard
+from dex_py.login_guard import AttemptCounter, LoginGuard
 from dex_py.storage.memory import MemoryStorage
+from dex_py.storage.redis_attempts import RedisAttempts
+from tests.services import require_service
 
 ALICE, EVE, HOME, ELSEWHERE = "alice@example.com", "eve", "198.51.100.1", "203.0.113.66"
 
 
+# Every test runs on the storage's counters and on bruteForce.redis's (a real Redis).
+_COUNTERS: list[Callable[[], AttemptCounter]] = [MemoryStorage]
+
+
+@pytest.fixture(autouse=True, params=["storage", "redis"])
+def counters(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.param == "storage":
+        yield
+        return
+    require_service("Redis", "127.0.0.1", 6379)
+    prefix = f"dexpy-test-{uuid.uuid4().hex}:"
+    made: list[RedisAttempts] = []
+
+    def make() -> RedisAttempts:
+        made.append(RedisAttempts("redis://127.0.0.1:6379/0", prefix))
+        return made[-1]
+
+    _COUNTERS[0] = make
+    try:
+        yield
+    finally:
+        _COUNTERS[0] = MemoryStorage
+        for counter in made:
+            counter.reset_attempts("")
+            counter.close()
+
+
 def guard(**policy: object) -> tuple[LoginGuard, FrozenClock]:
     clock = FrozenClock()
-    return LoginGuard(MemoryStorage(), clock, BruteForcePolicy(**policy)), clock  # type: ignore[arg-type]
+    return LoginGuard(_COUNTERS[0](), clock, BruteForcePolicy(**policy)), clock  # type: ignore[arg-type]
 
 
 def fail(g: LoginGuard, n: int, user: str = ALICE, address: str = ELSEWHERE) -> list[str]:
@@ -130,7 +162,7 @@ def test_config_errors_name_their_keys() -> None:
         "bruteForce.account.window": "invalid duration '1 day': expected a number and a unit",
         "bruteForce.account.oneAttemptEvery": "must be a positive duration",
         "bruteForce.address.limit": "unknown key (expected one of: failures, window)",
-        "bruteForce.perIP": "unknown key (expected one of: enabled, accountAndAddress, "
+        "bruteForce.perIP": "unknown key (expected one of: enabled, redis, accountAndAddress, "
         "accountAndAddressDaily, address, account, secondFactor)",
     }
     parsed = BruteForcePolicy.from_config(
@@ -156,3 +188,53 @@ def test_a_client_that_never_failed_costs_no_read() -> None:
     assert not g.admit("example-app", ELSEWHERE)
     assert g.admit("example-app", HOME)
     assert g.admit("other-app", ELSEWHERE)
+
+
+def test_an_unlock_of_a_name_with_glob_characters_touches_no_other_account() -> None:
+    g, _ = guard()
+    for user in ("a*", "ab", "a[b]"):
+        fail(g, 5, user=user)
+        assert not g.admit("local", user, ELSEWHERE).allowed
+    assert g.unlock("local", "a*") > 0
+    assert g.admit("local", "a*", ELSEWHERE).allowed
+    assert not g.admit("local", "ab", ELSEWHERE).allowed
+    assert not g.admit("local", "a[b]", ELSEWHERE).allowed
+
+
+def test_redis_key_prefixes_with_glob_characters_match_only_themselves() -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+    now = FrozenClock().now()
+    tag = uuid.uuid4().hex
+    url = "redis://127.0.0.1:6379/0"
+    starry, plain = RedisAttempts(url, f"t{tag}*:"), RedisAttempts(url, f"t{tag}x:")
+    try:
+        starry.count_attempt("k", now, timedelta(minutes=1))
+        plain.count_attempt("k", now, timedelta(minutes=1))
+        assert starry.reset_attempts("") == 1
+        assert plain.attempts("k", now) == 1
+    finally:
+        plain.reset_attempts("")
+        starry.close()
+        plain.close()
+
+
+def test_redis_counters_answer_503_material_when_redis_is_down() -> None:
+    from dex_py.storage import DATABASE_UNAVAILABLE
+    from dex_py.storage.redis_attempts import RedisAttemptsUnavailable
+
+    counter = RedisAttempts("redis://:not-this-password@127.0.0.1:9/0")
+    with pytest.raises(RedisAttemptsUnavailable) as raised:
+        counter.count_attempt("k", FrozenClock().now(), timedelta(minutes=1))
+    assert isinstance(raised.value, DATABASE_UNAVAILABLE)
+    assert "not-this-password" not in str(raised.value)
+
+
+def test_the_redis_key_of_bruteforce_config() -> None:
+    policy = BruteForcePolicy.from_config({"redis": {"url": "redis://h:6379/1", "keyPrefix": "x:"}})
+    assert (policy.redis_url, policy.redis_key_prefix) == ("redis://h:6379/1", "x:")
+    with pytest.raises(ConfigError) as raised:
+        BruteForcePolicy.from_config({"redis": {"url": "http://h", "db": 1}})
+    assert dict(raised.value.errors) == {
+        "bruteForce.redis.url": "must be a redis://, rediss:// or unix:// URL",
+        "bruteForce.redis.db": "unknown key (expected one of: url, keyPrefix)",
+    }

@@ -102,3 +102,27 @@ def test_client_authentication_is_limited_per_client_and_address(make_app: Any) 
     assert locked.json["error_description"] == "too many failed attempts; try again later"
     elsewhere = _client_auth(app, CLIENT_SECRET, "198.51.100.1")
     assert elsewhere.status_code == 400 and elsewhere.json["error"] == "invalid_grant"
+
+
+def test_counts_kept_in_redis_are_shared_by_two_issuers_and_unavailable_redis_is_503(
+    make_app: Any,
+) -> None:
+    """bruteForce.redis: two issuers (two replicas) on one Redis see each other's failures;
+    with the Redis gone the form answers 503, it never checks a password uncounted."""
+    import uuid
+
+    from tests.services import require_service
+
+    require_service("Redis", "127.0.0.1", 6379)
+    redis_section = {"url": "redis://127.0.0.1:6379/0", "keyPrefix": f"t{uuid.uuid4().hex}:"}
+    web = {"http": "127.0.0.1:5556", "clientRemoteIP": TRUSTED}
+    one = make_app(web=web, bruteForce={"redis": redis_section})
+    other = make_app(web=web, bruteForce={"redis": redis_section})
+    try:
+        for app in (one, other, one, other, one):
+            assert _form_login(app, ADMIN, "guess", "203.0.113.66").status_code == 401
+        assert _form_login(other, ADMIN, "password", "203.0.113.66").status_code == 429
+    finally:
+        one.svc.login_guard.storage.reset_attempts("")
+    down = make_app(web=web, bruteForce={"redis": {"url": "redis://127.0.0.1:9/0"}})
+    assert _form_login(down, ADMIN, "password", "198.51.100.1").status_code == 503
