@@ -154,8 +154,9 @@ async def upstream(request: web.Request) -> web.StreamResponse:
     """Any path that is not the proxy's own: rules, then the matching upstream."""
     started = time.perf_counter()
     state = request.app[STATE]
-    route = state.upstreams.match(request.path) if state.upstreams is not None else None
-    if route is None:
+    relay = state.upstreams
+    route = relay.match(request.path) if relay is not None else None
+    if relay is None or route is None:
         raise web.HTTPNotFound(text="Not Found\n")
     rule = find_rule(state.config.rules, request.host, request.path, request.method)
     if rule is not None and rule.skip_auth:
@@ -179,7 +180,7 @@ async def upstream(request: web.Request) -> web.StreamResponse:
         # A refreshed session's cookie goes out with the upstream's head, streamed or not: a
         # browser left with the old cookie would present a rotated-out refresh token later.
         cookies = [("Set-Cookie", value) for value in outcome.set_cookies]
-        response = await state.upstreams.forward(request, route, identity, add_headers=cookies)
+        response = await relay.forward(request, route, identity, add_headers=cookies)
         if response.status in (502, 504):
             UPSTREAM_ERRORS.labels(str(response.status)).inc()
         outcome = Outcome(outcome.caller, [], outcome.bearer_refused)

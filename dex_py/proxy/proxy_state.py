@@ -22,34 +22,24 @@ from dex_py.proxy.logs import RequestLog
 from dex_py.proxy.metrics import RequestMetrics
 from dex_py.proxy.oidc_client import OidcClient
 from dex_py.proxy.sessions import Sessions
+from dex_py.proxy.store import open_store
 from dex_py.proxy.store_base import SessionStore
+from dex_py.proxy.upstream import Upstreams
 
 log = logging.getLogger("dex_py.proxy")
 
 
 def open_session_store(config: ProxyConfig) -> SessionStore | None:
-    """None for cookie-only sessions; else the configured store (``proxy.store.open_store``
-    when present, the in-process store otherwise)."""
+    """None for cookie-only sessions; else the configured store (``proxy.store.open_store``)."""
     if config.store.kind == "cookie":
         return None
-    try:
-        from dex_py.proxy.store import open_store  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        if config.store.kind != "memory":
-            raise
-        from dex_py.proxy.store_memory import MemoryStore
-
-        return MemoryStore()
-    store: SessionStore = open_store(config.store)
-    return store
+    return open_store(config.store)
 
 
-def open_upstreams(config: ProxyConfig) -> Any:
+def open_upstreams(config: ProxyConfig) -> Upstreams | None:
     """The relay of upstream mode (``proxy.upstream.Upstreams``), or None without upstreams."""
     if not config.upstreams:
         return None
-    from dex_py.proxy.upstream import Upstreams  # type: ignore[import-not-found,unused-ignore]
-
     return Upstreams(config.upstreams, config.headers)
 
 
@@ -61,7 +51,7 @@ class ProxyState:
     store: SessionStore | None
     oidc: OidcClient
     jwks: JwksCache
-    upstreams: Any
+    upstreams: Upstreams | None
     request_log: RequestLog
     metrics: RequestMetrics = field(default_factory=RequestMetrics)
     used_states: UsedStates = field(default_factory=UsedStates)

@@ -31,14 +31,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
-from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict
 from yarl import URL
 
 from dex_py.proxy import websocket_relay
+from dex_py.proxy.hop_headers import (
+    HOP_BY_HOP,
+    forwarded_element,
+    is_unsafe_path,
+    response_headers,
+    without,
+)
 from dex_py.proxy.identity_headers import (
     AUTHORIZATION,
     IDENTITY_HEADER_NAMES,
@@ -49,72 +55,13 @@ from dex_py.proxy.upstream_route import UpstreamRoute, longest_prefix
 
 log = logging.getLogger(__name__)
 
-# RFC 9110 §7.6.1 and RFC 9112 §6.1/§9.6; Proxy-* is caught by its prefix.
-HOP_BY_HOP: frozenset[str] = frozenset(
-    {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"}
-)
 # Set anew by the proxy (Host by pass_host_header; Expect is answered by the proxy's server).
 _RESET = frozenset({"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "expect"})
 _WEBSOCKET_HANDSHAKE = frozenset(
     {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 )
 _SKIP_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-_MAX_DECODING_ROUNDS = 3
 SMALL_BODY = 65536  # bytes: answers up to this long (with a length) go out in one write
-
-
-def is_unsafe_path(raw_path: str) -> bool:
-    """Whether a request path (as sent, percent-encoded, no query) must be refused: not
-    absolute, or a ``.``/``..`` segment appears in it or in its percent-decoding (up to three
-    rounds, for double encoding), with ``\\`` counted as ``/``; or a NUL byte is encoded."""
-    if not raw_path.startswith("/"):
-        return True
-    if "." not in raw_path and "%" not in raw_path and "\\" not in raw_path:
-        return False  # the common case, no work
-    text = raw_path
-    for _ in range(_MAX_DECODING_ROUNDS):
-        if "\x00" in text:
-            return True
-        for segment in text.replace("\\", "/").split("/"):
-            if segment in (".", ".."):
-                return True
-        decoded = unquote(text)
-        if decoded == text:
-            return False
-        text = decoded
-    return True  # still encoded after that many rounds: nothing honest does this
-
-
-def _connection_tokens(headers: CIMultiDictProxy[str]) -> frozenset[str]:
-    """The header names a ``Connection`` header lists (RFC 9110 §7.6.1), lower-cased."""
-    values = headers.getall("Connection", ())
-    return frozenset(t.strip().lower() for v in values for t in v.split(",") if t.strip())
-
-
-def _forwarded_element(request: web.BaseRequest) -> str:
-    """This hop as an RFC 7239 §4 ``Forwarded`` element (values quoted, IPv6 in brackets)."""
-    remote = request.remote or "unknown"
-    node = f"[{remote}]" if ":" in remote else remote
-    host = request.host.replace("\\", "\\\\").replace('"', '\\"')
-    return f'for="{node}";proto={request.scheme};host="{host}"'
-
-
-def _without(headers: CIMultiDictProxy[str], drop: frozenset[str]) -> CIMultiDict[str]:
-    """``headers`` less the names in ``drop`` (lower-case), ``Proxy*`` and those ``Connection``
-    names; repeats (e.g. Set-Cookie) kept in order."""
-    named = _connection_tokens(headers) if "Connection" in headers else frozenset()
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers.items():
-        lowered = name.lower()
-        if lowered in drop or lowered.startswith("proxy") or lowered in named:
-            continue
-        out.add(name, value)
-    return out
-
-
-def response_headers(upstream: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    """The upstream's answer headers without the hop-by-hop ones."""
-    return _without(upstream, HOP_BY_HOP)
 
 
 class Upstreams:
@@ -205,14 +152,14 @@ class Upstreams:
         """The headers the upstream gets: the client's, less hop-by-hop and identity-named
         ones, then ``X-Forwarded-*`` and ``identity``."""
         incoming = request.headers
-        out = _without(incoming, self._drop_websocket if websocket else self._drop)
+        out = without(incoming, self._drop_websocket if websocket else self._drop)
         chain = ", ".join(v for v in (*incoming.getall("X-Forwarded-For", ()), request.remote) if v)
         if chain:
             out["X-Forwarded-For"] = chain
         out["X-Forwarded-Proto"] = request.scheme
         out["X-Forwarded-Host"] = request.host
         if "Forwarded" in out:  # the client's chain goes on with this hop (RFC 7239 §4)
-            out["Forwarded"] = ", ".join((*out.getall("Forwarded"), _forwarded_element(request)))
+            out["Forwarded"] = ", ".join((*out.getall("Forwarded"), forwarded_element(request)))
         if route.pass_host_header and "Host" in incoming:
             out["Host"] = incoming["Host"]
         out.update(identity)

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from dex_py.proxy.upstream import is_unsafe_path
+from dex_py.proxy.hop_headers import is_unsafe_path
 from tests.proxy_upstream.support import proxying, serving
 
 REFUSED = [
