@@ -86,7 +86,7 @@ def test_upgrade_from_0001_keeps_existing_rows(
         got = storage.get_client("old-app")
         assert got == replace(old_client, **legacy)  # the new fields read back as defaults
         assert storage.list_clients() == [got]
-        assert storage.get_auth_request(req.id) == replace(req, session_id="")
+        assert storage.get_auth_request(req.id) == replace(req, session_id="", acr_values="")
         assert storage.get_auth_code(code.id) == replace(code, session_id="")
         assert storage.list_refresh_tokens(user_id="u-old") == [
             replace(token, session_id="", successor_sealed="", retired_token_hashes=())
