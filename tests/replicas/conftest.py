@@ -18,7 +18,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -106,7 +106,7 @@ class RotatingSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def _schema() -> tuple[dict[str, object], object]:
+def _schema() -> tuple[dict[str, object], Callable[[], None]]:
     require_service("PostgreSQL", "127.0.0.1", sa.make_url(POSTGRES_URL).port or 5432)
     name = f"dexpy_replicas_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
@@ -179,7 +179,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
             replica.server.stop()
         lb.terminate()
         lb.wait(10)
-        drop_schema()  # type: ignore[operator]
+        drop_schema()
 
 
 def _wait_through_lb(cluster: Cluster, timeout: float = 15.0) -> None:
@@ -201,7 +201,7 @@ class Load:
     """Full logins (authorize, password form, approval, code exchange) in ``threads`` loops
     through the load balancer, each recorded as (started, finished, ok, error)."""
 
-    def __init__(self, run_one, threads: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, run_one: Callable[[], None], threads: int) -> None:
         self.run_one = run_one
         self.threads = threads
         self.results: list[tuple[float, float, bool, str]] = []
