@@ -65,7 +65,7 @@ def serve(
         "grpc.addr": grpc_addr,
     }
     overrides = {key: value for key, value in flags.items() if value is not None}
-    config = load_config_or_exit(config_file, overrides)
+    config = load_config_or_exit(config_file, overrides, echo_warnings=False)
     run_server(config, config_file, workers=workers, engine=engine)
 
 

@@ -23,15 +23,19 @@ def fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def load_config_or_exit(path: str, overrides: Mapping[str, str] | None = None) -> Config:
+def load_config_or_exit(
+    path: str, overrides: Mapping[str, str] | None = None, *, echo_warnings: bool = True
+) -> Config:
     """Load and validate ``path`` (with ``overrides``, see ``config.loader.load``); on any
-    problem print every error and exit 1."""
+    problem print every error and exit 1. Warnings are printed unless ``echo_warnings`` is
+    false (``serve`` logs them itself, in the configured log format)."""
     try:
         config = load(path, overrides)
     except ConfigError as exc:
         exit_with_config_errors(path, exc)
-    for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
+    if echo_warnings:
+        for warning in config.warnings:
+            click.echo(f"warning: {warning}", err=True)
     return config
 
 

@@ -124,6 +124,7 @@ class LoggerConfig:
     level: str = "info"  # debug | info | warn | error
     format: str = "text"  # text | json
     exclude_fields: list[str] = field(default_factory=list)  # excludeFields: dropped from lines
+    access_log: bool = False  # accessLog (a dex-py addition): one line per request
 
 
 @dataclass

@@ -75,11 +75,12 @@ class SectionReader(Reader):
         telemetry = self.section(data, "telemetry", "", ("http",), ("enableProfiling",))
         config.telemetry = TelemetryConfig(http=self.string(telemetry, "http", "telemetry"))
         config.expiry = self.expiry(data)
-        logger = self.section(data, "logger", "", ("level", "format", "excludeFields"))
+        logger = self.section(data, "logger", "", ("level", "format", "excludeFields", "accessLog"))
         config.logger = LoggerConfig(
             level=self.string(logger, "level", "logger", "info").lower(),
             format=self.string(logger, "format", "logger", "text").lower(),
             exclude_fields=self.strings(logger, "excludeFields", "logger"),
+            access_log=self.boolean(logger, "accessLog", "logger"),
         )
         config.oauth2 = self.oauth2(data)
         config.static_clients = self.items(data, "staticClients", self.client)

@@ -31,11 +31,14 @@ def serve(
     ``dex_py.app.create_app``). ``workers`` overrides ``server.workers``.
     """
     setup_logging(config.logger)
+    # Config warnings go out as log lines, so JSON mode has them as JSON like every other line.
+    for warning in config.warnings:
+        logging.getLogger("dex_py.config").warning("config: %s", warning)
     engine = engine or config.server.engine
     kwargs: dict[str, Any] = {
         "workers": workers,
         "app_factory": app_factory,
-        "access_log": access_log,
+        "access_log": access_log or config.logger.access_log,
     }
     try:
         if engine == "gunicorn":
