@@ -1,8 +1,9 @@
 """What every ``dex-py`` command shares: loading the config or exiting, opening the storage or
-exiting, and failing in one line."""
+exiting, failing in one line, and the audit line of an admin action (``admin_audit``)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -65,3 +66,19 @@ def storage_or_exit(config: Config) -> Iterator[Storage]:
         yield storage
     finally:
         storage.close()
+
+
+def admin_audit(config: Config, action: str, **fields: str) -> None:
+    """One audit line (``dex_py.audit``, event ``admin``) for a change an operator made from the
+    command line, in the config's log format; ``actor`` is the operating-system user."""
+    import getpass
+
+    from dex_py.ops.audit import audit
+    from dex_py.ops.logs import setup_logging
+
+    setup_logging(config.logger)
+    try:
+        actor = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+        actor = f"uid:{os.getuid()}"
+    audit("admin", action=action, actor=actor, **fields)

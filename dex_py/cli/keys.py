@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dex_py.cli.common import fail, load_config_or_exit
+from dex_py.cli.common import admin_audit, fail, load_config_or_exit
 
 if TYPE_CHECKING:
     from dex_py.config import Config
@@ -61,6 +61,7 @@ def rotate(config_file: str) -> None:
             kid = manager_from_config(storage, Clock(), config).rotate_now()
         except KeyStoreError as exc:
             fail(str(exc))
+    admin_audit(config, "keys.rotate", kid=kid, retired=previous)
     if previous:
         click.echo(f"rotated: signing key {kid} (retired {previous})")
     else:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dex_py.cli.common import fail, load_config_or_exit, storage_or_exit
+from dex_py.cli.common import admin_audit, fail, load_config_or_exit, storage_or_exit
 
 if TYPE_CHECKING:
     from dex_py.config import Config
@@ -105,6 +105,7 @@ def add(
             storage.create_password(record)
         except AlreadyExistsError:
             fail(f"a user with e-mail {email} already exists")
+    admin_audit(config, "passwords.add", email=email, user=record.user_id)
     click.echo(f"added {email} (user id {record.user_id})")
 
 
@@ -147,6 +148,7 @@ def delete(config_file: str, email: str) -> None:
             storage.delete_password(email)
         except NotFoundError:
             fail(f"no user with e-mail {email}")
+    admin_audit(config, "passwords.delete", email=email)
     click.echo(f"deleted {email}")
 
 
@@ -174,4 +176,5 @@ def passwd(config_file: str, email: str, password_stdin: bool) -> None:
             storage.update_password(email, lambda p: dataclasses.replace(p, hash=password_hash))
         except NotFoundError:
             fail(f"no user with e-mail {email}")
+    admin_audit(config, "passwords.passwd", email=email)
     click.echo(f"changed the password of {email}")

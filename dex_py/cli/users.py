@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dex_py.cli.common import fail, load_config_or_exit, storage_or_exit
+from dex_py.cli.common import admin_audit, fail, load_config_or_exit, storage_or_exit
 
 if TYPE_CHECKING:
     from dex_py.config import Config
@@ -37,6 +37,7 @@ def unlock(config_file: str, connector_id: str, username: str) -> None:
     with storage_or_exit(config) as storage:
         counter = attempt_counter(storage, policy)
         removed = LoginGuard(counter, Clock(), policy).unlock(connector_id, username)
+    admin_audit(config, "users.unlock", connector=connector_id, user=username)
     click.echo(f"unlocked {username} on {connector_id} ({removed} count(s) removed)")
 
 
@@ -71,6 +72,7 @@ def reset_mfa(config_file: str, user: str, connector_id: str) -> None:
         SecondFactorGuard(attempt_counter(storage, policy), Clock(), policy).reset(key)
     if not found:
         fail(f"no second factor stored for {user}")
+    admin_audit(config, "users.reset-mfa", user=user)
     click.echo(f"second factors of {user} removed")
 
 

@@ -170,3 +170,38 @@ def test_invalid_config_exits_1(tmp_path):
     result = CliRunner().invoke(passwords, ["list", str(bad)])
     assert result.exit_code == 1
     assert "issuer" in result.output
+
+
+def test_admin_changes_leave_audit_lines_without_secrets(config_file, tmp_path):
+    """Each change an operator makes from the command line is one audit line (event admin,
+    the action, the OS user) in the configured log format, with no password in it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(config_file)
+    path.write_text(path.read_text() + "logger:\n  format: json\n")
+    script = Path(sys.executable).parent / "dex-py"
+    cmd = [str(script), "passwords"]
+    added = subprocess.run(
+        [*cmd, "add", config_file, "--email", "jane@example.com", "--username", "jane",
+         "--password-stdin"],
+        input="s3cret-pass-phrase\n", capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ},
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    deleted = subprocess.run(
+        [*cmd, "delete", config_file, "--email", "jane@example.com"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert deleted.returncode == 0, deleted.stderr
+    lines = [json.loads(line) for out in (added, deleted) for line in out.stderr.splitlines()]
+    audits = [e for e in lines if e.get("logger") == "dex_py.audit"]
+    assert [(e["event"], e["action"], e["email"]) for e in audits] == [
+        ("admin", "passwords.add", "jane@example.com"),
+        ("admin", "passwords.delete", "jane@example.com"),
+    ]
+    assert all(e["actor"] for e in audits)
+    assert "s3cret-pass-phrase" not in added.stderr + added.stdout
