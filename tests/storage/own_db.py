@@ -1,9 +1,10 @@
 """A PostgreSQL or MariaDB server of the test's own, which the test may pause (SIGSTOP).
 
-Started with ``../shared/tools/pg-up.sh`` / ``mariadb-up.sh`` on a free port and stopped with the
-matching ``*-down.sh``; never the shared servers on 5432/3306. ``paused()`` stops every process of
-that one instance (PostgreSQL's postmaster and its backends, MariaDB's one process), so the
-server keeps its sockets open but answers nothing, like a hung host; it resumes them on exit.
+Started by ``tests.services.postgres_server`` / ``mariadb_server`` on a free port, with its state
+in a directory of its own, and stopped by its pid; never the shared servers on 5432/3306.
+``paused()`` stops every process of that one instance (PostgreSQL's postmaster and its backends,
+MariaDB's one process), so the server keeps its sockets open but answers nothing, like a hung
+host; it resumes them on exit.
 """
 
 from __future__ import annotations
@@ -11,17 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.live import REPO_ROOT
-from tests.services import free_port, missing_service
-
-TOOLS = REPO_ROOT.parent / "shared" / "tools"
-SCRIPTS = {"postgres": ("pg-up.sh", "pg-down.sh"), "mysql": ("mariadb-up.sh", "mariadb-down.sh")}
+from tests.services.mariadb_server import mariadb_server
+from tests.services.postgres_server import postgres_server
 
 
 @dataclass
@@ -63,18 +60,7 @@ class OwnServer:
 
 @contextlib.contextmanager
 def own_server(kind: str) -> Iterator[OwnServer]:
-    up, down = SCRIPTS[kind]
-    if not (TOOLS / up).exists():
-        missing_service(kind, f"{TOOLS / up} not found")
-    port = free_port()
-    run = subprocess.run(
-        ["bash", str(TOOLS / up), str(port)], capture_output=True, text=True, check=False
-    )
-    if run.returncode != 0:
-        missing_service(kind, f"{up} failed: {run.stderr.strip()[-500:]}")
-    env = dict(line.split("=", 1) for line in run.stdout.splitlines() if "=" in line)
-    pid = int(env["PG_PID"] if kind == "postgres" else env["MARIADB_PID"])
-    try:
-        yield OwnServer(kind, port, env["DATABASE_URL"], pid)
-    finally:
-        subprocess.run(["bash", str(TOOLS / down), str(port)], capture_output=True, check=False)
+    """A fresh server of ``kind`` (postgres | mysql) with an empty database, stopped on exit."""
+    servers = {"postgres": postgres_server, "mysql": mariadb_server}
+    with servers[kind]() as server:
+        yield OwnServer(kind, server.port, server.url, server.pid)
