@@ -100,6 +100,11 @@ class SlapdInstance:
 _running: dict[int, SlapdInstance] = {}  # by ldap:// port, for stop_on_port and exit
 
 
+def running_on(port: int) -> SlapdInstance | None:
+    """The directory this process started on ``port``, if it still runs."""
+    return _running.get(port)
+
+
 def stop_on_port(port: int) -> None:
     """Stop the directory this process started on ``port``, if any (idempotent)."""
     instance = _running.get(port)
