@@ -3,7 +3,7 @@ the LDAP connector (``start_issuer``) that knows one static client per proxy (``
 the proxy's config (``proxy_config``), and a login through a front server driven with
 ``requests`` (``log_in``), reusing ``tests/login_flow.py``'s form-filling loop.
 
-Users and groups come from the seeded test directory (``../shared/tools/ldap/seed.ldif``):
+Users and groups come from the seeded test directory (``tests/services/openldap_seed.ldif``):
 alice (admins, developers), bob (developers), dave (ops).
 """
 

@@ -1,4 +1,4 @@
-"""Fixtures for the LDAP connector tests: a real OpenLDAP (``../shared/tools/ldap-up.sh``) per
+"""Fixtures for the LDAP connector tests: a real OpenLDAP (``tests/services/openldap.py``) per
 xdist worker, a factory for connectors configured against it, and an admin connection to change
 the directory during a test.
 
@@ -10,11 +10,9 @@ unique names and remove them afterwards; the seed entries are only read.
 from __future__ import annotations
 
 import os
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +21,13 @@ from ldap3.utils.dn import escape_rdn
 
 from connectors.ldap import LDAPConnector
 from tests.services import missing_service, port_open
+from tests.services.openldap import start_slapd, stop_on_port
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-TOOLS = REPO_ROOT.parent / "shared" / "tools"
 LDAP_PORT_BASE = 13890
 LDAPS_PORT_BASE = 16360
 SPARE_PORT_BASE = 13990  # the throwaway directory that the outage test stops and restarts
 SPARE_LDAPS_PORT_BASE = 16460
 PORT_STEP = 200  # main and spare bases interleave by 100, so their steps never meet
-START_TIMEOUT = 600  # the first start may apt-get install slapd
 
 PEOPLE = "ou=People,dc=example,dc=org"
 GROUPS = "ou=Groups,dc=example,dc=org"
@@ -45,7 +41,7 @@ def worker_offset() -> int:
 
 @dataclass(frozen=True)
 class LdapService:
-    """A running test directory, as ``ldap-up.sh`` describes it."""
+    """A running test directory, as ``SlapdInstance.env`` describes it."""
 
     port: int
     ldaps_port: int
@@ -107,20 +103,9 @@ class LdapService:
         return config
 
 
-def _run_tool(script: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["bash", str(TOOLS / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT,
-        check=False,
-    )
-
-
 def pick_ports(ldap_base: int, ldaps_base: int) -> tuple[int, int]:
     """``base + worker offset``, stepping on by ``PORT_STEP`` while another test run (say, a
-    second pytest on the same machine) already has a directory there: ``ldap-up.sh`` would
-    otherwise replace that run's directory under its feet."""
+    second pytest on the same machine) already has a directory there."""
     offset = worker_offset()
     for attempt in range(20):
         port = ldap_base + offset + attempt * PORT_STEP
@@ -132,12 +117,7 @@ def pick_ports(ldap_base: int, ldaps_base: int) -> tuple[int, int]:
 
 def start_ldap(port: int, ldaps_port: int) -> LdapService:
     """Start (or restart, freshly seeded) the directory on these ports; skip/fail if we can't."""
-    if not (TOOLS / "ldap-up.sh").exists():
-        missing_service("openldap", f"{TOOLS}/ldap-up.sh not found")
-    proc = _run_tool("ldap-up.sh", str(port), str(ldaps_port))
-    if proc.returncode != 0:
-        missing_service("openldap", f"ldap-up.sh failed: {proc.stderr.strip()[-800:]}")
-    env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    env = start_slapd(port, ldaps_port).env()
     return LdapService(
         port=port,
         ldaps_port=ldaps_port,
@@ -152,12 +132,13 @@ def start_ldap(port: int, ldaps_port: int) -> LdapService:
 
 
 def stop_ldap(port: int) -> None:
-    _run_tool("ldap-down.sh", str(port))
+    stop_on_port(port)
 
 
 @pytest.fixture(scope="session")
 def ldap_service() -> Iterator[LdapService]:
-    """The worker's OpenLDAP, seeded with ``ldap/seed.ldif``; stopped at session end."""
+    """The worker's OpenLDAP, seeded with ``tests/services/openldap_seed.ldif``; stopped at
+    session end."""
     service = start_ldap(*pick_ports(LDAP_PORT_BASE, LDAPS_PORT_BASE))
     yield service
     stop_ldap(service.port)
