@@ -3,7 +3,6 @@ loopback redirect for its clients, and the fake API server behind TLS."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,21 +12,17 @@ import pytest
 from tests.kube_cli.fake_apiserver import FakeAPIServer
 from tests.kube_cli.helpers import LOOPBACK_REDIRECT
 from tests.live import LiveServer, deep_merge
+from tests.services import k8s_oidc_verify
 from tests.tls import CAFiles, make_test_ca
-
-REPO = Path(__file__).resolve().parents[2]
-BUILD = REPO.parent / "shared" / "tools" / "k8s-oidc-verify-build.sh"
 
 
 @pytest.fixture(scope="session")
 def oidc_verifier() -> str:
     """The path of k8s-oidc-verify (built once; a failure to build fails the test)."""
-    run = subprocess.run(
-        ["bash", str(BUILD)], capture_output=True, text=True, timeout=900, check=False
-    )
-    if run.returncode != 0:
-        pytest.fail(f"cannot build k8s-oidc-verify ({BUILD}): {run.stderr[-2000:]}")
-    return run.stdout.strip().splitlines()[-1]
+    try:
+        return str(k8s_oidc_verify.build())
+    except k8s_oidc_verify.BuildError as err:
+        pytest.fail(f"cannot build k8s-oidc-verify: {err}")
 
 
 @pytest.fixture

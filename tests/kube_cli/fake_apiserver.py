@@ -6,9 +6,9 @@ Kubernetes wire format for the two requests kubectl makes in these tests:
   ``kubectl auth whoami`` sends).
 
 Every request needs ``Authorization: Bearer <ID token>``, checked by the real go-oidc verifier
-(``k8s-oidc-verify``, built from ../shared/tools) with the ``--oidc-*`` flags that ``dex-py kube
-setup`` printed; a rejected token gets the API server's 401 ``Status``. The server records each
-token it saw, so tests can tell which login kubectl used.
+(``k8s-oidc-verify``, built by ``tests/services/k8s_oidc_verify.py``) with the ``--oidc-*`` flags
+that ``dex-py kube setup`` printed; a rejected token gets the API server's 401 ``Status``. The
+server records each token it saw, so tests can tell which login kubectl used.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 - ``fake`` / ``make_connector``: a fake upstream the test controls (``fake_upstream.py``) and
   connectors pointed at it;
-- ``upstream``: the REAL upstream provider (npm oidc-provider, started with
-  ../shared/tools/oidc-upstream-up.sh once per session and xdist worker, port offset by worker);
+- ``upstream``: the REAL upstream provider (npm oidc-provider, ``tests/services/oidc_upstream.py``,
+  once per session and xdist worker, on a free port) and ``dev_login``, its browserless login
+  (``tests/services/oidc_dev_login.py``);
 - ``oidc_dex``: a live ``dex-py serve`` (one per session and worker) whose only connector is
   ``type: oidc`` against ``upstream``. Its port is chosen first, so the upstream can register
   ``<issuer>/callback`` as a redirect URI before dex-py starts.
@@ -11,15 +12,8 @@
 
 from __future__ import annotations
 
-import fcntl
-import importlib.util
 import logging
-import os
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -35,14 +29,15 @@ from tests.connectors.oidc.fake_upstream import (
     FakeUpstream,
     serve_fake_upstream,
 )
-from tests.live import REPO_ROOT, LiveServer, live_server
-from tests.services import free_port, missing_service, port_open
+from tests.live import LiveServer, live_server
+from tests.services import free_port, missing_service, oidc_dev_login
+from tests.services.oidc_upstream import CLIENT_ID as UPSTREAM_CLIENT_ID
+from tests.services.oidc_upstream import CLIENT_SECRET as UPSTREAM_CLIENT_SECRET
+from tests.services.oidc_upstream import PUBLIC_CLIENT_ID as UPSTREAM_PUBLIC_CLIENT_ID
+from tests.services.oidc_upstream import OIDCUpstream as Upstream
+from tests.services.oidc_upstream import UpstreamError
 
-TOOLS = REPO_ROOT.parent / "shared" / "tools"
-UPSTREAM_BASE_PORT = 19470
-UPSTREAM_CLIENT_ID = "idp-connector"
-UPSTREAM_CLIENT_SECRET = "connector-secret"
-UPSTREAM_PUBLIC_CLIENT_ID = "public-pkce"
+__all__ = ["UPSTREAM_CLIENT_ID", "UPSTREAM_CLIENT_SECRET", "UPSTREAM_PUBLIC_CLIENT_ID", "Upstream"]
 DIRECT_CALLBACK = "http://127.0.0.1:1/oidc-test/callback"  # never fetched: dev_login stops there
 FAKE_CALLBACK = "http://127.0.0.1:1/dex/callback"
 CONNECTOR_ID = "upstream"
@@ -133,88 +128,9 @@ def fake_login(conn: OIDCConnector, scopes: Scopes = NO_SCOPES) -> Identity:
 # --- the real upstream ---------------------------------------------------------------------------
 
 
-def _worker_index() -> int:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    digits = worker.removeprefix("gw")
-    return int(digits) if digits.isdigit() else 0
-
-
-def _load_dev_login() -> Callable[..., str]:
-    path = TOOLS / "oidc-upstream" / "dev_login.py"
-    spec = importlib.util.spec_from_file_location("oidc_upstream_dev_login", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dev_login: Callable[..., str] = module.dev_login
-    return dev_login
-
-
-@dataclass
-class Upstream:
-    """The real upstream provider of this session (see ``oidc-upstream-up.sh``)."""
-
-    port: int
-    redirect_uris: list[str]
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def issuer(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """(Re)start it: a restart forgets sessions and tokens and makes new signing keys."""
-        script = TOOLS / "oidc-upstream-up.sh"
-        for attempt in range(2):
-            # One npm install at a time: the node_modules cache dir is shared between workers.
-            with open("/tmp/dexpy-oidc-upstream.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                proc = subprocess.run(
-                    ["bash", str(script), str(self.port), ",".join(self.redirect_uris)],
-                    capture_output=True,
-                    text=True,
-                    timeout=300,
-                )
-            if proc.returncode == 0 or "already in use" not in proc.stderr or attempt:
-                break
-            self._wait_port_free()  # a replaced instance may still be releasing the port
-        if proc.returncode != 0:
-            missing_service("oidc-upstream", proc.stderr[-800:] or f"exit {proc.returncode}")
-        self.env = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
-        assert self.env["OIDC_UPSTREAM_ISSUER"] == self.issuer
-
-    def restart(self) -> None:
-        """Stop, wait for the port to be released, start again. (oidc-upstream-down.sh can
-        return while node's last threads still hold the listening socket, and up.sh then
-        refuses the busy port.)"""
-        self.stop()
-        self._wait_port_free()
-        self.start()
-
-    def _wait_port_free(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while port_open("127.0.0.1", self.port, timeout=0.2) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        subprocess.run(
-            ["bash", str(TOOLS / "oidc-upstream-down.sh"), str(self.port)],
-            capture_output=True,
-            timeout=60,
-        )
-
-    def log_text(self) -> str:
-        path = Path(self.env.get("OIDC_UPSTREAM_STATE_DIR", "")) / "server.log"
-        return path.read_text(errors="replace") if path.is_file() else ""
-
-    def count_log(self, needle: str) -> int:
-        return sum(needle in line for line in self.log_text().splitlines())
-
-
 @pytest.fixture(scope="session")
 def dev_login() -> Callable[..., str]:
-    if not (TOOLS / "oidc-upstream" / "dev_login.py").is_file():
-        missing_service("oidc-upstream", f"{TOOLS} has no oidc-upstream/dev_login.py")
-    return _load_dev_login()
+    return oidc_dev_login.dev_login
 
 
 @pytest.fixture(scope="session")
@@ -224,12 +140,14 @@ def dex_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def upstream(dex_port: int) -> Iterator[Upstream]:
-    if not (TOOLS / "oidc-upstream-up.sh").is_file():
-        missing_service("oidc-upstream", f"{TOOLS}/oidc-upstream-up.sh not found")
+def upstream(dex_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
     redirect_uris = [f"http://127.0.0.1:{dex_port}/dex/callback", DIRECT_CALLBACK]
-    up = Upstream(UPSTREAM_BASE_PORT + _worker_index(), redirect_uris)
-    up.start()
+    log_path = tmp_path_factory.mktemp("oidc-upstream") / "server.log"
+    up = Upstream(free_port(), redirect_uris, log_path)
+    try:
+        up.start()
+    except UpstreamError as err:
+        missing_service("oidc-upstream", str(err))
     yield up
     up.stop()
 

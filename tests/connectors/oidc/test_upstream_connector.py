@@ -1,5 +1,5 @@
 """The connector against the REAL upstream provider (npm oidc-provider, started by
-../shared/tools/oidc-upstream-up.sh): login with groups, refresh through the upstream refresh
+tests/services/oidc_upstream.py): login with groups, refresh through the upstream refresh
 token, a public client with PKCE, upstream errors, and token exchange of upstream tokens."""
 
 from __future__ import annotations
