@@ -14,6 +14,8 @@ from flask import Flask
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.audit_log import SECTION as AUDIT
+from dex_py.config.audit_log import AuditPolicy
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
 from dex_py.config.brute_force import BruteForcePolicy
 from dex_py.config.kubernetes import parse_token_review
@@ -103,6 +105,7 @@ def create_app(
             (c.id for c in config.static_clients if c.require_mfa),
         ),
         mfa_guard=SecondFactorGuard(attempts, clock, brute_force),
+        audit_policy=AuditPolicy.from_config(config.extensions.get(AUDIT)),
     )
     app.extensions["dex_py"] = svc
 

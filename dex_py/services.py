@@ -9,6 +9,7 @@ from flask import current_app
 
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.audit_log import AuditPolicy
 from dex_py.login_guard import ClientGuard, LoginGuard, SecondFactorGuard
 from dex_py.second_factor import SecondFactors
 from dex_py.storage.base import Storage
@@ -38,6 +39,8 @@ class Services:
     client_guard: ClientGuard  # failed client authentication at /token, the same way
     second_factors: SecondFactors  # who needs a second factor (the mfa section)
     mfa_guard: SecondFactorGuard  # wrong second-factor codes counted and limited
+    # the audit log in storage (the audit section)
+    audit_policy: AuditPolicy = field(default_factory=AuditPolicy)
     # per-process memo of derived documents (the discovery JSON, ...)
     memo: dict[str, Any] = field(default_factory=dict)
 

@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from dex_py.cli.audit_log import audit
 from dex_py.cli.common import fail, load_config_or_exit
 from dex_py.cli.keys import keys
 from dex_py.cli.kube import kube
@@ -157,5 +158,6 @@ main.add_command(passwords)
 main.add_command(keys)
 main.add_command(teams)
 main.add_command(users)
+main.add_command(audit)
 main.add_command(kube)
 main.add_command(migrate_storage)

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -70,15 +70,22 @@ def storage_or_exit(config: Config) -> Iterator[Storage]:
 
 def admin_audit(config: Config, action: str, **fields: str) -> None:
     """One audit line (``dex_py.audit``, event ``admin``) for a change an operator made from the
-    command line, in the config's log format; ``actor`` is the operating-system user."""
+    command line, in the config's log format, also kept in the audit log in storage (unless
+    ``audit.store: false``); ``actor`` is ``cli:<operating-system user>``."""
     import getpass
 
+    from dex_py.config.audit_log import SECTION, AuditPolicy
     from dex_py.ops.audit import audit
     from dex_py.ops.logs import setup_logging
 
     setup_logging(config.logger)
     try:
-        actor = getpass.getuser()
+        actor = "cli:" + getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
-        actor = f"uid:{os.getuid()}"
-    audit("admin", action=action, actor=actor, **fields)
+        actor = f"cli:uid:{os.getuid()}"
+    details: dict[str, Any] = {"action": action, "actor": actor, **fields}
+    if not AuditPolicy.from_config(config.extensions.get(SECTION)).store:
+        audit("admin", **details)
+        return
+    with storage_or_exit(config) as storage:
+        audit("admin", storage=storage, **details)

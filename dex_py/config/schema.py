@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import jsonschema
 
 import connectors
-from dex_py.config import kubernetes, mfa, session, teams
+from dex_py.config import audit_log, kubernetes, mfa, session, teams
 from dex_py.config.model import (
     GRANT_TYPES,
     LOG_FORMATS,
@@ -208,6 +208,7 @@ def _own_sections(props: dict[str, Any]) -> None:
     methods = {"type": "array", "items": {"enum": list(mfa.METHODS)}}
     flag = {"type": "boolean"}
     props["mfa"] |= _names(mfa.SECTION_KEYS, allowedMethods=methods, required=flag)
+    props["audit"] |= _names(audit_log.SECTION_KEYS, store=flag)
     review = {kubernetes.TOKEN_REVIEW: _names(kubernetes.TOKEN_REVIEW_KEYS)}
     props["kubernetes"] |= _names(kubernetes.SECTION_KEYS, **review)
 

@@ -44,6 +44,7 @@ RESERVED_SECTIONS = (
     "session",
     "bruteForce",
     "mfa",
+    "audit",
 )
 _TOP_KEYS = (
     "issuer",

@@ -13,6 +13,11 @@ connector). Client and connector names can come from a request that failed, so e
 takes at most ``MAX_LABEL_VALUES`` distinct values per process, then ``other``: a client
 inventing ids cannot grow the metrics without bound.
 
+The security events among them (``STORED_EVENTS``: logins, revocations, refresh token reuse,
+code replay, logouts, admin changes; not every token issued) are also kept in storage as
+``AuditRecord`` rows (the ``audit`` section: ``store``, ``retention``), for the admin console
+and ``dex-py audit export``. A storage failure there is logged and does not fail the request.
+
 Secrets are never passed here (no passwords, codes or tokens); the log handler's redaction
 (``dex_py.ops.logs``) would mask them anyway. Operators filter on the logger name:
 ``logger=dex_py.audit``.
@@ -20,13 +25,18 @@ Secrets are never passed here (no passwords, codes or tokens); the log handler's
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
+from datetime import UTC, datetime
 from typing import Any
 
-from flask import has_request_context, request
+from flask import Response, after_this_request, has_app_context, has_request_context, request
 
 from dex_py.ops.metrics import count_event
 from dex_py.services import services
+from dex_py.storage import DATABASE_UNAVAILABLE
+from dex_py.storage.base import AuditRecord, Storage, StorageError
 from dex_py.web.client_address import client_address
 
 log = logging.getLogger("dex_py.audit")
@@ -34,6 +44,10 @@ log = logging.getLogger("dex_py.audit")
 SUCCESS = "success"
 FAILURE = "failure"
 MAX_LABEL_VALUES = 200
+STORED_EVENTS = frozenset(
+    {"login", "revocation", "refresh_reuse", "code_replay", "logout", "admin"}
+)
+_RECORD_FIELDS = ("event", "outcome", "client", "connector", "ip")
 _label_values: dict[str, set[str]] = {"client": set(), "connector": set()}
 
 
@@ -64,9 +78,11 @@ def audit(
     email: str = "",
     client: str = "",
     connector: str = "",
+    storage: Storage | None = None,
     **details: Any,
 ) -> None:
-    """Log one audit line (see the module docstring)."""
+    """Log one audit line (see the module docstring), and keep a security event in storage
+    (the request's, or ``storage`` when called outside a request, as the CLI does)."""
     fields: dict[str, Any] = {
         "event": event,
         "outcome": outcome,
@@ -80,6 +96,8 @@ def audit(
     kept = {key: value for key, value in fields.items() if value not in ("", None)}
     level = logging.INFO if outcome == SUCCESS else logging.WARNING
     log.log(level, "audit: %s %s", event, outcome, extra=kept)
+    if event in STORED_EVENTS:
+        _store(kept, storage)
     count_event(
         "dexpy_audit_events_total",
         event=event,
@@ -88,3 +106,44 @@ def audit(
         client=_bounded("client", client),
         connector=_bounded("connector", connector),
     )
+
+
+def _store(fields: dict[str, Any], storage: Storage | None) -> None:
+    now = datetime.now(UTC)
+    if storage is None:
+        if not has_app_context():
+            return
+        svc = services()
+        if not svc.audit_policy.store:
+            return
+        storage, now = svc.storage, svc.clock.now()
+    details = {k: v for k, v in fields.items() if k not in (*_RECORD_FIELDS, "user", "actor")}
+    record = AuditRecord(
+        id=secrets.token_hex(16),
+        time=now,
+        actor=str(fields.get("actor") or fields.get("user") or ""),
+        object=str(fields.get("email") or fields.get("user") or fields.get("kid") or ""),
+        details=json.dumps(details, sort_keys=True, default=str),
+        **{k: str(fields.get(k, "")) for k in _RECORD_FIELDS},
+    )
+    if not hasattr(storage, "create_audit_record"):  # a stand-in storage of a test or tool
+        return
+    target = storage
+    if has_request_context():
+        # Written once the view is done: an event may be reported from inside a storage
+        # transaction (refresh token reuse), and a second connection writing then would wait
+        # on that transaction's lock.
+        @after_this_request
+        def write(response: Response) -> Response:
+            _write(target, record)
+            return response
+
+        return
+    _write(target, record)
+
+
+def _write(storage: Storage, record: AuditRecord) -> None:
+    try:
+        storage.create_audit_record(record)
+    except (StorageError, *DATABASE_UNAVAILABLE) as exc:
+        log.error("audit record not stored: %s", type(exc).__name__)

@@ -2,11 +2,12 @@
 
 Every gunicorn worker runs one daemon thread (started from the ``post_worker_init`` hook) that,
 every ``interval`` seconds give or take 20% jitter, calls ``keys.rotate_if_due()`` and
-``storage.garbage_collect(clock.now())``, then retries due back-channel logout deliveries
-(``dex_py.backchannel.deliver_due``). Several workers and replicas doing this is safe: key
-rotation is a compare-and-swap in storage, so exactly one of them rotates, collecting an
-already-collected row is a no-op, and a logout delivery is claimed before it is sent. The
-thread logs what it did and every failure, and never dies.
+``storage.garbage_collect(clock.now())``, removes audit records past ``audit.retention``, then
+retries due back-channel logout deliveries (``dex_py.backchannel.deliver_due``). Several
+workers and replicas doing this is safe: key rotation is a compare-and-swap in storage, so
+exactly one of them rotates, collecting an already-collected row is a no-op, and a logout
+delivery is claimed before it is sent. The thread logs what it did and every failure, and
+never dies.
 """
 
 from __future__ import annotations
@@ -83,10 +84,24 @@ def _deliver_logouts(services: Services) -> int:
     return deliver_due(services)  # type: ignore[arg-type]
 
 
+def _expire_audit(services: Services) -> int:
+    """Remove audit records older than ``audit.retention``. Skipped for services without an
+    audit policy or a storage without an audit log."""
+    policy = getattr(services, "audit_policy", None)
+    storage = services.storage
+    if policy is None or not hasattr(storage, "delete_audit_records"):
+        return 0
+    removed = int(storage.delete_audit_records(services.clock.now() - policy.retention))
+    if removed:
+        log.info("audit log: %d record(s) past the retention removed", removed)
+    return removed
+
+
 def run_once(services: Services) -> tuple[bool, GCResult]:
     """Rotate the signing key if due, collect expired objects, then retry due back-channel
     logouts. Returns ``(rotated, gc_result)``; exceptions propagate (the loop catches them)."""
     rotated, collected = _rotate(services), _collect(services)
+    _expire_audit(services)
     _deliver_logouts(services)
     return rotated, collected
 
@@ -98,6 +113,7 @@ def _safe_run_once(services: Services) -> None:
     tasks = (
         (_rotate, "signing key rotation"),
         (_collect, "garbage collection"),
+        (_expire_audit, "audit log retention"),
         (_deliver_logouts, "back-channel logout delivery"),
     )
     for task, what in tasks:

@@ -20,6 +20,7 @@ from dex_py.storage.records import (
     SESSION_PREFIX,
     AlreadyExistsError,
     Approval,
+    AuditRecord,
     AuthCode,
     AuthRequest,
     Claims,
@@ -48,6 +49,7 @@ __all__ = [
     "SESSION_PREFIX",
     "AlreadyExistsError",
     "Approval",
+    "AuditRecord",
     "AuthCode",
     "AuthRequest",
     "Claims",
@@ -147,6 +149,20 @@ class Storage(Protocol):
     def update_session(self, id: str, fn: Updater[Session]) -> Session: ...
     def delete_session(self, id: str) -> None: ...
     def list_sessions(self, *, user_id: str | None = None) -> list[Session]: ...
+
+    # the audit log (security events and admin changes), newest first; ``delete_audit_records``
+    # removes those older than ``before`` (audit.retention) and returns how many went
+    def create_audit_record(self, r: AuditRecord) -> None: ...
+    def list_audit_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        event: str = "",
+        actor: str = "",
+        limit: int = 100,
+    ) -> list[AuditRecord]: ...
+    def delete_audit_records(self, before: datetime) -> int: ...
 
     # back-channel logout deliveries (retry queue + audit trail; never garbage collected)
     def create_logout_event(self, e: LogoutEvent) -> None: ...

@@ -13,6 +13,7 @@ counters and revocations are compare-and-swap / create-if-absent transactions to
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -23,8 +24,9 @@ from dex_py.storage import etcd_client as ec
 from dex_py.storage.base import Issuer, Updater
 from dex_py.storage.etcd_settings import EtcdSettings
 from dex_py.storage.etcd_table import Kind, Tables
-from dex_py.storage.memory_table import select_logout_events, utc
+from dex_py.storage.memory_table import select_audit_records, select_logout_events, utc
 from dex_py.storage.records import (
+    AuditRecord,
     AuthCode,
     AuthRequest,
     Client,
@@ -53,6 +55,7 @@ CLIENTS = Kind("client", "clients/", Client, lambda o: o.id)
 CONNECTORS = Kind("connector", "connectors/", Connector, lambda o: o.id)
 SESSIONS = Kind("session", "sessions/", Session, lambda o: o.id, lambda o: o.expiry)
 LOGOUT_EVENTS = Kind("logout event", "logout-events/", LogoutEvent, lambda o: o.id)
+AUDIT_RECORDS = Kind("audit record", "audit-records/", AuditRecord, lambda o: o.id)
 DEVICE_REQUESTS = Kind(
     "device request",
     "device-requests/",
@@ -233,6 +236,35 @@ class EtcdStorage:
         return self.t.list(MFA_STATES)
 
     # back-channel logout events (never garbage collected)
+
+    def create_audit_record(self, r: AuditRecord) -> None:
+        self.t.create(AUDIT_RECORDS, r)
+
+    def list_audit_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        event: str = "",
+        actor: str = "",
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        return select_audit_records(
+            self.t.list(AUDIT_RECORDS),
+            since=since,
+            until=until,
+            event=event,
+            actor=actor,
+            limit=limit,
+        )
+
+    def delete_audit_records(self, before: datetime) -> int:
+        cutoff = utc(before)
+        old = [r.id for r in self.t.list(AUDIT_RECORDS) if r.time < cutoff]
+        for id in old:
+            with contextlib.suppress(NotFoundError):
+                self.t.delete(AUDIT_RECORDS, id)
+        return len(old)
 
     def create_logout_event(self, e: LogoutEvent) -> None:
         self.t.create(LOGOUT_EVENTS, e)

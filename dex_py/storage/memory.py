@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from dex_py.storage.base import (
     AlreadyExistsError,
+    AuditRecord,
     AuthCode,
     AuthRequest,
     Client,
@@ -33,7 +34,14 @@ from dex_py.storage.base import (
     Updater,
     grant_marker,
 )
-from dex_py.storage.memory_table import Table, drop, redeem, select_logout_events, utc
+from dex_py.storage.memory_table import (
+    Table,
+    drop,
+    redeem,
+    select_audit_records,
+    select_logout_events,
+    utc,
+)
 
 
 def _copy_connector(c: Connector) -> Connector:
@@ -55,6 +63,7 @@ class MemoryStorage:
         self._logout_events: Table[LogoutEvent] = Table("logout event", lambda o: o.id)
         self._devices: Table[DeviceRequest] = Table("device request", lambda o: o.id)
         self._mfa: Table[MFAState] = Table("MFA state", lambda o: o.id)
+        self._audit: Table[AuditRecord] = Table("audit record", lambda o: o.id)
         self._keys: Keys | None = None
         self._revoked: dict[str, datetime] = {}
         self._attempts: dict[str, tuple[int, datetime]] = {}  # key -> (count, window end)
@@ -231,6 +240,35 @@ class MemoryStorage:
             return [
                 s for s in self._sessions.list() if user_id is None or s.claims.user_id == user_id
             ]
+
+    # the audit log (newest first; removed after audit.retention)
+
+    def create_audit_record(self, r: AuditRecord) -> None:
+        with self._lock:
+            self._audit.create(r)
+
+    def list_audit_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        event: str = "",
+        actor: str = "",
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        with self._lock:
+            rows = list(self._audit.rows.values())
+        return select_audit_records(
+            rows, since=since, until=until, event=event, actor=actor, limit=limit
+        )
+
+    def delete_audit_records(self, before: datetime) -> int:
+        cutoff = utc(before)
+        with self._lock:
+            old = [k for k, r in self._audit.rows.items() if r.time < cutoff]
+            for key in old:
+                del self._audit.rows[key]
+        return len(old)
 
     # back-channel logout events (never garbage collected)
 

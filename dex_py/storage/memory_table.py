@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 from dex_py.storage.base import (
     AlreadyExistsError,
+    AuditRecord,
     LogoutEvent,
     NotFoundError,
     RefreshToken,
@@ -133,3 +134,28 @@ def select_logout_events(
         )
     ]
     return sorted(chosen, key=_logout_event_order)
+
+
+def select_audit_records(
+    records: Iterable[AuditRecord],
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    event: str,
+    actor: str,
+    limit: int,
+) -> list[AuditRecord]:
+    """``Storage.list_audit_records`` over records held in full (memory and etcd storage):
+    newest first, at most ``limit``."""
+    low = None if since is None else utc(since)
+    high = None if until is None else utc(until)
+    chosen = [
+        r
+        for r in records
+        if (low is None or r.time >= low)
+        and (high is None or r.time < high)
+        and (not event or r.event == event)
+        and (not actor or r.actor == actor)
+    ]
+    chosen.sort(key=lambda r: (r.time, r.id), reverse=True)
+    return chosen[:limit]

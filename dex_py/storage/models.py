@@ -323,3 +323,22 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     attempt_counter,
     mfa_state,
 )
+
+# 0008: the audit log (security events and admin changes), listed newest first, by event or actor.
+audit_record = sa.Table(
+    "audit_record",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("time", UTCDateTime(), nullable=False),
+    sa.Column("event", _key(), nullable=False),
+    sa.Column("outcome", _key(), nullable=False),
+    sa.Column("actor", LongText, nullable=False),
+    sa.Column("object", LongText, nullable=False),
+    sa.Column("client", LongText, nullable=False),
+    sa.Column("connector", LongText, nullable=False),
+    sa.Column("ip", _key(), nullable=False),
+    sa.Column("details", LongText, nullable=False),
+    sa.Index("ix_audit_record_time", "time"),
+    sa.Index("ix_audit_record_event_time", "event", "time"),
+    **MYSQL_TABLE_ARGS,
+)

@@ -357,3 +357,22 @@ def session_marker(sid: str) -> str:
     """The key under which ending a login session (logout) is recorded among the revoked
     access tokens, so the tokens carrying its ``sid`` can be refused (the TokenReview webhook)."""
     return SESSION_PREFIX + sid
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One security event or admin change kept in storage (the audit log of issue 12): what
+    happened (``event``, ``outcome``), who did it (``actor``: a user id, an admin, ``cli:<os
+    user>``) to what (``object``), through which client and connector, from which address, and
+    event details as a JSON object. Never a secret. Removed after ``audit.retention``."""
+
+    id: str
+    time: datetime
+    event: str
+    outcome: str
+    actor: str = ""
+    object: str = ""
+    client: str = ""
+    connector: str = ""
+    ip: str = ""
+    details: str = "{}"  # a JSON object

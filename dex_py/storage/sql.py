@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from dex_py.storage import models as m
 from dex_py.storage.base import (
+    AuditRecord,
     AuthCode,
     AuthRequest,
     Client,
@@ -48,6 +49,7 @@ from dex_py.storage.base import (
 from dex_py.storage.engine import describe_url
 from dex_py.storage.sql_device_flow import SQLDeviceFlow
 from dex_py.storage.sql_entities import (
+    AUDIT_RECORD,
     AUTH_CODE,
     AUTH_REQUEST,
     CLIENT,
@@ -65,6 +67,7 @@ from dex_py.storage.sql_entities import (
     REVOKED_ANY_SELECT,
     REVOKED_SELECT,
     SESSION,
+    audit_record_filters,
     delete_expired,
     expired_keys,
     logout_event_filters,
@@ -242,6 +245,35 @@ class SQLStorage(SQLDeviceFlow):
 
     def list_mfa_states(self) -> list[MFAState]:
         return self._list(MFA_STATE)
+
+    # the audit log (newest first; removed after audit.retention)
+
+    def create_audit_record(self, r: AuditRecord) -> None:
+        self._create(AUDIT_RECORD, r)
+
+    def list_audit_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        event: str = "",
+        actor: str = "",
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        stmt = (
+            sa.select(AUDIT_RECORD.table)
+            .where(*audit_record_filters(since, until, event, actor))
+            .order_by(*AUDIT_RECORD.order_by)
+            .limit(limit)
+        )
+        with self._read() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        return [AUDIT_RECORD.codec.decode(row) for row in rows]
+
+    def delete_audit_records(self, before: datetime) -> int:
+        table = AUDIT_RECORD.table
+        with self._write() as conn:
+            return int(conn.execute(table.delete().where(table.c.time < before)).rowcount or 0)
 
     # back-channel logout events (never garbage collected)
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from dex_py.storage import models as m
 from dex_py.storage.base import (
+    AuditRecord,
     AuthCode,
     AuthRequest,
     Client,
@@ -215,3 +216,30 @@ def expired_keys(table: sa.Table, key: str, now: datetime, limit: int) -> sa.Sel
 def delete_expired(table: sa.Table, key: str, keys: list[str], now: datetime) -> sa.Delete:
     """Delete the rows of ``keys`` that are still expired before ``now``."""
     return table.delete().where(table.c[key].in_(keys), *_expired(table, now))
+
+
+_ar = m.audit_record.c
+AUDIT_RECORD = Entity(
+    "audit record",
+    m.audit_record,
+    RowCodec(AuditRecord),
+    "id",
+    order_by=(_ar.time.desc(), _ar.id.desc()),
+)
+
+
+def audit_record_filters(
+    since: datetime | None, until: datetime | None, event: str, actor: str
+) -> list[sa.ColumnElement[bool]]:
+    """``Storage.list_audit_records``'s filters as SQL; an actor is compared in full (the
+    column is text: no index, the time bound keeps the scan short)."""
+    where: list[sa.ColumnElement[bool]] = []
+    if since is not None:
+        where.append(_ar.time >= since)
+    if until is not None:
+        where.append(_ar.time < until)
+    if event:
+        where.append(_ar.event == event)
+    if actor:
+        where.append(_ar.actor == actor)
+    return where

@@ -15,6 +15,7 @@ from typing import Any
 
 from dex_py.storage.base import (
     AlreadyExistsError,
+    AuditRecord,
     AuthCode,
     AuthRequest,
     Client,
@@ -193,6 +194,15 @@ class StaticOverlay:
 
     def list_sessions(self, *, user_id: str | None = None) -> list[Session]:
         return self.storage.list_sessions(user_id=user_id)
+
+    def create_audit_record(self, r: AuditRecord) -> None:
+        self.storage.create_audit_record(r)
+
+    def list_audit_records(self, **filters: Any) -> list[AuditRecord]:
+        return self.storage.list_audit_records(**filters)
+
+    def delete_audit_records(self, before: datetime) -> int:
+        return self.storage.delete_audit_records(before)
 
     def create_logout_event(self, e: LogoutEvent) -> None:
         self.storage.create_logout_event(e)

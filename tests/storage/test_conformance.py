@@ -11,6 +11,7 @@ import pytest
 
 from dex_py.storage.base import (
     AlreadyExistsError,
+    AuditRecord,
     Keys,
     NotFoundError,
     Storage,
@@ -614,3 +615,42 @@ def test_list_mfa_states(storage: Storage) -> None:
     assert sorted(storage.list_mfa_states(), key=lambda s: s.id) == sorted(
         states, key=lambda s: s.id
     )
+
+
+def _audit(id: str, minutes: int, event: str = "login", actor: str = "alice") -> AuditRecord:
+    return AuditRecord(
+        id=id,
+        time=T0 + timedelta(minutes=minutes),
+        event=event,
+        outcome="failure" if event == "login" else "success",
+        actor=actor,
+        object="user:alice",
+        client="example-app",
+        connector="local",
+        ip="198.51.100.7",
+        details='{"reason": "wrong password", "name": "Zoë"}',
+    )
+
+
+def test_the_audit_log_lists_newest_first_filters_and_expires(storage: Storage) -> None:
+    records = [
+        _audit("a1", 0),
+        _audit("a2", 10, event="admin", actor="cli:root"),
+        _audit("a3", 20),
+        _audit("a4", 30, event="revocation"),
+    ]
+    for record in records:
+        storage.create_audit_record(record)
+    with pytest.raises(AlreadyExistsError):
+        storage.create_audit_record(records[0])
+    assert [r.id for r in storage.list_audit_records()] == ["a4", "a3", "a2", "a1"]
+    assert storage.list_audit_records()[-1] == records[0]  # every field round-trips
+    assert [r.id for r in storage.list_audit_records(limit=2)] == ["a4", "a3"]
+    assert [r.id for r in storage.list_audit_records(event="login")] == ["a3", "a1"]
+    assert [r.id for r in storage.list_audit_records(actor="cli:root")] == ["a2"]
+    window = storage.list_audit_records(
+        since=T0 + timedelta(minutes=10), until=T0 + timedelta(minutes=30)
+    )
+    assert [r.id for r in window] == ["a3", "a2"]
+    assert storage.delete_audit_records(T0 + timedelta(minutes=15)) == 2
+    assert [r.id for r in storage.list_audit_records()] == ["a4", "a3"]
