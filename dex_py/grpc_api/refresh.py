@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from dex_py.grpc_api import api_pb2 as pb
+from dex_py.grpc_api.errors import answering, invalid
 from dex_py.jose.tokens import decode_sub
 from dex_py.storage.base import NotFoundError, RefreshToken, Storage
 
@@ -19,13 +20,17 @@ class RefreshCalls:
         try:
             user_id, connector_id = decode_sub(sub)
         except ValueError:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "user_id is not an ID token subject")
+            invalid("user_id is not an ID token subject")
         tokens: list[RefreshToken] = self.storage.list_refresh_tokens(
             user_id=user_id, client_id=client_id
         )
         return [t for t in tokens if t.connector_id == connector_id]
 
     def ListRefresh(self, request: pb.ListRefreshReq, context: grpc.ServicerContext) -> Any:
+        with answering(context, "list refresh"):
+            return self._list(request, context)
+
+    def _list(self, request: pb.ListRefreshReq, context: grpc.ServicerContext) -> Any:
         return pb.ListRefreshResp(
             refresh_tokens=[
                 pb.RefreshTokenRef(
@@ -39,8 +44,12 @@ class RefreshCalls:
         )
 
     def RevokeRefresh(self, request: pb.RevokeRefreshReq, context: grpc.ServicerContext) -> Any:
+        with answering(context, "revoke refresh"):
+            return self._revoke(request, context)
+
+    def _revoke(self, request: pb.RevokeRefreshReq, context: grpc.ServicerContext) -> Any:
         if not request.client_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "no client ID supplied")
+            invalid("no client ID supplied")
         revoked = 0
         for t in self._tokens(request.user_id, context, request.client_id):
             try:

@@ -1,5 +1,5 @@
 """The ``api.Dex`` calls on a ``Storage``: clients, passwords, connectors, refresh tokens,
-version and discovery.
+version and discovery (connector and refresh token calls in their own modules).
 
 Semantics follow Dex's API: ``create_*`` answers ``already_exists`` instead of failing,
 ``update_*``/``delete_*`` answer ``not_found``; a missing required field is
@@ -10,13 +10,10 @@ return a secret: it is returned once, by ``CreateClient``.
 
 from __future__ import annotations
 
-import json
-import logging
 import secrets
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any
 
 import bcrypt
 import grpc
@@ -26,52 +23,22 @@ from dex_py import __version__
 from dex_py.clients import secret_digest
 from dex_py.grpc_api import api_pb2 as pb
 from dex_py.grpc_api import api_pb2_grpc
+from dex_py.grpc_api.connectors import ConnectorCalls
+from dex_py.grpc_api.errors import Abort, answering, invalid
 from dex_py.grpc_api.refresh import RefreshCalls
 from dex_py.passwords import DEFAULT_COST, MAX_PASSWORD_BYTES
 from dex_py.storage.base import (
     AlreadyExistsError,
     Client,
-    Connector,
     NotFoundError,
     Password,
-    ReadOnlyError,
     Storage,
-    StorageError,
 )
-
-log = logging.getLogger(__name__)
 
 API_VERSION = 2  # the api.Dex revision whose calls this servicer answers
 MAX_BCRYPT_COST = 16  # Dex refuses hashes above this: verifying them would take too long
 
 Discovery = Callable[[], Mapping[str, Any]]
-
-
-class Abort(Exception):
-    """A call refused with a gRPC status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def invalid(message: str) -> NoReturn:
-    raise Abort(grpc.StatusCode.INVALID_ARGUMENT, message)
-
-
-@contextmanager
-def answering(context: grpc.ServicerContext, call: str) -> Iterator[None]:
-    """Turn ``Abort``, read-only and storage failures into a gRPC status (no internals)."""
-    try:
-        yield
-    except Abort as e:
-        context.abort(e.code, f"{call}: {e.message}")
-    except ReadOnlyError as e:
-        context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{call}: {e}")
-    except StorageError:
-        log.exception("gRPC %s: storage failure", call)
-        context.abort(grpc.StatusCode.INTERNAL, f"{call}: storage failure")
 
 
 def _client_message(c: Client, secret: str = "") -> pb.Client:
@@ -95,17 +62,7 @@ def _check_hash(hash: bytes) -> None:
         invalid(f"bcrypt cost {cost} is outside {DEFAULT_COST}..{MAX_BCRYPT_COST}")
 
 
-def _connector_config(raw: bytes) -> dict:
-    try:
-        config = json.loads(raw) if raw else {}
-    except ValueError:
-        invalid("connector config is not JSON")
-    if not isinstance(config, dict):
-        invalid("connector config must be a JSON object")
-    return config
-
-
-class DexApi(RefreshCalls, api_pb2_grpc.DexServicer):
+class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
     """``api.Dex`` on ``storage`` (a ``StaticOverlay`` keeps config objects read-only)."""
 
     def __init__(self, storage: Storage, discovery: Discovery) -> None:
@@ -262,64 +219,6 @@ class DexApi(RefreshCalls, api_pb2_grpc.DexServicer):
             plain = request.password.encode("utf-8")
             ok = len(plain) <= MAX_PASSWORD_BYTES and bcrypt.checkpw(plain, stored.hash)
             return pb.VerifyPasswordResp(verified=ok)
-
-    # connectors
-
-    def CreateConnector(self, request: pb.CreateConnectorReq, context: grpc.ServicerContext) -> Any:
-        with answering(context, "create connector"):
-            c = request.connector
-            if not c.id or not c.type or not c.name:
-                invalid("connector id, type and name are required")
-            config = _connector_config(c.config)
-            record = Connector(id=c.id, type=c.type, name=c.name, config=config)
-            try:
-                self.storage.create_connector(record)
-            except AlreadyExistsError:
-                return pb.CreateConnectorResp(already_exists=True)
-            return pb.CreateConnectorResp()
-
-    def UpdateConnector(self, request: pb.UpdateConnectorReq, context: grpc.ServicerContext) -> Any:
-        with answering(context, "update connector"):
-            if not request.id:
-                invalid("no connector ID supplied")
-            if not (request.new_type or request.new_name or request.new_config):
-                invalid("nothing to update")
-            config = _connector_config(request.new_config) if request.new_config else None
-
-            def change(old: Connector) -> Connector:
-                return replace(
-                    old,
-                    type=request.new_type or old.type,
-                    name=request.new_name or old.name,
-                    config=config if config is not None else old.config,
-                )
-
-            try:
-                self.storage.update_connector(request.id, change)
-            except NotFoundError:
-                return pb.UpdateConnectorResp(not_found=True)
-            return pb.UpdateConnectorResp()
-
-    def DeleteConnector(self, request: pb.DeleteConnectorReq, context: grpc.ServicerContext) -> Any:
-        with answering(context, "delete connector"):
-            if not request.id:
-                invalid("no connector ID supplied")
-            try:
-                self.storage.delete_connector(request.id)
-            except NotFoundError:
-                return pb.DeleteConnectorResp(not_found=True)
-            return pb.DeleteConnectorResp()
-
-    def ListConnectors(self, request: pb.ListConnectorReq, context: grpc.ServicerContext) -> Any:
-        with answering(context, "list connectors"):
-            return pb.ListConnectorResp(
-                connectors=[
-                    pb.Connector(
-                        id=c.id, type=c.type, name=c.name, config=json.dumps(c.config).encode()
-                    )
-                    for c in self.storage.list_connectors()
-                ]
-            )
 
     # server
 

@@ -9,6 +9,7 @@ import pytest
 from dex_py.clients import check_secret
 from dex_py.grpc_api import api_pb2 as pb
 from dex_py.storage.base import Client, Storage
+from dex_py.storage.memory import MemoryStorage
 from dex_py.storage.static import StaticOverlay
 from tests.grpc_api.conftest import serve
 
@@ -94,6 +95,23 @@ def test_config_clients_are_read_only(storage: Storage) -> None:
         taken = stub.CreateClient(pb.CreateClientReq(client=pb.Client(id="static-app")))
         assert taken.already_exists
         assert stub.GetClient(pb.GetClientReq(id="static-app")).client.name == "from config"
+    finally:
+        channel.close()
+        server.stop(grace=None)
+
+
+class _BrokenStorage(MemoryStorage):
+    def list_clients(self) -> list[Client]:
+        raise RuntimeError("database password is hunter2")
+
+
+def test_a_failure_is_internal_and_tells_the_caller_nothing() -> None:
+    server, stub, channel = serve(_BrokenStorage())
+    try:
+        with pytest.raises(grpc.RpcError) as e:
+            stub.ListClients(pb.ListClientReq())
+        assert e.value.code() == grpc.StatusCode.INTERNAL
+        assert "hunter2" not in (e.value.details() or "")
     finally:
         channel.close()
         server.stop(grace=None)

@@ -21,11 +21,12 @@ from tests.services import free_port
 pytestmark = pytest.mark.live
 
 
+@pytest.mark.parametrize("engine", ["granian", "gunicorn"])
 def test_a_client_created_over_grpc_works_at_the_token_endpoint(
-    make_live_server: Callable[..., LiveServer],
+    make_live_server: Callable[..., LiveServer], engine: str
 ) -> None:
     grpc_addr = f"127.0.0.1:{free_port()}"
-    server = make_live_server({"grpc": {"addr": grpc_addr}})
+    server = make_live_server({"grpc": {"addr": grpc_addr}, "server": {"engine": engine}})
     assert PLAINTEXT_WARNING in server.log_text()  # loopback without TLS: said loudly
     with grpc.insecure_channel(grpc_addr) as channel:
         stub = api_pb2_grpc.DexStub(channel)
