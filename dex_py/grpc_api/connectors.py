@@ -1,6 +1,7 @@
 """Connector calls of ``api.Dex`` (``CreateConnector``, ``UpdateConnector``,
-``DeleteConnector``, ``ListConnectors``) on the storage's connector records. The config is
-JSON on the wire and must be an object; connectors from the config file stay read-only."""
+``DeleteConnector``, ``ListConnectors``) on the storage's connector records. As in Dex they are
+refused unless switched on (``DEX_API_CONNECTORS_CRUD=true``). The config is JSON on the wire
+and must be an object; connectors from the config file stay read-only."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import grpc
 
 from dex_py.grpc_api import api_pb2 as pb
-from dex_py.grpc_api.errors import answering, invalid
+from dex_py.grpc_api.errors import Abort, answering, invalid
 from dex_py.storage.base import AlreadyExistsError, Connector, NotFoundError, Storage
 
 
@@ -25,11 +26,21 @@ def _connector_config(raw: bytes) -> dict:
     return config
 
 
+def _enabled(api: ConnectorCalls) -> None:
+    if not api.connectors_crud:
+        raise Abort(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            "connector calls are off (set DEX_API_CONNECTORS_CRUD=true to allow them)",
+        )
+
+
 class ConnectorCalls:
     storage: Storage
+    connectors_crud: bool
 
     def CreateConnector(self, request: pb.CreateConnectorReq, context: grpc.ServicerContext) -> Any:
         with answering(context, "create connector"):
+            _enabled(self)
             c = request.connector
             if not c.id or not c.type or not c.name:
                 invalid("connector id, type and name are required")
@@ -43,6 +54,7 @@ class ConnectorCalls:
 
     def UpdateConnector(self, request: pb.UpdateConnectorReq, context: grpc.ServicerContext) -> Any:
         with answering(context, "update connector"):
+            _enabled(self)
             if not request.id:
                 invalid("no connector ID supplied")
             if not (request.new_type or request.new_name or request.new_config):
@@ -65,6 +77,7 @@ class ConnectorCalls:
 
     def DeleteConnector(self, request: pb.DeleteConnectorReq, context: grpc.ServicerContext) -> Any:
         with answering(context, "delete connector"):
+            _enabled(self)
             if not request.id:
                 invalid("no connector ID supplied")
             try:
@@ -75,6 +88,7 @@ class ConnectorCalls:
 
     def ListConnectors(self, request: pb.ListConnectorReq, context: grpc.ServicerContext) -> Any:
         with answering(context, "list connectors"):
+            _enabled(self)
             return pb.ListConnectorResp(
                 connectors=[
                     pb.Connector(

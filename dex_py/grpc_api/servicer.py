@@ -65,9 +65,12 @@ def _check_hash(hash: bytes) -> None:
 class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
     """``api.Dex`` on ``storage`` (a ``StaticOverlay`` keeps config objects read-only)."""
 
-    def __init__(self, storage: Storage, discovery: Discovery) -> None:
+    def __init__(
+        self, storage: Storage, discovery: Discovery, *, connectors_crud: bool = False
+    ) -> None:
         self.storage = storage
         self.discovery = discovery
+        self.connectors_crud = connectors_crud  # Dex's DEX_API_CONNECTORS_CRUD
 
     # clients
 

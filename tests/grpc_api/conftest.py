@@ -47,9 +47,12 @@ def storage(request: pytest.FixtureRequest, grpc_namespaces: Namespaces) -> Iter
     s.close()  # type: ignore[attr-defined]  # SQL storages have close(); Storage does not
 
 
-def serve(storage: Storage) -> tuple[grpc.Server, api_pb2_grpc.DexStub, grpc.Channel]:
+def serve(
+    storage: Storage, *, connectors_crud: bool = True
+) -> tuple[grpc.Server, api_pb2_grpc.DexStub, grpc.Channel]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    api_pb2_grpc.add_DexServicer_to_server(DexApi(storage, lambda: DISCOVERY), server)
+    servicer = DexApi(storage, lambda: DISCOVERY, connectors_crud=connectors_crud)
+    api_pb2_grpc.add_DexServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -12,6 +12,7 @@ from dex_py import __version__
 from dex_py.grpc_api import api_pb2 as pb
 from dex_py.jose.tokens import encode_sub
 from dex_py.storage.base import Storage
+from tests.grpc_api.conftest import serve
 from tests.storage import factories
 
 
@@ -61,6 +62,24 @@ def test_connector_crud(api, storage: Storage) -> None:
     assert not api.DeleteConnector(pb.DeleteConnectorReq(id="oidc")).not_found
     assert api.DeleteConnector(pb.DeleteConnectorReq(id="oidc")).not_found
     assert api.UpdateConnector(pb.UpdateConnectorReq(id="oidc", new_name="x")).not_found
+
+
+def test_connector_calls_are_off_unless_switched_on(storage: Storage) -> None:
+    server, stub, channel = serve(storage, connectors_crud=False)
+    try:
+        req = pb.CreateConnectorReq(connector=pb.Connector(id="c", type="oidc", name="n"))
+        for call in (
+            lambda: stub.CreateConnector(req),
+            lambda: stub.ListConnectors(pb.ListConnectorReq()),
+            lambda: stub.DeleteConnector(pb.DeleteConnectorReq(id="c")),
+        ):
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert storage.list_connectors() == []
+    finally:
+        channel.close()
+        server.stop(grace=None)
 
 
 def test_connector_config_must_be_a_json_object(api, storage: Storage) -> None:
