@@ -9,9 +9,11 @@ The flags dex-py honours, with Dex's defaults:
   a warning.
 - ``DEX_CLIENT_CREDENTIAL_GRANT_ENABLED_BY_DEFAULT`` (false): without ``oauth2.grantTypes``,
   ``client_credentials`` is enabled with the default grants.
+- ``DEX_API_CONNECTORS_CRUD`` (false): the gRPC API's connector calls answer (else they are
+  refused, ``FAILED_PRECONDITION``).
 
 The others Dex has mean nothing here: ``DEX_ENT_ENABLED`` (a Go storage engine),
-``DEX_API_CONNECTORS_CRUD`` and ``DEX_API_SESSIONS_IDENTITIES_CRUD`` (the gRPC API, not served),
+``DEX_API_SESSIONS_IDENTITIES_CRUD`` (gRPC calls dex-py does not serve),
 ``DEX_SESSIONS_ENABLED`` (dex-py's login sessions follow the ``session`` section),
 ``DEX_CONTINUE_ON_CONNECTOR_FAILURE`` (dex-py always starts and marks such a connector
 unavailable, as Dex's default does).
@@ -45,3 +47,7 @@ def disallow_unknown_fields() -> bool:
 
 def client_credentials_by_default() -> bool:
     return flag("client_credential_grant_enabled_by_default", False)
+
+
+def api_connectors_crud() -> bool:
+    return flag("api_connectors_crud", False)

@@ -49,6 +49,7 @@ __all__ = [
     "ConnectorConfig",
     "ExpiryConfig",
     "FrontendConfig",
+    "GrpcConfig",
     "LoggerConfig",
     "OAuth2Config",
     "RefreshTokenExpiry",
@@ -215,6 +216,18 @@ class ServerConfig:
 
 
 @dataclass
+class GrpcConfig:
+    """``grpc``: Dex's gRPC API (dex_py.grpc_api), served by ``dex-py serve`` when ``addr`` is
+    set. Mutual TLS (all three files) is required unless ``addr`` is loopback."""
+
+    addr: str = ""
+    tls_cert: str = ""  # tlsCert
+    tls_key: str = ""  # tlsKey
+    tls_client_ca: str = ""  # tlsClientCA: the CA that signs the API clients' certificates
+    reflection: bool = False  # the gRPC server reflection service
+
+
+@dataclass
 class Config:
     issuer: str
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -230,6 +243,7 @@ class Config:
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     signing: SigningConfig = field(default_factory=SigningConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    grpc: GrpcConfig = field(default_factory=GrpcConfig)
     # Reserved top-level sections (teams, proxy, kube, admin, session) as raw mappings; the
     # modules that own them parse and validate them. Absent sections are absent here.
     extensions: dict[str, dict] = field(default_factory=dict)

@@ -21,6 +21,7 @@ from dex_py.config.model import (
     ConnectorConfig,
     ExpiryConfig,
     FrontendConfig,
+    GrpcConfig,
     LoggerConfig,
     OAuth2Config,
     RefreshTokenExpiry,
@@ -61,6 +62,7 @@ _TOP_KEYS = (
     "frontend",
     "signing",
     "server",
+    "grpc",
     *RESERVED_SECTIONS,
 )
 
@@ -69,7 +71,7 @@ class SectionReader(Reader):
     """Builds a ``Config`` from a parsed Dex config, collecting errors and warnings."""
 
     def config(self, data: Mapping[Any, Any]) -> Config:
-        self.keys(data, "", _TOP_KEYS, unused=("grpc",))
+        self.keys(data, "", _TOP_KEYS)
         config = Config(issuer=self.string(data, "issuer", ""))
         config.storage = self.storage(data)
         config.web = self.web(data)
@@ -106,10 +108,22 @@ class SectionReader(Reader):
                 server, "shutdownDelay", "server", defaults.shutdown_delay
             ),
         )
+        config.grpc = self.grpc(data)
         for name in RESERVED_SECTIONS:
             if name in data:
                 config.extensions[name] = self.mapping(data[name], name)
         return config
+
+    def grpc(self, data: Mapping[Any, Any]) -> GrpcConfig:
+        known = ("addr", "tlsCert", "tlsKey", "tlsClientCA", "reflection")
+        grpc = self.section(data, "grpc", "", known)
+        return GrpcConfig(
+            addr=self.string(grpc, "addr", "grpc"),
+            tls_cert=self.string(grpc, "tlsCert", "grpc"),
+            tls_key=self.string(grpc, "tlsKey", "grpc"),
+            tls_client_ca=self.string(grpc, "tlsClientCA", "grpc"),
+            reflection=self.boolean(grpc, "reflection", "grpc"),
+        )
 
     def storage(self, data: Mapping[Any, Any]) -> StorageConfig:
         storage = self.section(data, "storage", "", ("type", "config"))

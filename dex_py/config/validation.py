@@ -25,6 +25,7 @@ from dex_py.config.audit_log import SECTION as AUDIT
 from dex_py.config.audit_log import AuditPolicy
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
 from dex_py.config.brute_force import BruteForcePolicy
+from dex_py.config.grpc_rules import check_grpc
 from dex_py.config.kubernetes import validate_kubernetes_section
 from dex_py.config.mfa import SECTION as MFA
 from dex_py.config.mfa import MFAPolicy
@@ -127,6 +128,7 @@ def validate(config: Config, *, positions: Mapping[str, Sequence[int]] | None = 
     if config.server.shutdown_delay < timedelta(0):
         result.error("server.shutdownDelay", "must be 0s or a positive duration")
 
+    check_grpc(config.grpc, result, is_loopback_host)
     connector_ids = _check_connectors(config, result, at)
     _check_plugin_configs(config, result, at)
     _check_oauth2(config, connector_ids, result)

@@ -57,6 +57,7 @@ from dex_py.serving.server import (
     make_ssl_context,
     plan,
     port_of,
+    start_grpc,
     stopped,
 )
 
@@ -282,6 +283,7 @@ def build_granian(
             server.setup.close_in_worker.append(metrics_server.socket)
             log.info("metrics and probes on http://%s (/metrics, /healthz/*)", telemetry)
         log.info(listening_message(config, settled.workers), extra={"config": config_path})
+        start_grpc(config, state)
 
     server.on_shutdown(lambda: stopped(state))
 

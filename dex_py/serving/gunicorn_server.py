@@ -35,6 +35,7 @@ from dex_py.serving.server import (
     default_factory,
     listening_message,
     plan,
+    start_grpc,
     start_housekeeping,
     stopped,
 )
@@ -193,6 +194,7 @@ def build_application(
             )
             log.info("metrics and probes on http://%s (/metrics, /healthz/*)", telemetry)
         log.info(listening_message(config, n_workers), extra={"config": config_path})
+        start_grpc(config, state)
 
     def post_fork(server: Any, worker: Any) -> None:
         metrics_server = state.get("metrics_server")

@@ -127,8 +127,25 @@ def run_migrations(config: Config) -> None:
     log.info("database schema at revision %s", revision)
 
 
+def start_grpc(config: Config, state: dict[str, Any]) -> None:
+    """In the master, once the workers are up: the gRPC API when ``grpc.addr`` is set
+    (``dex_py.serving.grpc_server``); ``stopped`` stops it."""
+    if not config.grpc.addr:
+        return
+    from dex_py.serving.grpc_server import GrpcStartError, start_grpc_api
+
+    try:
+        state["grpc_api"] = start_grpc_api(config)
+    except GrpcStartError as exc:
+        log.error("gRPC API not started: %s", exc)
+
+
 def stopped(state: dict[str, Any]) -> None:
-    """In the master, last: stop the metrics server, remove the metrics directory, say so."""
+    """In the master, last: stop the gRPC API and the metrics server, remove the metrics
+    directory, say so."""
+    grpc_api = state.pop("grpc_api", None)
+    if grpc_api is not None:
+        grpc_api.stop()
     metrics_server = state.pop("metrics_server", None)
     if metrics_server is not None:
         metrics_server.shutdown()
@@ -223,6 +240,8 @@ def plan(config: Config, *, workers: int | None = None) -> Plan:
         except OSError as exc:
             raise ServeError(f"web.tlsCert/web.tlsKey: {exc}") from exc
 
+    if config.grpc.addr:
+        _check_grpc(config)
     for warning in startup_warnings(config):
         log.warning(warning)
     n_workers = workers or config.server.workers or default_workers()
@@ -230,6 +249,17 @@ def plan(config: Config, *, workers: int | None = None) -> Plan:
         n_workers = 1
     run_migrations(config)
     return Plan(binds, tls, tls_port, n_workers)
+
+
+def _check_grpc(config: Config) -> None:
+    from dex_py.serving.grpc_server import GrpcStartError, check_grpc_api
+
+    address = config.grpc.addr
+    check_port_free("grpc.addr", listen_host(address), port_of(address))
+    try:
+        check_grpc_api(config)
+    except GrpcStartError as exc:
+        raise ServeError(str(exc)) from None
 
 
 def listening_message(config: Config, n_workers: int) -> str:

@@ -38,7 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dex_py.login_guard",
         "dex_py.second_factor",
     ),
-    ("dex_py.web", "dex_py.ops"),
+    ("dex_py.web", "dex_py.ops", "dex_py.grpc_api"),
     ("dex_py.oauth", "dex_py.admin", "dex_py.kube", "dex_py.mfa"),
     ("dex_py.app", "dex_py.error_handlers"),
     (

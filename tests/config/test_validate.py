@@ -499,7 +499,7 @@ WARNING_CASES: list[tuple[str, Mutate, str]] = [
         setter("expiry", {"refreshTokens": {"lifetime": "1h"}}),
         "expiry.refreshTokens.lifetime: unknown key (ignored)",
     ),
-    ("grpc", setter("grpc", {"addr": "127.0.0.1:5557"}), "grpc: accepted but not used by dex-py"),
+    ("grpc", setter("grpc", {"port": "127.0.0.1:5557"}), "grpc.port: unknown key (ignored)"),
     (
         "client-remote-ip",
         setter("web.clientRemoteIP", {"header": "X-Forwarded-For", "hops": 2}),
