@@ -60,6 +60,7 @@ def test_create_verify_update_delete(api, storage: Storage) -> None:
         b"plain text password",
         bcrypt.hashpw(b"cheap", bcrypt.gensalt(rounds=4)),  # below Dex's minimum cost
     ],
+    ids=["plain-text", "cost-4"],  # stable ids: every xdist worker must collect the same tests
 )
 def test_create_refuses_what_is_not_an_acceptable_bcrypt_hash(api, storage: Storage, hash) -> None:
     with pytest.raises(grpc.RpcError) as e:
