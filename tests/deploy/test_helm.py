@@ -220,9 +220,19 @@ def test_https_adds_the_flag_port_and_service_port() -> None:
     assert "https" in {p["name"] for p in k8s.one(manifests, "Service")["spec"]["ports"]}
 
 
-def test_grpc_is_refused_with_a_reason() -> None:
-    with pytest.raises(RenderError, match="does not serve Dex's gRPC API"):
+def test_grpc_needs_mutual_tls_and_opens_its_port() -> None:
+    with pytest.raises(RenderError, match="tlsCert, tlsKey and tlsClientCA"):
         render({"config": SQLITE_CONFIG, "grpc": {"enabled": True}})
+    tls = {"tlsCert": "/etc/dex/tls/tls.crt", "tlsKey": "/etc/dex/tls/tls.key"}
+    tls["tlsClientCA"] = "/etc/dex/tls/ca.crt"
+    manifests = render({"config": {**SQLITE_CONFIG, "grpc": tls}, "grpc": {"enabled": True}})
+    k8s.validate_all(manifests)
+    spec = k8s.container(k8s.one(manifests, "Deployment"))
+    assert "--grpc-addr=0.0.0.0:5557" in spec["args"]
+    assert k8s.named_port(spec, "grpc") == 5557
+    assert "grpc" in {p["name"] for p in k8s.one(manifests, "Service")["spec"]["ports"]}
+    plain = k8s.container(k8s.one(render({"config": SQLITE_CONFIG}), "Deployment"))
+    assert not any(a.startswith("--grpc-addr") for a in plain["args"])
 
 
 def test_an_existing_config_secret_is_mounted_instead() -> None:
