@@ -68,10 +68,11 @@ def storage_or_exit(config: Config) -> Iterator[Storage]:
         storage.close()
 
 
-def admin_audit(config: Config, action: str, **fields: str) -> None:
+def admin_audit(config: Config, storage: Storage, action: str, **fields: str) -> None:
     """One audit line (``dex_py.audit``, event ``admin``) for a change an operator made from the
-    command line, in the config's log format, also kept in the audit log in storage (unless
-    ``audit.store: false``); ``actor`` is ``cli:<operating-system user>``."""
+    command line, in the config's log format, also kept in the audit log of ``storage`` (the
+    one the command already has open; unless ``audit.store: false``); ``actor`` is
+    ``cli:<operating-system user>``."""
     import getpass
 
     from dex_py.config.audit_log import SECTION, AuditPolicy
@@ -84,8 +85,5 @@ def admin_audit(config: Config, action: str, **fields: str) -> None:
     except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
         actor = f"cli:uid:{os.getuid()}"
     details: dict[str, Any] = {"action": action, "actor": actor, **fields}
-    if not AuditPolicy.from_config(config.extensions.get(SECTION)).store:
-        audit("admin", **details)
-        return
-    with storage_or_exit(config) as storage:
-        audit("admin", storage=storage, **details)
+    keep = AuditPolicy.from_config(config.extensions.get(SECTION)).store
+    audit("admin", storage=storage if keep else None, **details)

@@ -61,7 +61,7 @@ def rotate(config_file: str) -> None:
             kid = manager_from_config(storage, Clock(), config).rotate_now()
         except KeyStoreError as exc:
             fail(str(exc))
-    admin_audit(config, "keys.rotate", kid=kid, retired=previous)
+        admin_audit(config, storage, "keys.rotate", kid=kid, retired=previous)
     if previous:
         click.echo(f"rotated: signing key {kid} (retired {previous})")
     else:

@@ -105,7 +105,7 @@ def add(
             storage.create_password(record)
         except AlreadyExistsError:
             fail(f"a user with e-mail {email} already exists")
-    admin_audit(config, "passwords.add", email=email, user=record.user_id)
+        admin_audit(config, storage, "passwords.add", email=email, user=record.user_id)
     click.echo(f"added {email} (user id {record.user_id})")
 
 
@@ -148,7 +148,7 @@ def delete(config_file: str, email: str) -> None:
             storage.delete_password(email)
         except NotFoundError:
             fail(f"no user with e-mail {email}")
-    admin_audit(config, "passwords.delete", email=email)
+        admin_audit(config, storage, "passwords.delete", email=email)
     click.echo(f"deleted {email}")
 
 
@@ -176,5 +176,5 @@ def passwd(config_file: str, email: str, password_stdin: bool) -> None:
             storage.update_password(email, lambda p: dataclasses.replace(p, hash=password_hash))
         except NotFoundError:
             fail(f"no user with e-mail {email}")
-    admin_audit(config, "passwords.passwd", email=email)
+        admin_audit(config, storage, "passwords.passwd", email=email)
     click.echo(f"changed the password of {email}")

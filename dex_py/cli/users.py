@@ -37,7 +37,7 @@ def unlock(config_file: str, connector_id: str, username: str) -> None:
     with storage_or_exit(config) as storage:
         counter = attempt_counter(storage, policy)
         removed = LoginGuard(counter, Clock(), policy).unlock(connector_id, username)
-    admin_audit(config, "users.unlock", connector=connector_id, user=username)
+        admin_audit(config, storage, "users.unlock", connector=connector_id, user=username)
     click.echo(f"unlocked {username} on {connector_id} ({removed} count(s) removed)")
 
 
@@ -70,9 +70,10 @@ def reset_mfa(config_file: str, user: str, connector_id: str) -> None:
         except NotFoundError:
             found = False
         SecondFactorGuard(attempt_counter(storage, policy), Clock(), policy).reset(key)
+        if found:
+            admin_audit(config, storage, "users.reset-mfa", user=user)
     if not found:
         fail(f"no second factor stored for {user}")
-    admin_audit(config, "users.reset-mfa", user=user)
     click.echo(f"second factors of {user} removed")
 
 
