@@ -14,6 +14,8 @@ from flask import Flask
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.admin import SECTION as ADMIN
+from dex_py.config.admin import AdminPolicy
 from dex_py.config.audit_log import SECTION as AUDIT
 from dex_py.config.audit_log import AuditPolicy
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
@@ -106,6 +108,7 @@ def create_app(
         ),
         mfa_guard=SecondFactorGuard(attempts, clock, brute_force),
         audit_policy=AuditPolicy.from_config(config.extensions.get(AUDIT)),
+        admin_policy=AdminPolicy.from_config(config.extensions.get(ADMIN)),
     )
     app.extensions["dex_py"] = svc
 

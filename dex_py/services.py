@@ -9,6 +9,7 @@ from flask import current_app
 
 from dex_py.clock import Clock
 from dex_py.config import Config
+from dex_py.config.admin import AdminPolicy
 from dex_py.config.audit_log import AuditPolicy
 from dex_py.login_guard import ClientGuard, LoginGuard, SecondFactorGuard
 from dex_py.second_factor import SecondFactors
@@ -41,6 +42,8 @@ class Services:
     mfa_guard: SecondFactorGuard  # wrong second-factor codes counted and limited
     # the audit log in storage (the audit section)
     audit_policy: AuditPolicy = field(default_factory=AuditPolicy)
+    # who may use the admin console and API (the admin section)
+    admin_policy: AdminPolicy = field(default_factory=AdminPolicy)
     # per-process memo of derived documents (the discovery JSON, ...)
     memo: dict[str, Any] = field(default_factory=dict)
 

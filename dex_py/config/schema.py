@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import jsonschema
 
 import connectors
-from dex_py.config import audit_log, kubernetes, mfa, session, teams
+from dex_py.config import admin, audit_log, kubernetes, mfa, session, teams
 from dex_py.config.model import (
     GRANT_TYPES,
     LOG_FORMATS,
@@ -209,6 +209,8 @@ def _own_sections(props: dict[str, Any]) -> None:
     flag = {"type": "boolean"}
     props["mfa"] |= _names(mfa.SECTION_KEYS, allowedMethods=methods, required=flag)
     props["audit"] |= _names(audit_log.SECTION_KEYS, store=flag)
+    names = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    props["admin"] |= _names(admin.SECTION_KEYS, teams=names, emails=names, clients=names)
     review = {kubernetes.TOKEN_REVIEW: _names(kubernetes.TOKEN_REVIEW_KEYS)}
     props["kubernetes"] |= _names(kubernetes.SECTION_KEYS, **review)
 

@@ -21,6 +21,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import connectors
+from dex_py.config.admin import SECTION as ADMIN
+from dex_py.config.admin import AdminPolicy
 from dex_py.config.audit_log import SECTION as AUDIT
 from dex_py.config.audit_log import AuditPolicy
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
@@ -256,7 +258,7 @@ def _check_plugin_configs(config: Config, result: Validation, at: _At) -> None:
 
 def _check_extension_sections(config: Config, result: Validation) -> None:
     """Our own top-level sections (``teams``, ``session``, ``kubernetes``, ``bruteForce``, ``mfa``,
-    ``audit``),
+    ``audit``, ``admin``),
     validated by the modules that own them, so a bad rule stops ``serve`` and ``check-config``
     with the others."""
 
@@ -267,6 +269,7 @@ def _check_extension_sections(config: Config, result: Validation) -> None:
         (BruteForcePolicy.from_config, BRUTE_FORCE),
         (MFAPolicy.from_config, MFA),
         (AuditPolicy.from_config, AUDIT),
+        (AdminPolicy.from_config, ADMIN),
     ):
         try:
             parse(config.extensions.get(section))
