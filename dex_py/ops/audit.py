@@ -48,6 +48,7 @@ STORED_EVENTS = frozenset(
     {"login", "revocation", "refresh_reuse", "code_replay", "logout", "admin"}
 )
 _RECORD_FIELDS = ("event", "outcome", "client", "connector", "ip")
+_OBJECT_FIELDS = ("object", "email", "user", "kid")  # the first one set names the object
 _label_values: dict[str, set[str]] = {"client": set(), "connector": set()}
 
 
@@ -117,12 +118,20 @@ def _store(fields: dict[str, Any], storage: Storage | None) -> None:
         if not svc.audit_policy.store:
             return
         storage, now = svc.storage, svc.clock.now()
-    details = {k: v for k, v in fields.items() if k not in (*_RECORD_FIELDS, "user", "actor")}
+    details = {
+        k: v for k, v in fields.items() if k not in (*_RECORD_FIELDS, "user", "actor", "object")
+    }
     record = AuditRecord(
         id=secrets.token_hex(16),
         time=now,
         actor=str(fields.get("actor") or fields.get("user") or ""),
-        object=str(fields.get("email") or fields.get("user") or fields.get("kid") or ""),
+        object=str(
+            fields.get("object")
+            or fields.get("email")
+            or fields.get("user")
+            or fields.get("kid")
+            or ""
+        ),
         details=json.dumps(details, sort_keys=True, default=str),
         **{k: str(fields.get(k, "")) for k in _RECORD_FIELDS},
     )

@@ -38,8 +38,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dex_py.login_guard",
         "dex_py.second_factor",
     ),
-    ("dex_py.web", "dex_py.ops", "dex_py.grpc_api"),
-    ("dex_py.oauth", "dex_py.admin", "dex_py.kube", "dex_py.mfa"),
+    ("dex_py.web", "dex_py.ops", "dex_py.grpc_api", "dex_py.management"),
+    ("dex_py.oauth", "dex_py.admin", "dex_py.admin_api", "dex_py.kube", "dex_py.mfa"),
     ("dex_py.app", "dex_py.error_handlers"),
     (
         "dex_py.serving",
@@ -66,7 +66,7 @@ ALLOWED_UPWARD = (
     ("dex_py.config.schema", "dex_py.storage"),
     ("dex_py.config.schema", "dex_py.storage.settings"),
 )
-_BLUEPRINTS = ("dex_py.oauth", "dex_py.admin", "dex_py.kube", "dex_py.mfa")
+_BLUEPRINTS = ("dex_py.oauth", "dex_py.admin", "dex_py.admin_api", "dex_py.kube", "dex_py.mfa")
 # What the auth proxy (its own process, a relying party of any issuer) may use of dex_py.
 _PROXY_MAY_USE = ("dex_py$", "dex_py.clock", "dex_py.errors", "dex_py.resources", "dex_py.proxy")
 RULES = (

@@ -1,0 +1,47 @@
+"""Who made a change, and the audit record every change leaves (event ``admin``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dex_py.ops.audit import FAILURE, SUCCESS, audit
+from dex_py.services import Services
+
+
+@dataclass(frozen=True)
+class Actor:
+    """``kind`` is ``console`` (an admin in the browser: ``id`` is their ``sub``), ``api`` (a
+    client's bearer token: ``id`` is the client id) or ``grpc``/``cli``."""
+
+    kind: str
+    id: str
+    email: str = ""
+
+    @property
+    def name(self) -> str:
+        """How the audit log names the actor: ``console:ops@example.com``, ``api:automation``."""
+        return f"{self.kind}:{self.email or self.id}"
+
+
+def record(
+    svc: Services,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    ok: bool = True,
+    **details: Any,
+) -> None:
+    """Audit one admin action (``client.create``, ``user.delete``, ...) on one object
+    (``client:example-app``). ``details`` must never hold a secret."""
+    audit(
+        "admin",
+        SUCCESS if ok else FAILURE,
+        actor=actor.name,
+        action=action,
+        object=f"{object_type}:{object_id}",
+        storage=svc.storage,
+        **details,
+    )
