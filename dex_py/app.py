@@ -93,7 +93,7 @@ def create_app(
         clock=clock,
         keys=keys,
         clients=ClientStore(
-            storage, ClientAssertionVerifier(storage, clock, (issuer, issuer + "/token"))
+            storage, ClientAssertionVerifier(storage, clock, (issuer, issuer + "/token")), clock
         ),
         connectors=ConnectorManager(
             config,
