@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dex_py.revocation",
         "dex_py.login_guard",
         "dex_py.second_factor",
+        "dex_py.auth_codes",
     ),
     ("dex_py.web", "dex_py.ops", "dex_py.grpc_api", "dex_py.management"),
     ("dex_py.oauth", "dex_py.admin", "dex_py.admin_api", "dex_py.kube", "dex_py.mfa"),
