@@ -3,7 +3,9 @@
 Config-defined clients are a read-only overlay held in memory (``storage.static``), so looking
 one up costs no database round trip on the hot path; clients created at run time come from
 storage. Secrets are compared as SHA-256 digests in constant time: they are
-high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8). Clients
+high-entropy random strings, so a password KDF would only cost throughput (DESIGN §8). After a
+rotation the replaced secret is accepted too until ``previous_secret_expiry`` (both digests are
+compared every time, so the answer's timing does not tell which one matched). Clients
 registered with ``private_key_jwt`` authenticate with a signed assertion instead
 (``dex_py.jose.client_assertions``).
 
@@ -19,8 +21,10 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from urllib.parse import unquote, urlsplit
 
+from dex_py.clock import Clock
 from dex_py.config import StaticClient
 from dex_py.errors import InvalidClient, InvalidRequest
 from dex_py.jose.client_assertions import (
@@ -63,11 +67,18 @@ def client_from_config(c: StaticClient) -> Client:
 
 class ClientStore:
     """Finds clients by id (``None`` when unknown). ``assertions`` verifies ``private_key_jwt``
-    client assertions; without it that method is refused."""
+    client assertions; without it that method is refused. ``clock`` tells whether a rotated-out
+    secret is still in its grace period."""
 
-    def __init__(self, storage: Storage, assertions: ClientAssertionVerifier | None = None) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        assertions: ClientAssertionVerifier | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self._storage = storage
         self.assertions = assertions
+        self.clock = clock or Clock()
 
     def get(self, client_id: str) -> Client | None:
         if not client_id or len(client_id) > 255:
@@ -78,11 +89,24 @@ class ClientStore:
             return None
 
 
-def check_secret(client: Client, secret: str) -> bool:
-    """Constant-time comparison of a presented secret with the stored digest."""
-    if not client.secret_hash:
-        return False
-    return hmac.compare_digest(secret_digest(secret), client.secret_hash)
+_NO_DIGEST = "0" * 64  # compared against when a client has no previous secret: same work
+
+
+def check_secret(client: Client, secret: str, now: datetime | None = None) -> bool:
+    """Constant-time comparison of a presented secret with the stored digest and, when ``now``
+    is given and before ``previous_secret_expiry``, with the digest of the secret a rotation
+    replaced. Both comparisons always run."""
+    digest = secret_digest(secret)
+    current = hmac.compare_digest(digest, client.secret_hash or _NO_DIGEST)
+    previous = hmac.compare_digest(digest, client.previous_secret_hash or _NO_DIGEST)
+    in_grace = (
+        now is not None
+        and client.previous_secret_expiry is not None
+        and now < client.previous_secret_expiry
+    )
+    return (bool(client.secret_hash) and current) or (
+        bool(client.previous_secret_hash) and previous and in_grace
+    )
 
 
 def _basic_credentials(header: str) -> tuple[str, str] | None:
@@ -154,7 +178,7 @@ def authenticate_client(
     if client.public and not client.secret_hash:
         # Dex lets public clients send an empty or any secret; we accept only none.
         raise InvalidClient("public clients do not authenticate with a secret")
-    if not check_secret(client, secret):
+    if not check_secret(client, secret, clients.clock.now()):
         raise InvalidClient("invalid client credentials")
     return client, method
 

@@ -209,8 +209,7 @@ def _own_sections(props: dict[str, Any]) -> None:
     flag = {"type": "boolean"}
     props["mfa"] |= _names(mfa.SECTION_KEYS, allowedMethods=methods, required=flag)
     props["audit"] |= _names(audit_log.SECTION_KEYS, store=flag)
-    names = {"type": "array", "items": {"type": "string", "minLength": 1}}
-    props["admin"] |= _names(admin.SECTION_KEYS, teams=names, emails=names, clients=names)
+    props["admin"] |= _names(admin.SECTION_KEYS)
     review = {kubernetes.TOKEN_REVIEW: _names(kubernetes.TOKEN_REVIEW_KEYS)}
     props["kubernetes"] |= _names(kubernetes.SECTION_KEYS, **review)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from dex_py.storage.records import (
     GRANT_PREFIX,
@@ -25,6 +25,7 @@ from dex_py.storage.records import (
     AuthRequest,
     Claims,
     Client,
+    ConflictError,
     Connector,
     DeviceRequest,
     GCResult,
@@ -54,6 +55,7 @@ __all__ = [
     "AuthRequest",
     "Claims",
     "Client",
+    "ConflictError",
     "Connector",
     "DeviceRequest",
     "GCResult",
@@ -210,6 +212,22 @@ class Storage(Protocol):
     def update_mfa_state(self, id: str, fn: Updater[MFAState]) -> MFAState: ...
     def delete_mfa_state(self, id: str) -> None: ...
     def list_mfa_states(self) -> list[MFAState]: ...  # for copying storage
+
+    # runtime-managed objects (issue 12). The change counter: whoever changes a client,
+    # connector, password or setting at run time bumps it afterwards, and every process that
+    # caches such objects (the running connectors, the team rules) rebuilds them when it moved.
+    # ``generation`` is 0 before the first bump and costs one primary-key read;
+    # ``bump_generation`` is an atomic increment across processes and returns the new value.
+    def generation(self) -> int: ...
+    def bump_generation(self) -> int: ...
+
+    # settings: small JSON values (lists, objects, strings, numbers) by key, each with a version
+    # for optimistic concurrency. ``get_setting`` returns ``(value, version)``, ``(None, 0)``
+    # for a key never written; ``put_setting`` writes only if the version is still
+    # ``expected_version`` (0: never written), returns the new version, and raises
+    # ``ConflictError`` otherwise (nothing written).
+    def get_setting(self, key: str) -> tuple[Any, int]: ...
+    def put_setting(self, key: str, value: Any, expected_version: int) -> int: ...
 
     # housekeeping
     def garbage_collect(self, now: datetime) -> GCResult: ...

@@ -1,7 +1,8 @@
 """Copying what lasts from one storage into another (``dex-py migrate-storage``): clients,
 passwords, connectors, signing keys, browser sessions, refresh tokens and users' second factors
-(``MFAState``), between any two
-backends (SQLite, PostgreSQL, MySQL, etcd).
+(``MFAState``) and the settings of ``SETTING_KEYS`` (the stored team rules), between any two
+backends (SQLite, PostgreSQL, MySQL, etcd). When anything changed, the target's change counter
+is bumped, so servers already running on it pick the copy up.
 
 Idempotent: an object missing in the target is created, one that differs is overwritten with the
 source's, an equal one is left alone, so the copy can be run again (say, once more right before
@@ -19,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from dex_py.storage.base import AlreadyExistsError, Keys, NotFoundError, Storage
+from dex_py.storage.records import SETTING_KEYS
 
 
 @dataclass
@@ -72,6 +74,18 @@ def _source(obj: Any, _old: Any) -> Any:
     return obj
 
 
+def _copy_setting(report: CopyReport, key: str, source: Storage, target: Storage) -> None:
+    value, version = source.get_setting(key)
+    if not version:
+        return
+    old, old_version = target.get_setting(key)
+    if old_version and old == value:
+        report.count(report.unchanged, "setting")
+        return
+    target.put_setting(key, value, old_version)
+    report.count(report.updated if old_version else report.created, "setting")
+
+
 def copy_storage(source: Storage, target: Storage) -> CopyReport:
     """Copy every lasting object of ``source`` into ``target`` (see the module docstring)."""
     report = CopyReport()
@@ -81,6 +95,10 @@ def copy_storage(source: Storage, target: Storage) -> CopyReport:
     _copy_all(report, "session", source.list_sessions(), lambda s: s.id, target)
     _copy_all(report, "refresh_token", source.list_refresh_tokens(), lambda t: t.id, target)
     _copy_all(report, "mfa_state", source.list_mfa_states(), lambda s: s.id, target)
+    for key in SETTING_KEYS:
+        _copy_setting(report, key, source, target)
+    if report.created or report.updated:
+        target.bump_generation()
     try:
         keys = source.get_keys()
     except NotFoundError:  # the source never had keys

@@ -22,6 +22,7 @@ from functools import partial
 
 from dex_py.storage import etcd_client as ec
 from dex_py.storage.base import Issuer, Updater
+from dex_py.storage.etcd_runtime import EtcdRuntimeObjects
 from dex_py.storage.etcd_settings import EtcdSettings
 from dex_py.storage.etcd_table import Kind, Tables
 from dex_py.storage.memory_table import select_audit_records, select_logout_events, utc
@@ -76,8 +77,9 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-class EtcdStorage:
-    """``Storage`` in etcd; thread-safe, and safe to share with other processes and replicas."""
+class EtcdStorage(EtcdRuntimeObjects):
+    """``Storage`` in etcd; thread-safe, and safe to share with other processes and replicas.
+    The change counter and the settings: ``etcd_runtime``."""
 
     def __init__(self, settings: EtcdSettings) -> None:
         self.client = ec.EtcdClient(settings)

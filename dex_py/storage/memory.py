@@ -9,10 +9,12 @@ are the one mutable part (a ``dict``) and are copied on the way in and out.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from dex_py.storage.base import (
     AlreadyExistsError,
@@ -20,6 +22,7 @@ from dex_py.storage.base import (
     AuthCode,
     AuthRequest,
     Client,
+    ConflictError,
     Connector,
     DeviceRequest,
     GCResult,
@@ -67,6 +70,8 @@ class MemoryStorage:
         self._keys: Keys | None = None
         self._revoked: dict[str, datetime] = {}
         self._attempts: dict[str, tuple[int, datetime]] = {}  # key -> (count, window end)
+        self._generation = 0
+        self._settings: dict[str, tuple[str, int]] = {}  # key -> (JSON text, version)
 
     def __repr__(self) -> str:
         return "MemoryStorage()"
@@ -404,6 +409,34 @@ class MemoryStorage:
     def any_revoked(self, keys: Sequence[str]) -> bool:
         with self._lock:
             return any(key in self._revoked for key in keys)
+
+    # runtime-managed objects: the change counter and settings (kept as JSON text, so a
+    # caller's later change to a value it passed or got is its own)
+
+    def generation(self) -> int:
+        with self._lock:
+            return self._generation
+
+    def bump_generation(self) -> int:
+        with self._lock:
+            self._generation += 1
+            return self._generation
+
+    def get_setting(self, key: str) -> tuple[Any, int]:
+        with self._lock:
+            text, version = self._settings.get(key, ("null", 0))
+        return json.loads(text), version
+
+    def put_setting(self, key: str, value: Any, expected_version: int) -> int:
+        text = json.dumps(value)
+        with self._lock:
+            _, version = self._settings.get(key, ("null", 0))
+            if version != expected_version:
+                raise ConflictError(
+                    f"setting {key!r} is at version {version}, not {expected_version}"
+                )
+            self._settings[key] = (text, version + 1)
+            return version + 1
 
     # housekeeping
 

@@ -188,6 +188,9 @@ client = sa.Table(
     sa.Column("jwks_uri", LongText, nullable=False, server_default=EMPTY),
     sa.Column("backchannel_logout_uri", LongText, nullable=False, server_default=EMPTY),
     sa.Column("skip_approval", sa.Boolean(), nullable=False, server_default=FALSE),
+    # 0009: secret rotation (the replaced secret's digest, accepted until its expiry)
+    sa.Column("previous_secret_hash", _key(), nullable=False, server_default=EMPTY),
+    sa.Column("previous_secret_expiry", UTCDateTime(), nullable=True),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -308,6 +311,27 @@ mfa_state = sa.Table(
     **MYSQL_TABLE_ARGS,
 )
 
+# 0009: runtime-managed objects. ``change_counter`` holds one row (``COUNTER_ROW_ID``) that
+# every change to clients, connectors, passwords or settings increments, so other processes
+# notice; ``setting`` holds small JSON values (stored team rules) with a version.
+COUNTER_ROW_ID = "objects"
+change_counter = sa.Table(
+    "change_counter",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("value", sa.BigInteger(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+setting = sa.Table(
+    "setting",
+    metadata,
+    sa.Column("id", _key(), primary_key=True),
+    sa.Column("value", LongText, nullable=False),  # JSON
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
 ALL_TABLES: tuple[sa.Table, ...] = (
     auth_request,
     auth_code,
@@ -322,6 +346,8 @@ ALL_TABLES: tuple[sa.Table, ...] = (
     device_request,
     attempt_counter,
     mfa_state,
+    change_counter,
+    setting,
 )
 
 # 0008: the audit log (security events and admin changes), listed newest first, by event or actor.

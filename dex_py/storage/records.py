@@ -29,6 +29,10 @@ class ReadOnlyError(StorageError):
     """The entity is defined in the config file and cannot be changed through storage."""
 
 
+class ConflictError(StorageError):
+    """The record changed since the caller read it (a stale version: optimistic concurrency)."""
+
+
 @dataclass(frozen=True)
 class Claims:
     """The identity a connector vouched for (Dex ``storage.Claims``)."""
@@ -172,6 +176,10 @@ class Client:
     backchannel_logout_uri: str = ""  # OIDC Back-Channel Logout 1.0
     # dex-py: approval page skipped for this client (public clients need it, RFC 8252 §8.6)
     skip_approval: bool = False
+    # Secret rotation: the digest of the secret replaced last, still accepted until its expiry
+    # (a grace period for the client's deployments to pick up the new one); "" and None: none.
+    previous_secret_hash: str = ""
+    previous_secret_expiry: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +348,12 @@ class GCResult:
             + self.attempt_counters
         )
 
+
+# The settings (``Storage.get_setting``) dex-py keeps: the team rules added at run time (a JSON
+# list shaped like the ``teams.rules`` entries of the config file). ``migrate-storage`` copies
+# the ones listed in ``SETTING_KEYS``.
+TEAM_RULES_SETTING = "team-rules"
+SETTING_KEYS = (TEAM_RULES_SETTING,)
 
 GRANT_PREFIX = "grant:"
 

@@ -20,7 +20,6 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -72,27 +71,17 @@ from dex_py.storage.sql_entities import (
     expired_keys,
     logout_event_filters,
 )
+from dex_py.storage.sql_runtime import SQLRuntimeObjects
+from dex_py.storage.sql_transactions import retryable
 
 log = logging.getLogger(__name__)
 
-# Lock conflicts worth retrying update_keys for: MySQL deadlock / lock wait timeout,
-# PostgreSQL serialization failure / deadlock.
-_RETRY_MYSQL_CODES = (1213, 1205)
-_RETRY_PG_STATES = ("40001", "40P01")
 _KEYS_ATTEMPTS = 5
 GC_BATCH_SIZE = 1000  # rows per garbage collection transaction
 GC_BATCH_PAUSE = 0.002  # seconds between two batches: other writers get the lock (SQLite)
 
 
-def _retryable(exc: DBAPIError) -> bool:
-    orig = exc.orig
-    if getattr(orig, "sqlstate", None) in _RETRY_PG_STATES:
-        return True
-    args: Any = getattr(orig, "args", None) or (None,)
-    return args[0] in _RETRY_MYSQL_CODES
-
-
-class SQLStorage(SQLDeviceFlow):
+class SQLStorage(SQLDeviceFlow, SQLRuntimeObjects):
     """``Storage`` over a SQLAlchemy engine (build one with ``storage.open_storage``)."""
 
     gc_batch_size: int = GC_BATCH_SIZE
@@ -309,7 +298,7 @@ class SQLStorage(SQLDeviceFlow):
                 return self._update_keys_once(fn)
             except DBAPIError as exc:
                 creation_race = isinstance(exc, IntegrityError)
-                if attempt == _KEYS_ATTEMPTS or not (creation_race or _retryable(exc)):
+                if attempt == _KEYS_ATTEMPTS or not (creation_race or retryable(exc)):
                     raise
                 log.info("signing keys changed concurrently; retrying (attempt %d)", attempt)
         raise AssertionError("unreachable")

@@ -41,6 +41,19 @@ from dex_py.storage.timeouts import without_timeouts
 
 D = TypeVar("D")
 SWAP_ATTEMPTS = 3  # optimistic updates of one row that lost a race before the lock is taken
+# Lock conflicts worth retrying a whole transaction for: MySQL deadlock / lock wait timeout,
+# PostgreSQL serialization failure / deadlock.
+_RETRY_MYSQL_CODES = (1213, 1205)
+_RETRY_PG_STATES = ("40001", "40P01")
+
+
+def retryable(exc: DBAPIError) -> bool:
+    """Whether ``exc`` is a lock conflict after which the transaction may simply run again."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRY_PG_STATES:
+        return True
+    args: Any = getattr(orig, "args", None) or (None,)
+    return args[0] in _RETRY_MYSQL_CODES
 
 
 @contextlib.contextmanager

@@ -277,6 +277,18 @@ class StaticOverlay:
     def any_revoked(self, keys: Sequence[str]) -> bool:
         return self.storage.any_revoked(keys)
 
+    def generation(self) -> int:
+        return self.storage.generation()
+
+    def bump_generation(self) -> int:
+        return self.storage.bump_generation()
+
+    def get_setting(self, key: str) -> tuple[Any, int]:
+        return self.storage.get_setting(key)
+
+    def put_setting(self, key: str, value: Any, expected_version: int) -> int:
+        return self.storage.put_setting(key, value, expected_version)
+
     def garbage_collect(self, now: datetime) -> GCResult:
         return self.storage.garbage_collect(now)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -12,6 +13,7 @@ import pytest
 from dex_py.storage.base import (
     AlreadyExistsError,
     AuditRecord,
+    ConflictError,
     Keys,
     NotFoundError,
     Storage,
@@ -51,6 +53,24 @@ def ops(storage: Storage, kind: str):
 
 def key_of(kind: str, obj: object) -> str:
     return str(getattr(obj, KEY_FIELD.get(kind, "id")))
+
+
+def in_threads(work: Callable[[], object], n: int = 4) -> list[BaseException]:
+    """Run ``work`` in ``n`` threads at once; the exceptions they raised."""
+    errors: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            work()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
 
 
 @pytest.mark.parametrize("kind", ENTITIES)
@@ -380,21 +400,12 @@ def test_reset_attempts_by_prefix(storage: Storage) -> None:
 def test_count_attempt_concurrent(storage: Storage) -> None:
     """Concurrent first attempts on one key (insert races) and later ones all count."""
     results: list[int] = []
-    errors: list[BaseException] = []
 
     def hit() -> None:
-        try:
-            for _ in range(5):
-                results.append(storage.count_attempt("shared", T0, timedelta(minutes=1)))
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(5):
+            results.append(storage.count_attempt("shared", T0, timedelta(minutes=1)))
 
-    threads = [threading.Thread(target=hit) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(hit) == []
     assert sorted(results) == list(range(1, 21))
 
 
@@ -497,21 +508,12 @@ def test_keys_first_creation_failure_writes_nothing(storage: Storage) -> None:
 def test_concurrent_updates_from_threads(storage: Storage) -> None:
     c = f.client(name="0")
     storage.create_client(c)
-    errors: list[BaseException] = []
 
     def work() -> None:
-        try:
-            for _ in range(20):
-                storage.update_client(c.id, lambda old: replace(old, name=str(int(old.name) + 1)))
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(20):
+            storage.update_client(c.id, lambda old: replace(old, name=str(int(old.name) + 1)))
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert in_threads(work) == []
     assert storage.get_client(c.id).name == "80"
 
 
@@ -654,3 +656,70 @@ def test_the_audit_log_lists_newest_first_filters_and_expires(storage: Storage) 
     assert [r.id for r in window] == ["a3", "a2"]
     assert storage.delete_audit_records(T0 + timedelta(minutes=15)) == 2
     assert [r.id for r in storage.list_audit_records()] == ["a4", "a3"]
+
+
+def test_the_change_counter_starts_at_zero_and_counts_every_bump(storage: Storage) -> None:
+    assert storage.generation() == 0
+    assert [storage.bump_generation() for _ in range(3)] == [1, 2, 3]
+    assert storage.generation() == 3
+
+
+def test_concurrent_bumps_from_threads_lose_no_increment(storage: Storage) -> None:
+    seen: list[int] = []
+    assert in_threads(lambda: seen.extend(storage.bump_generation() for _ in range(10))) == []
+    assert sorted(seen) == list(range(1, 41))  # each bump got its own new value
+    assert storage.generation() == 40
+
+
+def test_settings_keep_json_values_with_a_version(storage: Storage) -> None:
+    assert storage.get_setting("team-rules") == (None, 0)
+    rules = [{"connector": "ldap", "match": "cn=(?P<team>.+)", "team": "{team}", "ü": 1}]
+    assert storage.put_setting("team-rules", rules, 0) == 1
+    assert storage.get_setting("team-rules") == (rules, 1)
+    rules.append({"changed": "by the caller"})  # the caller's list is its own
+    assert len(storage.get_setting("team-rules")[0]) == 1
+    assert storage.put_setting("team-rules", [], 1) == 2
+    assert storage.get_setting("team-rules") == ([], 2)
+    assert storage.get_setting("other") == (None, 0)
+
+
+@pytest.mark.parametrize("stale", [0, 1, 3])
+def test_a_stale_setting_version_is_a_conflict_and_writes_nothing(
+    storage: Storage, stale: int
+) -> None:
+    storage.put_setting("k", "first", 0)
+    storage.put_setting("k", "second", 1)
+    with pytest.raises(ConflictError):
+        storage.put_setting("k", "lost", stale)
+    assert storage.get_setting("k") == ("second", 2)
+
+
+def test_concurrent_setting_writers_one_wins_per_version(storage: Storage) -> None:
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def work(n: int) -> None:
+        barrier.wait(timeout=10)
+        try:
+            storage.put_setting("race", n, 0)
+            results.append(f"won {n}")
+        except ConflictError:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("conflict") == 3
+    winner = next(r for r in results if r.startswith("won"))
+    assert storage.get_setting("race") == (int(winner.split()[1]), 1)
+
+
+def test_client_previous_secret_roundtrips(storage: Storage) -> None:
+    c = f.client(previous_secret_hash="d" * 64, previous_secret_expiry=T0)
+    storage.create_client(c)
+    assert storage.get_client(c.id) == c
+    plain = f.client(previous_secret_hash="", previous_secret_expiry=None)
+    storage.create_client(plain)
+    assert storage.get_client(plain.id) == plain

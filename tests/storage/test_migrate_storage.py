@@ -15,6 +15,7 @@ from dex_py.cli import main
 from dex_py.config import StorageConfig
 from dex_py.storage import open_storage
 from dex_py.storage.base import NotFoundError, Storage
+from dex_py.storage.records import TEAM_RULES_SETTING
 from tests.services import free_port
 from tests.storage import factories as f
 from tests.storage.conftest import Namespaces
@@ -46,6 +47,7 @@ def _everything(storage: Storage) -> dict[str, Any]:
         "refresh_tokens": storage.list_refresh_tokens(),
         "mfa_states": storage.list_mfa_states(),
         "keys": storage.get_keys(),
+        "team_rules": storage.get_setting(TEAM_RULES_SETTING)[0],
     }
 
 
@@ -61,6 +63,7 @@ def _fill(storage: Storage) -> None:
     storage.create_mfa_state(f.mfa_state())
     storage.update_keys(lambda old: f.keys())
     storage.create_auth_code(f.auth_code(id="code-in-flight"))
+    storage.put_setting(TEAM_RULES_SETTING, [{"groups": ["ops"], "teams": ["operators"]}], 0)
 
 
 def test_sqlite_to_etcd_to_postgres(tmp_path: Path, namespaces: Namespaces) -> None:
@@ -85,6 +88,7 @@ def test_sqlite_to_etcd_to_postgres(tmp_path: Path, namespaces: Namespaces) -> N
     for cfg in (etcd_cfg, pg_cfg):
         target = open_storage(cfg, migrate=False)
         assert _everything(target) == expected
+        assert target.generation() == 1  # running servers on the target notice the copy
         with pytest.raises(NotFoundError):  # logins in flight are not carried over
             target.get_auth_code("code-in-flight")
         target.close()

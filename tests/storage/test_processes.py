@@ -61,6 +61,16 @@ def test_concurrent_updates_from_processes_lose_nothing(shared_config: StorageCo
 
 
 @pytest.mark.slow
+def test_concurrent_bumps_from_processes_lose_no_increment(shared_config: StorageConfig) -> None:
+    storage = open_storage(shared_config, migrate=False)
+    start = storage.generation()
+    procs, times = 4, 25
+    run_processes(workers.bump, procs, shared_config, times, SPAWN.Barrier(procs))
+    assert storage.generation() == start + procs * times
+    storage.close()
+
+
+@pytest.mark.slow
 def test_concurrent_first_keys_creation_agrees_on_one_key(shared_config: StorageConfig) -> None:
     # Keep barrier and queue referenced here: Process.start() drops its args, and a
     # semaphore collected before the child unpickles it is gone.

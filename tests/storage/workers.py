@@ -21,6 +21,16 @@ def increment(cfg: StorageConfig, client_id: str, times: int, barrier: Any) -> N
     storage.close()
 
 
+def bump(cfg: StorageConfig, times: int, barrier: Any) -> None:
+    """Bump the change counter ``times`` times."""
+    storage = open_storage(cfg, migrate=False)
+    storage.ping()
+    barrier.wait(timeout=60)
+    for _ in range(times):
+        storage.bump_generation()
+    storage.close()
+
+
 def create_keys(cfg: StorageConfig, barrier: Any, results: Any) -> None:
     """Race to create the first key set; report the signing key this process ended up with."""
     storage = open_storage(cfg, migrate=False)
