@@ -3,7 +3,8 @@
 
 **Bodies.** Requests with a body must be ``application/json`` (else 415) holding a JSON object
 (else 400), ``PATCH`` a JSON merge patch (RFC 7396, ``application/merge-patch+json`` or
-``application/json``: ``null`` resets a field); responses are ``application/json`` with ``Cache-Control: no-store``.
+``application/json``: ``null`` resets a field); responses are ``application/json`` with
+``Cache-Control: no-store``.
 
 **ETags.** An object's ETag is its management view's ``version``, quoted (a strong validator).
 ``PUT``, ``PATCH`` and ``DELETE`` on an object that has one must send ``If-Match`` with that
