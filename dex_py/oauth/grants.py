@@ -16,8 +16,8 @@ from dataclasses import replace
 from typing import Any
 
 from connectors.base import ConnectorError
+from dex_py import revocation, second_factor
 from dex_py import scopes as sc
-from dex_py import second_factor
 from dex_py.auth_codes import MAX_CODE_LENGTH, Replayed, check_redemption, check_verifier_format
 from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
@@ -62,7 +62,9 @@ class AuthorizationCodeGrant(BaseGrant):
             refresh token chain stored with it (or nothing of either)."""
             grant = issuance.grant_of(code)
             if code.issued_refresh_token_id:
-                grant = replace(grant, grant_id=issuance.grant_id_of(code.issued_refresh_token_id))
+                grant = replace(
+                    grant, grant_id=revocation.grant_id_of(code.issued_refresh_token_id)
+                )
             check_issue_policy(svc, self.treq, grant)
             issued["grant"] = grant
             if not code.issued_refresh_token_id:
@@ -96,7 +98,7 @@ class AuthorizationCodeGrant(BaseGrant):
         log.warning("authorization code replay for client %s: revoking its tokens", code.client_id)
         audit("code_replay", FAILURE, client=code.client_id, user=code.claims.user_id)
         if code.issued_refresh_token_id:
-            issuance.revoke_grant(self.svc, code.issued_refresh_token_id)
+            revocation.revoke_grant(self.svc, code.issued_refresh_token_id)
         if code.issued_access_token_id and code.issued_access_token_expiry:
             storage.revoke_access_token(
                 code.issued_access_token_id, code.issued_access_token_expiry
@@ -150,7 +152,7 @@ class PasswordGrant(BaseGrant):
         )
         refresh_id = secrets.token_urlsafe(16) if sc.OFFLINE_ACCESS in scopes else ""
         if refresh_id:
-            grant = replace(grant, grant_id=issuance.grant_id_of(refresh_id))
+            grant = replace(grant, grant_id=revocation.grant_id_of(refresh_id))
         check_issue_policy(svc, self.treq, grant)
         refresh = ""
         if refresh_id:

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "dex_py.passwords",
         "dex_py.teams",
         "dex_py.backchannel",
+        "dex_py.revocation",
         "dex_py.login_guard",
         "dex_py.second_factor",
         "dex_py.auth_codes",
