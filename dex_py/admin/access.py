@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import g, request
 from werkzeug import Response
@@ -87,9 +87,9 @@ def csrf_purpose(path: str) -> bytes:
     return b"admin-console:" + path.encode()
 
 
-def csrf_for(path: str) -> str:
-    """The CSRF token of a form that posts to ``path``."""
-    return csrf_token(current_admin().login.csrf_key, csrf_purpose(path))
+def csrf_for(url: str) -> str:
+    """The CSRF token of a form that posts to ``url`` (its path counts, not its query)."""
+    return csrf_token(current_admin().login.csrf_key, csrf_purpose(urlsplit(url).path))
 
 
 def check_access() -> Response | None:

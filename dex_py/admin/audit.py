@@ -54,10 +54,10 @@ def list_view() -> Response:
             )
         except Invalid as exc:
             problems = exc.errors
+    filters: dict[str, Any] = {k: v for k, v in args.items() if v}
     next_url = None
     if page is not None and page.next_cursor:
-        params: dict[str, Any] = {k: v for k, v in args.items() if v}
-        next_url = url_for(SECTION, cursor=page.next_cursor, **params)
+        next_url = url_for(SECTION, cursor=page.next_cursor, **filters)
     return render_admin(
         "admin/audit.html",
         section=SECTION,
@@ -66,5 +66,5 @@ def list_view() -> Response:
         errors=field_errors(problems),
         records=page.items if page is not None else (),
         next_url=next_url,
-        first_url=url_for(SECTION, **{k: v for k, v in args.items() if v}) if cursor else None,
+        first_url=url_for(SECTION, **filters) if cursor else None,
     )

@@ -102,9 +102,7 @@ def _form(
 def list_view() -> Response:
     svc = services()
     rows = [{"client": c, "source": source_of(c)} for c in ops.list_clients(svc)]
-    return render_admin(
-        "admin/clients.html", section=SECTION, rows=rows, notice=forms.notice()
-    )
+    return render_admin("admin/clients.html", section=SECTION, rows=rows, notice=forms.notice())
 
 
 def detail_view(client_id: str) -> Response:
@@ -162,28 +160,6 @@ def delete_view(client_id: str) -> Response:
     except ManagementError as exc:
         return _refused(exc)
     return redirect(url_for("admin.clients", done="deleted"), code=303)
-
-
-def rotate_view(client_id: str) -> Response:
-    view = _editable(client_id)
-    if not view.has_secret:
-        abort(404)
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title=f"Rotate the secret of {client_id}?",
-            message="A new secret is made and shown once. The current one keeps working for "
-            "a grace period, so the application can switch over.",
-            button="Rotate the secret",
-            cancel_url=url_for("admin.client", client_id=client_id),
-        )
-    try:
-        secret = ops.rotate_client_secret(services(), current_admin().actor, client_id)
-    except ManagementError as exc:
-        return _refused(exc)
-    return render_admin(
-        "admin/client_secret.html", section=SECTION, client=view, secret=secret, rotated=True
-    )
 
 
 def _refused(exc: ManagementError) -> Response:

@@ -4,6 +4,8 @@ logout), each through ``dex_py.management.sessions``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, redirect, request, url_for
 from werkzeug import Response
 
@@ -40,7 +42,8 @@ def list_view() -> Response:
 
 
 def _back(**params: str) -> str:
-    return url_for(SECTION, **{k: v for k, v in params.items() if v})
+    query: dict[str, Any] = {k: v for k, v in params.items() if v}
+    return url_for(SECTION, **query)
 
 
 def _done(exc: ManagementError | None) -> Response:

@@ -64,14 +64,19 @@ def list_view() -> Response:
 def new_view() -> Response:
     if request.method == "GET":
         return _form({}, creating=True, errors=[])
-    values = {
-        "email": forms.text("email", 320),
-        "username": forms.text("username", 256),
-        "user_id": forms.text("user_id", 256),
-        "groups": forms.lines("groups"),
+    spec = ops.UserSpec(
+        email=forms.text("email", 320),
+        username=forms.text("username", 256),
+        password=request.form.get("password", "")[:1024],
+        user_id=forms.text("user_id", 256),
+        groups=forms.lines("groups"),
+    )
+    shown = {
+        "email": spec.email,
+        "username": spec.username,
+        "user_id": spec.user_id,
+        "groups": "\n".join(spec.groups),
     }
-    spec = ops.UserSpec(password=request.form.get("password", "")[:1024], **values)
-    shown = {**values, "groups": "\n".join(values["groups"])}
     try:
         ops.create_user(services(), current_admin().actor, spec)
     except ManagementError as exc:

@@ -132,25 +132,16 @@ def test_delete_a_client_needs_its_confirmation_page(console: App, browser: Flas
     assert "c3" not in {c.id for c in console.storage.list_clients()}
 
 
-def test_rotate_a_client_secret(console: App, browser: FlaskClient) -> None:
-    first = submit(browser, "/dex/admin/clients/new", {"id": "c4", "redirect_uris": NEW_URI}, 200)
-    old = re.search(r'id="client-secret">([^<]+)<', first.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    resp = submit(browser, "/dex/admin/clients/c4/rotate", {}, 200)
-    new = re.search(r'id="client-secret">([^<]+)<', resp.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    assert new != old
-    assert console.storage.get_client("c4").secret_hash == secret_digest(new)
-
-
 def test_config_clients_are_read_only(console: App, browser: FlaskClient) -> None:
     html = get(browser, "/dex/admin/clients/example-app")
     assert 'id="read-only"' in html and 'id="edit"' not in html and 'id="delete"' not in html
-    for action in ("edit", "delete", "rotate"):
+    for action in ("edit", "delete"):
         get(browser, f"/dex/admin/clients/example-app/{action}", 404)
         get(browser, f"/dex/admin/clients/dex-py-admin/{action}", 404)
     token = csrf_of(get(browser, "/dex/admin/clients/new"), "/dex/admin/clients/new")
     resp = browser.post("/dex/admin/clients/example-app/delete", data={"csrf_token": token})
     assert resp.status_code == 400  # a token of another form
-    assert console.storage.get_client("example-app")
+    assert console.svc.storage.get_client("example-app")
 
 
 def test_users_create_edit_delete(console: App, browser: FlaskClient) -> None:
