@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
+from dex_py.admin import init_admin
+from dex_py.admin.login import console_client
+from dex_py.admin_api import init_admin_api
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
@@ -63,9 +66,12 @@ def create_app(
     clock = clock or Clock()
     if storage is None:
         storage = open_storage(config.storage)
+    admin_policy = AdminPolicy.from_config(config.extensions.get(ADMIN))
+    # the console's own client, when someone may use the console
+    builtin = [console_client(issuer)] if admin_policy.teams or admin_policy.emails else []
     storage = StaticOverlay(
         storage,
-        clients=[client_from_config(c) for c in config.static_clients],
+        clients=[*builtin, *(client_from_config(c) for c in config.static_clients)],
         connectors=[
             StoredConnector(id=c.id, type=c.type, name=c.name, config=c.config)
             for c in config.connectors
@@ -109,7 +115,7 @@ def create_app(
         ),
         mfa_guard=SecondFactorGuard(attempts, clock, brute_force),
         audit_policy=AuditPolicy.from_config(config.extensions.get(AUDIT)),
-        admin_policy=AdminPolicy.from_config(config.extensions.get(ADMIN)),
+        admin_policy=admin_policy,
     )
     app.extensions["dex_py"] = svc
 
@@ -117,6 +123,8 @@ def create_app(
     init_oauth(app, issuer_path)
     init_kube(app, issuer_path, parse_token_review(config))
     init_mfa(app, issuer_path)
+    init_admin(app, issuer_path)
+    init_admin_api(app, issuer_path)
     init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
     init_metrics(app, config.telemetry, issuer_path)
     register_error_handlers(app)

@@ -3,12 +3,12 @@ lines, oldest first, for a SIEM or an archive before ``audit.retention`` removes
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import click
 
 from dex_py.cli.common import fail, load_config_or_exit, storage_or_exit
+from dex_py.management.audit import export_lines
 
 __all__ = ["audit"]
 
@@ -47,17 +47,5 @@ def export(
         records = storage.list_audit_records(
             since=low, until=high, event=event, actor=actor, limit=limit
         )
-    for record in reversed(records):
-        line = {
-            "id": record.id,
-            "time": record.time.isoformat().replace("+00:00", "Z"),
-            "event": record.event,
-            "outcome": record.outcome,
-            "actor": record.actor,
-            "object": record.object,
-            "client": record.client,
-            "connector": record.connector,
-            "ip": record.ip,
-            "details": json.loads(record.details or "{}"),
-        }
-        click.echo(json.dumps(line, sort_keys=True, ensure_ascii=False))
+    for line in export_lines(records):
+        click.echo(line)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from dex_py.management.errors import ManagementError
 from dex_py.ops.audit import FAILURE, SUCCESS, audit
 from dex_py.services import Services
 
@@ -45,3 +48,28 @@ def record(
         storage=svc.storage,
         **details,
     )
+
+
+@contextmanager
+def audited(
+    svc: Services, actor: Actor, action: str, object_type: str, object_id: str, **details: Any
+) -> Iterator[dict[str, Any]]:
+    """Run one admin change and audit it: a success with ``details`` plus what the block put in
+    the yielded dict, or, when it raises a ``ManagementError``, a failure naming the reason
+    (the error's class, never its input). Other exceptions propagate unaudited (a crash)."""
+    extra: dict[str, Any] = {}
+    try:
+        yield extra
+    except ManagementError as exc:
+        record(
+            svc,
+            actor,
+            action,
+            object_type,
+            object_id,
+            ok=False,
+            reason=type(exc).__name__,
+            **details,
+        )
+        raise
+    record(svc, actor, action, object_type, object_id, **details, **extra)

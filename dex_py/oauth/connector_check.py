@@ -7,7 +7,7 @@ question for every refresh chain of the given clients, at most once per ``window
 across all workers and replicas (the first ``Storage.count_attempt`` of a window claims it):
 
 - the connector says the user is gone (``connectors.base.UserGone``): the chain is revoked with
-  every token issued under it (``issuance.revoke_grant``), so the webhook refuses them;
+  every token issued under it (``revocation.revoke_grant``), so the webhook refuses them;
 - the user lost a team or another claim the tokens carry (``refresh.narrowed``): the same. A
   refresh would move the chain to a new id and hand the client its new tokens; here there is
   no client to hand them to, so the user logs in again;
@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from connectors.base import ConnectorError, UserGone
+from dex_py import revocation, second_factor
 from dex_py import scopes as sc
-from dex_py import second_factor
 from dex_py.oauth import issuance
 from dex_py.oauth.refresh import narrowed
 from dex_py.ops.metrics import count_event
@@ -96,6 +96,6 @@ def _check_one(svc: Services, chain: RefreshToken, window: timedelta, out: Check
 
 
 def _revoke(svc: Services, chain: RefreshToken, out: CheckResult) -> None:
-    issuance.revoke_grant(svc, chain.id)
+    revocation.revoke_grant(svc, chain.id)
     count_event("dexpy_connector_check_revoked_total")
     out.revoked += 1

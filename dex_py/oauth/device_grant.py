@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from dex_py import revocation
 from dex_py import scopes as sc
 from dex_py.config.model import DEVICE_CODE_GRANT
 from dex_py.errors import AccessDenied, AuthorizationPending, ExpiredToken, InvalidGrant, SlowDown
@@ -67,7 +68,7 @@ class DeviceCodeGrant(BaseGrant):
             refresh_id = secrets.token_urlsafe(16) if sc.OFFLINE_ACCESS in r.scopes else ""
             grant = issuance.grant_of(r)
             if refresh_id:
-                grant = replace(grant, grant_id=issuance.grant_id_of(refresh_id))
+                grant = replace(grant, grant_id=revocation.grant_id_of(refresh_id))
             check_issue_policy(svc, self.treq, grant)
             issued["grant"] = grant
             if not refresh_id:

@@ -10,18 +10,15 @@ asks ``issuance`` for tokens. Rules shared by all grants live in ``policy``;
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
-import re
 import secrets
 from dataclasses import replace
 from typing import Any
 
 from connectors.base import ConnectorError
+from dex_py import revocation, second_factor
 from dex_py import scopes as sc
-from dex_py import second_factor
+from dex_py.auth_codes import MAX_CODE_LENGTH, Replayed, check_redemption, check_verifier_format
 from dex_py.errors import InvalidGrant, ServerError
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
@@ -32,21 +29,6 @@ from dex_py.storage.base import AuthCode, NotFoundError, RefreshToken
 
 log = logging.getLogger(__name__)
 
-_VERIFIER_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
-
-
-def pkce_matches(method: str, challenge: str, verifier: str) -> bool:
-    if method == "S256":
-        digest = hashlib.sha256(verifier.encode("ascii")).digest()
-        computed = base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-        return hmac.compare_digest(computed, challenge)
-    return hmac.compare_digest(verifier, challenge)
-
-
-class _Replayed(Exception):
-    def __init__(self, code: AuthCode) -> None:
-        self.code = code
-
 
 class AuthorizationCodeGrant(BaseGrant):
     grant_type = "authorization_code"
@@ -55,33 +37,16 @@ class AuthorizationCodeGrant(BaseGrant):
         code_value = self.require("code")
         redirect_uri = self.require("redirect_uri")
         verifier = self.form.get("code_verifier", "")
-        if verifier and not _VERIFIER_RE.match(verifier):
-            raise InvalidGrant("malformed code_verifier")
+        check_verifier_format(verifier)
         svc, client = self.svc, self.client
         now = svc.clock.now()
         refresh_id = secrets.token_urlsafe(16)
         jti = secrets.token_urlsafe(16)
 
         def redeem(code: AuthCode) -> AuthCode:
-            if code.used_at is not None:
-                raise _Replayed(code)
-            if code.client_id != client.id:
-                raise InvalidGrant("code was issued to another client")
-            if code.expiry <= now:
-                raise InvalidGrant("code expired")
-            if code.redirect_uri != redirect_uri:
-                raise InvalidGrant("redirect_uri does not match the authorization request")
-            if code.pkce.code_challenge:
-                if not verifier:
-                    raise InvalidGrant("code_verifier required")
-                if not pkce_matches(
-                    code.pkce.code_challenge_method, code.pkce.code_challenge, verifier
-                ):
-                    raise InvalidGrant("code_verifier does not match the code_challenge")
-            elif verifier:
-                # RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a
-                # downgrade attempt.
-                raise InvalidGrant("code was issued without a code_challenge")
+            check_redemption(
+                code, client_id=client.id, redirect_uri=redirect_uri, verifier=verifier, now=now
+            )
             return replace(
                 code,
                 used_at=now,
@@ -97,7 +62,9 @@ class AuthorizationCodeGrant(BaseGrant):
             refresh token chain stored with it (or nothing of either)."""
             grant = issuance.grant_of(code)
             if code.issued_refresh_token_id:
-                grant = replace(grant, grant_id=issuance.grant_id_of(code.issued_refresh_token_id))
+                grant = replace(
+                    grant, grant_id=revocation.grant_id_of(code.issued_refresh_token_id)
+                )
             check_issue_policy(svc, self.treq, grant)
             issued["grant"] = grant
             if not code.issued_refresh_token_id:
@@ -107,13 +74,13 @@ class AuthorizationCodeGrant(BaseGrant):
             )
             return record
 
-        if len(code_value) > 256:
+        if len(code_value) > MAX_CODE_LENGTH:
             raise InvalidGrant("invalid code")
         try:
             svc.storage.redeem_auth_code(code_value, redeem, issue)
         except NotFoundError:
             raise InvalidGrant("invalid or expired code") from None
-        except _Replayed as replay:
+        except Replayed as replay:
             self._revoke_issued(replay.code)
             raise InvalidGrant("code already used") from None
 
@@ -131,7 +98,7 @@ class AuthorizationCodeGrant(BaseGrant):
         log.warning("authorization code replay for client %s: revoking its tokens", code.client_id)
         audit("code_replay", FAILURE, client=code.client_id, user=code.claims.user_id)
         if code.issued_refresh_token_id:
-            issuance.revoke_grant(self.svc, code.issued_refresh_token_id)
+            revocation.revoke_grant(self.svc, code.issued_refresh_token_id)
         if code.issued_access_token_id and code.issued_access_token_expiry:
             storage.revoke_access_token(
                 code.issued_access_token_id, code.issued_access_token_expiry
@@ -185,7 +152,7 @@ class PasswordGrant(BaseGrant):
         )
         refresh_id = secrets.token_urlsafe(16) if sc.OFFLINE_ACCESS in scopes else ""
         if refresh_id:
-            grant = replace(grant, grant_id=issuance.grant_id_of(refresh_id))
+            grant = replace(grant, grant_id=revocation.grant_id_of(refresh_id))
         check_issue_policy(svc, self.treq, grant)
         refresh = ""
         if refresh_id:

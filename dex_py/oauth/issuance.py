@@ -9,15 +9,14 @@ scopes put the peer clients in ``aud`` and the requester in ``azp``.
 Refresh tokens handed to clients are ``<id>.<secret>``; storage keeps only SHA-256 of the secret.
 Access tokens and ID tokens of a login that has a refresh token carry a ``grant_id`` claim
 derived from the chain's id (RFC 7009 §2.1: revoking the chain revokes them all; see
-``revoke_grant``); it cannot be turned back into the id. In ID tokens it is a dex-py addition
+``dex_py.revocation``); it cannot be turned back into the id. In ID tokens it is a dex-py addition
 (Dex has no such claim; relying parties ignore unknown claims, OIDC Core §5.1): the TokenReview
 webhook (``dex_py.kube``) refuses an ID token whose chain was revoked. Ending a login session
-(``revoke_session``, on logout) refuses the ID tokens carrying its ``sid`` there too.
+(``revocation.revoke_session``, on logout) refuses the ID tokens carrying its ``sid`` there too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -30,10 +29,7 @@ from dex_py.jose import tokens
 from dex_py.services import Services
 from dex_py.storage.base import (
     Claims,
-    NotFoundError,
     RefreshToken,
-    grant_marker,
-    session_marker,
 )
 
 
@@ -209,36 +205,6 @@ def access_token(svc: Services, grant: Grant, now: datetime, jti: str = "") -> A
 
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def grant_id_of(refresh_token_id: str) -> str:
-    """The ``grant_id`` of the access tokens issued under a refresh token chain."""
-    return hashlib.sha256(b"dex-py grant\0" + refresh_token_id.encode()).hexdigest()[:32]
-
-
-# Kept past the last access token's expiry by this much: a refresh that rotated the chain just
-# before it was deleted signs its token a moment later, maybe on a replica whose clock is ahead.
-GRANT_REVOCATION_MARGIN = timedelta(minutes=5)
-
-
-def revoke_grant(svc: Services, refresh_token_id: str) -> None:
-    """End a refresh token chain and every access token issued under it (RFC 7009 §2.1).
-
-    The chain goes first: if recording the revocation then fails, what is left is the old
-    behaviour (access tokens live out their lifetime), never a live chain whose new access
-    tokens are all refused."""
-    with contextlib.suppress(NotFoundError):
-        svc.storage.delete_refresh_token(refresh_token_id)
-    lifetime = svc.config.expiry.access_token_lifetime + GRANT_REVOCATION_MARGIN
-    marker = grant_marker(grant_id_of(refresh_token_id))
-    svc.storage.revoke_access_token(marker, svc.clock.now() + lifetime)
-
-
-def revoke_session(svc: Services, session_id: str) -> None:
-    """Record that a login session ended (logout), so tokens carrying its ``sid`` are refused
-    where revocation is checked (the TokenReview webhook), until they would have expired."""
-    lifetime = svc.config.expiry.token_lifetime + GRANT_REVOCATION_MARGIN
-    svc.storage.revoke_access_token(session_marker(session_id), svc.clock.now() + lifetime)
 
 
 def refresh_expiry(svc: Services, created: datetime, last_used: datetime) -> datetime | None:

@@ -21,7 +21,7 @@ well, on a page whose POST form carries a CSRF token bound to the browser's cook
 Answering "no" leaves the session alone and says so on ``logged_out.html``
 (``still_logged_in``); the client is not told, as nothing happened.
 
-Logging out ends the SSO session, records its end (``issuance.revoke_session``: the
+Logging out ends the SSO session, records its end (``revocation.revoke_session``: the
 TokenReview webhook then refuses ID tokens carrying its ``sid``), clears its cookie, starts
 back-channel logout for the session's clients (``dex_py.backchannel``) and redirects to
 ``post_logout_redirect_uri`` with ``state`` when one was given, else shows ``logged_out.html``.
@@ -39,10 +39,10 @@ from flask import request
 from werkzeug import Response
 from werkzeug.datastructures import MultiDict
 
-from dex_py import backchannel
+from dex_py import backchannel, revocation
 from dex_py.errors import PageError
 from dex_py.jose import tokens
-from dex_py.oauth import issuance, sessions
+from dex_py.oauth import sessions
 from dex_py.oauth.responses import redirect_to
 from dex_py.ops.audit import audit
 from dex_py.services import Services, services
@@ -253,7 +253,7 @@ def _log_out(req: LogoutRequest, session: Session | None) -> Response:
     svc = req.svc
     ended = sessions.end(svc, session.id) if session is not None else None
     if ended is not None:
-        issuance.revoke_session(svc, ended.id)
+        revocation.revoke_session(svc, ended.id)
         events = backchannel.start_logout(svc, ended)
         client_id = req.client.id if req.client else ""
         audit("logout", user=ended.claims.user_id, connector=ended.connector_id, client=client_id)

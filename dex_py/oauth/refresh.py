@@ -48,8 +48,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connectors.base import ConnectorError, Identity, UserGone
+from dex_py import revocation, second_factor
 from dex_py import scopes as sc
-from dex_py import second_factor
 from dex_py.errors import InvalidGrant, InvalidScope
 from dex_py.oauth import issuance
 from dex_py.oauth.grant_base import BaseGrant
@@ -136,7 +136,7 @@ class RefreshTokenGrant(BaseGrant):
         except NotFoundError:
             raise InvalidGrant("invalid refresh token") from None
         except _Reuse:
-            issuance.revoke_grant(svc, token_id)
+            revocation.revoke_grant(svc, token_id)
             raise InvalidGrant("refresh token reuse detected; the grant is revoked") from None
         except _Expired:
             with contextlib.suppress(NotFoundError):
@@ -148,7 +148,7 @@ class RefreshTokenGrant(BaseGrant):
         try:
             identity = self._current_identity(token)
         except _UserGone:
-            issuance.revoke_grant(svc, token_id)
+            revocation.revoke_grant(svc, token_id)
             raise InvalidGrant("the user may no longer log in") from None
         except InvalidGrant:
             if before is not None:
@@ -176,7 +176,7 @@ class RefreshTokenGrant(BaseGrant):
             scopes=scopes,
             claims=claims,
             connector_data=None,
-            grant_id=issuance.grant_id_of(token_id),
+            grant_id=revocation.grant_id_of(token_id),
         )
         check_issue_policy(svc, self.treq, grant)
         return issuance.token_response(
@@ -280,7 +280,7 @@ class RefreshTokenGrant(BaseGrant):
             retired_token_hashes=(),
         )
         self.svc.storage.create_refresh_token(moved)
-        issuance.revoke_grant(self.svc, token.id)
+        revocation.revoke_grant(self.svc, token.id)
         log.info("refresh: the user's claims narrowed; chain moved to a new id, old tokens revoked")
         return moved
 

@@ -19,6 +19,7 @@ from typing import Any
 from flask import request
 from werkzeug import Response
 
+from dex_py import revocation
 from dex_py.clients import authenticate_client
 from dex_py.errors import InvalidRequest, UnsupportedTokenType
 from dex_py.jose import tokens
@@ -110,7 +111,7 @@ def revoke_view() -> Response:
     if found is not None:
         kind, value = found
         if kind == "refresh_token" and value.client_id == client.id:
-            issuance.revoke_grant(svc, value.id)
+            revocation.revoke_grant(svc, value.id)
             audit("revocation", client=client.id, user=value.claims.user_id, kind=kind)
         elif kind == "access_token" and value.get("client_id") == client.id:
             exp = datetime.fromtimestamp(float(value.get("exp", 0)), UTC)

@@ -2,7 +2,8 @@
 
 The browser holds ``<id>.<secret>`` (``COOKIE``); storage keeps only SHA-256 of the secret
 (``digest``). ``dex_py.oauth.sessions`` starts, records and ends sessions; the pages of other
-blueprints (``dex_py.mfa``'s self-service page) only need to know who is logged in, here.
+blueprints (``dex_py.mfa``'s self-service page, the admin console) only need to know who is
+logged in, here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,13 @@ def digest(secret: str) -> str:
 
 def current(svc: Services) -> Session | None:
     """The browser's valid session, or ``None``."""
+    found = current_with_secret(svc)
+    return found[0] if found is not None else None
+
+
+def current_with_secret(svc: Services) -> tuple[Session, str] | None:
+    """The browser's valid session and the secret its cookie holds (only that browser has it:
+    the admin console derives its own cookie's key from it), or ``None``."""
     if not svc.session_policy.enabled:
         return None
     raw = request.cookies.get(COOKIE, "")
@@ -38,4 +46,4 @@ def current(svc: Services) -> Session | None:
         return None
     if session.expiry <= svc.clock.now():
         return None
-    return session
+    return session, secret

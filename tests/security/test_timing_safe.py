@@ -25,10 +25,9 @@ import pytest
 from flask.testing import FlaskClient
 
 from connectors.local import bcrypt_cost
-from dex_py import clients
+from dex_py import auth_codes, clients
 from dex_py.app import create_app
 from dex_py.config.loader import from_dict
-from dex_py.oauth import grants
 from dex_py.passwords import hash_password
 from dex_py.storage.memory import MemoryStorage
 
@@ -107,14 +106,15 @@ def test_pkce_and_refresh_secrets_compared_in_constant_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """PKCE verifiers (S256 and plain) are checked with compare_digest too (refresh-token
-    secrets go through the same call in ``grants``)."""
+    secrets go through the same call in ``grants``); ``auth_codes`` checks them for every
+    redemption."""
     s = Spy(hmac.compare_digest)
-    monkeypatch.setattr(grants.hmac, "compare_digest", s)
+    monkeypatch.setattr(auth_codes.hmac, "compare_digest", s)
     verifier = "v" * 43
-    assert not grants.pkce_matches("plain", "c" * 43, verifier)
+    assert not auth_codes.pkce_matches("plain", "c" * 43, verifier)
     assert ("v" * 43, "c" * 43) in s.calls or (verifier, "c" * 43) in s.calls
     s.force = True
-    assert grants.pkce_matches("S256", "not-the-challenge", verifier)
+    assert auth_codes.pkce_matches("S256", "not-the-challenge", verifier)
 
 
 def test_unknown_login_spends_a_check_at_the_cost_of_the_users_hashes(

@@ -1,0 +1,71 @@
+"""Rendering console pages: the layout's context (navigation, the admin, CSRF tokens per form),
+forms shown again with each error next to its field, and the confirmation step every
+destructive action goes through (a GET page with the consequences, then the POST).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flask import request, url_for
+from werkzeug import Response
+
+from dex_py.admin.access import csrf_for, current_admin
+from dex_py.web.pages import render_page
+
+# (endpoint, label): the console's sections, in the order of the navigation
+NAV: tuple[tuple[str, str], ...] = (
+    ("admin.overview", "Overview"),
+    ("admin.clients", "Clients"),
+    ("admin.connectors", "Connectors"),
+    ("admin.users", "Users"),
+    ("admin.teams", "Teams"),
+    ("admin.sessions", "Sessions"),
+    ("admin.keys", "Signing keys"),
+    ("admin.audit", "Audit log"),
+)
+
+
+def render_admin(template: str, *, section: str, status: int = 200, **context: Any) -> Response:
+    """A console page (``templates/admin/``) inside the layout; ``section`` is the endpoint of
+    the navigation entry to highlight."""
+    return render_page(
+        template,
+        status=status,
+        admin=current_admin(),
+        nav=[(url_for(endpoint), label, endpoint == section) for endpoint, label in NAV],
+        csrf_for=csrf_for,
+        logout_url=url_for("admin.logout"),
+        **context,
+    )
+
+
+def field_errors(errors: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """``(field, message)`` pairs grouped by field, for the form's template."""
+    grouped: dict[str, list[str]] = {}
+    for field, message in errors:
+        grouped.setdefault(field, []).append(message)
+    return grouped
+
+
+def confirm(
+    *,
+    section: str,
+    title: str,
+    message: str,
+    button: str,
+    cancel_url: str,
+    details: Mapping[str, str] | None = None,
+) -> Response:
+    """The confirmation page of a destructive action: its form posts to this same URL."""
+    return render_admin(
+        "admin/confirm.html",
+        section=section,
+        title=title,
+        message=message,
+        button=button,
+        action_url=request.path,
+        cancel_url=cancel_url,
+        details=dict(details or {}),
+    )
