@@ -13,6 +13,7 @@ from flask import Flask
 
 from dex_py.admin import init_admin
 from dex_py.admin.login import console_client
+from dex_py.admin_api import init_admin_api
 from dex_py.clients import ClientStore, client_from_config
 from dex_py.clock import Clock
 from dex_py.config import Config
@@ -122,6 +123,7 @@ def create_app(
     init_kube(app, issuer_path, parse_token_review(config))
     init_mfa(app, issuer_path)
     init_admin(app, issuer_path)
+    init_admin_api(app, issuer_path)
     init_headers(app, config.web, cors_endpoints={f"oauth.{e}" for e in CORS_ENDPOINTS})
     init_metrics(app, config.telemetry, issuer_path)
     register_error_handlers(app)

@@ -1,9 +1,10 @@
 """Every error class mapped to its response, in one place (the hierarchy is ``dex_py.errors``).
 
-OAuth errors from API endpoints answer JSON (RFC 6749 §5.2); ``RedirectError`` goes back to the
-client; ``PageError`` and HTTP errors a person sees render the error page; a database that is
-unavailable answers 503 with ``Retry-After``; anything else is logged with an incident id and
-answered 500 without detail.
+OAuth errors from API endpoints answer JSON (RFC 6749 §5.2); routing errors under the admin API
+answer its problem details (RFC 9457; its other errors are handled by its blueprint);
+``RedirectError`` goes back to the client; ``PageError`` and HTTP errors a person sees render
+the error page; a database that is unavailable answers 503 with ``Retry-After``; anything else
+is logged with an incident id and answered 500 without detail.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import Flask, jsonify, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
+from dex_py.admin_api.problems import from_http, is_api_request, problem_response
 from dex_py.errors import (
     OAuth2Error,
     PageError,
@@ -63,6 +65,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:
+        if is_api_request():  # no route matched under the admin API: still a problem+json
+            return problem_response(from_http(err))
         status = err.code or 500
         if _wants_json():
             code = {405: "invalid_request", 404: "not_found", 413: "invalid_request"}.get(

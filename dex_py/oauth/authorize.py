@@ -34,6 +34,7 @@ from dex_py.errors import (
 )
 from dex_py.oauth.approval import issue_authorization_response
 from dex_py.oauth.authorize_context import AuthorizeContext
+from dex_py.oauth.policy import check_admin_scope
 from dex_py.oauth.responses import default_mode, redirect_to
 from dex_py.oauth.sso import already_approved, check_id_token_hint, reusable_session
 from dex_py.services import services
@@ -140,6 +141,7 @@ def check_scope(ctx: AuthorizeContext) -> None:
     requested = ctx.get("scope").split()
     if sc.OPENID not in requested:
         raise InvalidScope("the openid scope is required")
+    check_admin_scope(ctx.svc, ctx.get("client_id"), "", ctx.get("scope"))
     ctx.scopes = sc.parse(ctx.get("scope"))
 
 

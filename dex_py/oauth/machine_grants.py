@@ -12,7 +12,8 @@ no refresh token (RFC 6749 §4.4.3: it SHOULD NOT be included). Its ``sub`` is t
 server grant less than asked, and the response's ``scope`` then says what was granted. Cross-client
 scopes ``audience:server:client_id:<peer>`` are kept (the peer must trust the client, checked
 by the policy as for every grant) and put the peers in ``aud``, so a peer service can accept and
-introspect the token.
+introspect the token. The admin scope ``dex-py:admin`` is kept for the clients the policy lets
+have it (``policy.check_admin_scope``: ``admin.clients`` only, no cross-client audience).
 
 **Token exchange.** As in Dex: the client presents ``subject_token`` with ``subject_token_type``
 (``urn:ietf:params:oauth:token-type:id_token`` or ``...:access_token``) and ``connector_id``, the
@@ -41,6 +42,7 @@ from connectors.base import ConnectorError
 from dex_py import scopes as sc
 from dex_py import second_factor
 from dex_py.config import TOKEN_EXCHANGE_GRANT
+from dex_py.config.admin import ADMIN_SCOPE
 from dex_py.errors import InvalidGrant, InvalidRequest
 from dex_py.jose import tokens
 from dex_py.oauth import issuance
@@ -84,6 +86,8 @@ class ClientCredentialsGrant(BaseGrant):
         svc, client = self.svc, self.client
         requested = self.form.get("scope", "")
         scopes = tuple(s for s in sc.parse(requested) if s.startswith(sc.CROSS_CLIENT_PREFIX))
+        if ADMIN_SCOPE in requested.split(" "):  # check_grant_policy allowed it for this client
+            scopes = (*scopes, ADMIN_SCOPE)
         now = svc.clock.now()
         grant = issuance.Grant(
             client_id=client.id,

@@ -7,7 +7,11 @@ GHSA-7qjx-gp9h-65qj, where a rule enforced in one grant was missing in another).
 - cross-client audiences need the peer to trust the client;
 - ``client_credentials`` (the client acting for itself, RFC 6749 §4.4) is opt-in: only for
   confidential clients whose ``grantTypes`` list it explicitly (an empty list does not), and,
-  as no end user is involved, the end-user rules (connectors, groups) do not apply to it.
+  as no end user is involved, the end-user rules (connectors, groups) do not apply to it;
+- the admin scope ``dex-py:admin`` (the JSON admin API's bearer tokens) is granted only with
+  ``client_credentials``, only to the clients listed in ``admin.clients``, and never together
+  with a cross-client audience (the token must stay addressed to the client itself); asking
+  for it otherwise is refused with ``invalid_scope`` (RFC 6749 §5.2), not silently dropped.
 
 ``check_grant_policy`` runs before a grant does anything; ``check_issue_policy`` runs on the
 identity a grant is about to issue tokens for, whichever grant it is.
@@ -18,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dex_py import scopes as sc
+from dex_py.config.admin import ADMIN_SCOPE
 from dex_py.errors import InvalidGrant, InvalidScope, UnauthorizedClient
 from dex_py.services import Services
 
@@ -42,6 +47,25 @@ def check_grant_policy(svc: Services, treq: TokenRequest) -> None:
         raise UnauthorizedClient(f"client must opt in to {treq.grant_type} in its grantTypes")
     if treq.grant_type in CONFIDENTIAL_GRANTS and client.public:
         raise UnauthorizedClient(f"public clients may not use the {treq.grant_type} grant")
+    check_admin_scope(svc, client.id, treq.grant_type, treq.form.get("scope", ""))
+
+
+ADMIN_GRANT = "client_credentials"  # the one grant that may carry the admin scope
+
+
+def check_admin_scope(svc: Services, client_id: str, grant_type: str, scope: str) -> None:
+    """Refuse ``dex-py:admin`` unless ``client_id`` is an admin API client asking with
+    ``client_credentials`` for a token addressed to itself. ``grant_type`` is ``""`` for
+    requests that are no grant (the authorization and device endpoints)."""
+    requested = scope.split(" ")
+    if ADMIN_SCOPE not in requested:
+        return
+    if grant_type != ADMIN_GRANT:
+        raise InvalidScope(f"{ADMIN_SCOPE} is only granted with the {ADMIN_GRANT} grant")
+    if not svc.admin_policy.api_client(client_id):
+        raise InvalidScope(f"{ADMIN_SCOPE} is not granted to this client (admin.clients)")
+    if sc.peers(sc.parse(scope)):
+        raise InvalidScope(f"{ADMIN_SCOPE} cannot be combined with a cross-client audience")
 
 
 def check_connector_allowed(treq: TokenRequest, connector_id: str) -> None:

@@ -1,0 +1,395 @@
+"""The OpenAPI 3.1 document of the admin API, built from Python data (never hand-written JSON),
+served at ``{issuer}/admin/api/v1/openapi.json`` without authentication (it holds no secret).
+
+It describes every path of ``ROUTES`` with its parameters, request bodies (JSON Schema 2020-12
+as OpenAPI 3.1 uses it), every response it can give, the problem responses included, and the
+bearer security scheme. It is precise enough to drive a property-based fuzzer
+(``tests/admin_api/test_fuzz.py`` runs ``schemathesis`` against it): the bodies it describes
+are the bodies the views accept, and every answer of a view matches one of its responses.
+The building blocks are in ``openapi_parts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug import Response
+
+from dex_py.admin_api.clients import CHANGEABLE as CLIENT_CHANGEABLE
+from dex_py.admin_api.openapi_parts import (
+    IF_MATCH,
+    PAGINATION,
+    Schema,
+    body,
+    components,
+    input_schema,
+    list_responses,
+    ok,
+    path_param,
+    problems,
+    query_param,
+    ref,
+    view_schema,
+)
+from dex_py.admin_api.problems import API_PATH
+from dex_py.admin_api.rest import MERGE_PATCH, json_response
+from dex_py.config.model import GRANT_TYPES
+from dex_py.config.validation import CLIENT_AUTH_METHODS
+from dex_py.management import clients as mc
+from dex_py.management import keys as mk
+from dex_py.management import sessions as ms
+from dex_py.management import users as mu
+from dex_py.management.client_rules import ClientSpec
+from dex_py.passwords import MAX_PASSWORD_BYTES
+from dex_py.services import services
+
+VERSION = "1.0.0"
+SECURITY: list[dict[str, list[str]]] = [{"adminToken": []}]
+
+_TEXT = {"type": "string", "maxLength": 2000}
+_URI_LIST = {"type": "array", "maxItems": 100, "items": {"type": "string", "maxLength": 2000}}
+_NAME_LIST = {
+    "type": "array",
+    "maxItems": 100,
+    "uniqueItems": True,
+    "items": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+CLIENT_ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"}
+_CLIENT_INPUT: dict[str, Schema] = {
+    "id": CLIENT_ID,
+    "name": {"type": "string", "maxLength": 200},
+    "redirect_uris": _URI_LIST,
+    "post_logout_redirect_uris": _URI_LIST,
+    "trusted_peers": {"type": "array", "maxItems": 100, "items": CLIENT_ID},
+    "logo_url": _TEXT,
+    "allowed_connectors": _NAME_LIST,
+    "allowed_groups": _NAME_LIST,
+    "grant_types": {
+        "type": "array",
+        "maxItems": len(GRANT_TYPES),
+        "uniqueItems": True,
+        "items": {"type": "string", "enum": list(GRANT_TYPES)},
+    },
+    "token_endpoint_auth_method": {"type": "string", "enum": ["", *CLIENT_AUTH_METHODS]},
+    "jwks": {
+        "type": "string",
+        "maxLength": 20000,
+        "description": "A JWK Set (public keys) as JSON text.",
+    },
+    "jwks_uri": _TEXT,
+    "backchannel_logout_uri": _TEXT,
+}
+_USER_INPUT: dict[str, Schema] = {
+    "email": {"type": "string", "format": "email", "maxLength": 254},
+    "username": {"type": "string", "minLength": 1, "maxLength": 200},
+    "password": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_PASSWORD_BYTES,
+        "writeOnly": True,
+    },
+    "user_id": {"type": "string", "maxLength": 200},
+    "groups": _NAME_LIST,
+}
+_SESSION_FILTERS = [
+    query_param(
+        "sub",
+        "A user, as the `sub` of their tokens.",
+        {"type": "string", "minLength": 1, "maxLength": 256},
+    ),
+    query_param(
+        "user_id",
+        "A user id (with `connector_id`).",
+        {"type": "string", "minLength": 1, "maxLength": 256},
+    ),
+    query_param(
+        "connector_id",
+        "The user's connector (with `user_id`).",
+        {"type": "string", "maxLength": 256},
+    ),
+    query_param(
+        "client_id",
+        "Only those a client got tokens in.",
+        {"type": "string", "minLength": 1, "maxLength": 256},
+    ),
+]
+_REVOKE_USER = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["sub"],
+            "properties": {"sub": {"type": "string", "minLength": 1, "maxLength": 512}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "required": ["user_id", "connector_id"],
+            "properties": {
+                "user_id": {"type": "string", "minLength": 1, "maxLength": 256},
+                "connector_id": {"type": "string", "maxLength": 256},
+            },
+            "additionalProperties": False,
+        },
+    ]
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "Client": view_schema(mc.ClientView, "A client (never its secret)."),
+    "ClientCreated": view_schema(
+        mc.ClientView,
+        "A new client, with its secret shown this once (null: it has none).",
+        secret={"type": ["string", "null"]},
+        extra=("secret",),
+    ),
+    "ClientInput": input_schema(
+        ClientSpec, "A client's settings; `id` empty or left out: generated.", _CLIENT_INPUT
+    ),
+    "ClientPatch": input_schema(
+        ClientSpec,
+        "Settings to change (RFC 7396).",
+        _CLIENT_INPUT,
+        only=CLIENT_CHANGEABLE,
+        nullable=True,
+    ),
+    "User": view_schema(mu.UserView, "A password user (never the password or its hash)."),
+    "UserInput": input_schema(
+        mu.UserSpec,
+        "A new password user.",
+        _USER_INPUT,
+        required=("email", "username", "password"),
+    ),
+    "UserReplace": input_schema(
+        mu.UserSpec,
+        "Every changeable setting; without `password` it stays.",
+        _USER_INPUT,
+        only=mu.CHANGEABLE,
+        required=("username",),
+    ),
+    "UserPatch": input_schema(
+        mu.UserSpec,
+        "Settings to change (RFC 7396).",
+        _USER_INPUT,
+        only=mu.CHANGEABLE,
+        nullable=True,
+    ),
+    "Session": view_schema(ms.SessionView, "An SSO session (never its cookie secret)."),
+    "RefreshToken": view_schema(ms.RefreshTokenView, "A refresh token chain (never the token)."),
+    "RevokeUser": _REVOKE_USER,
+    "RevokedUser": view_schema(ms.RevokedUser, "What was revoked."),
+    "Key": view_schema(mk.KeyView, "A published signing key (public part only)."),
+    "KeySet": view_schema(
+        mk.KeySet,
+        "The signing keys, their schedule and the published JWKS.",
+        keys={"type": "array", "items": ref("Key")},
+    ),
+}
+
+
+def _op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> Schema:
+    return {"operationId": op_id, "summary": summary, "responses": responses, **extra}
+
+
+def _object_paths(
+    name: str, plural: str, param: Schema, *, create: str, replace: str, patch: str
+) -> dict[str, Any]:
+    """The list/create and get/put/patch/delete operations of one kind of object."""
+    one = {"parameters": [param]}
+    return {
+        f"/{plural}": {
+            "get": _op(
+                f"list{name}s",
+                f"List {plural}.",
+                {**list_responses(name), **problems()},
+                parameters=PAGINATION,
+            ),
+            "post": _op(
+                f"create{name}",
+                f"Create a {name.lower()}.",
+                {
+                    **ok(
+                        f"The new {name.lower()}.",
+                        ref(create if create.endswith("Created") else name),
+                        status=201,
+                        etag=True,
+                    ),
+                    **problems(409, 413, 415),
+                },
+                requestBody=body(ref(create.replace("Created", "Input"))),
+            ),
+        },
+        f"/{plural}/{{{param['name']}}}": {
+            **one,
+            "get": _op(
+                f"get{name}",
+                f"Read a {name.lower()}.",
+                {**ok(f"The {name.lower()}.", ref(name), etag=True), **problems(404)},
+            ),
+            "put": _op(
+                f"replace{name}",
+                f"Replace a {name.lower()}'s settings.",
+                {
+                    **ok(f"The {name.lower()}.", ref(name), etag=True),
+                    **problems(404, 409, 412, 413, 415, 428),
+                },
+                parameters=[IF_MATCH],
+                requestBody=body(ref(replace)),
+            ),
+            "patch": _op(
+                f"patch{name}",
+                f"Change some of a {name.lower()}'s settings.",
+                {
+                    **ok(f"The {name.lower()}.", ref(name), etag=True),
+                    **problems(404, 409, 412, 413, 415, 428),
+                },
+                parameters=[IF_MATCH],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        MERGE_PATCH: {"schema": ref(patch)},
+                        "application/json": {"schema": ref(patch)},
+                    },
+                },
+            ),
+            "delete": _op(
+                f"delete{name}",
+                f"Delete a {name.lower()}.",
+                {**ok("Deleted.", None, status=204), **problems(404, 409, 412, 428)},
+                parameters=[IF_MATCH],
+            ),
+        },
+    }
+
+
+PATHS: dict[str, Any] = {
+    "/openapi.json": {
+        "get": _op(
+            "getOpenAPI",
+            "This document.",
+            {**ok("The OpenAPI 3.1 document.", {"type": "object"}), **problems()},
+            security=[],
+        )
+    },
+    **_object_paths(
+        "Client",
+        "clients",
+        path_param("client_id", "The client's id.", CLIENT_ID),
+        create="ClientCreated",
+        replace="ClientInput",
+        patch="ClientPatch",
+    ),
+    **_object_paths(
+        "User",
+        "users",
+        path_param(
+            "email",
+            "The user's e-mail address.",
+            {"type": "string", "minLength": 1, "maxLength": 254},
+        ),
+        create="User",
+        replace="UserReplace",
+        patch="UserPatch",
+    ),
+    "/sessions": {
+        "get": _op(
+            "listSessions",
+            "List SSO sessions (of a user, or a client).",
+            {**list_responses("Session"), **problems()},
+            parameters=[*_SESSION_FILTERS, *PAGINATION],
+        ),
+    },
+    "/sessions/{session_id}": {
+        "parameters": [path_param("session_id", "The session's id (`sid`).")],
+        "delete": _op(
+            "revokeSession",
+            "End a session (with back-channel logout).",
+            {
+                **ok(
+                    "Ended.",
+                    {
+                        "type": "object",
+                        "required": ["logout_deliveries"],
+                        "properties": {"logout_deliveries": {"type": "integer", "minimum": 0}},
+                        "additionalProperties": False,
+                    },
+                ),
+                **problems(404),
+            },
+        ),
+    },
+    "/sessions/revoke-user": {
+        "post": _op(
+            "revokeUser",
+            "End every session and refresh token of one user.",
+            {**ok("What was revoked.", ref("RevokedUser")), **problems(413, 415)},
+            requestBody=body(ref("RevokeUser")),
+        )
+    },
+    "/refresh-tokens": {
+        "get": _op(
+            "listRefreshTokens",
+            "List refresh tokens (of a user, or a client).",
+            {**list_responses("RefreshToken"), **problems()},
+            parameters=[*_SESSION_FILTERS, *PAGINATION],
+        ),
+    },
+    "/refresh-tokens/{token_id}": {
+        "parameters": [path_param("token_id", "The refresh token's id.")],
+        "delete": _op(
+            "revokeRefreshToken",
+            "Revoke a refresh token chain.",
+            {**ok("Revoked.", None, status=204), **problems(404)},
+        ),
+    },
+    "/keys": {
+        "get": _op(
+            "getKeys", "The signing keys.", {**ok("The key set.", ref("KeySet")), **problems()}
+        ),
+    },
+    "/keys/rotate": {
+        "post": _op(
+            "rotateKeys",
+            "Rotate the signing key now.",
+            {
+                **ok(
+                    "The new key's id.",
+                    {
+                        "type": "object",
+                        "required": ["kid"],
+                        "properties": {"kid": {"type": "string"}},
+                        "additionalProperties": False,
+                    },
+                ),
+                **problems(),
+            },
+        )
+    },
+}
+
+
+def build(server_url: str) -> Schema:
+    """The whole document for an API served at ``server_url``."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "dex-py admin API",
+            "version": VERSION,
+            "description": (
+                "Manage clients, connectors, users, team rules, sessions, signing keys and the "
+                "audit log of a dex-py server. Errors are RFC 9457 problem details; lists are "
+                "paginated with an opaque cursor; objects carry an ETag, and changing one "
+                "requires `If-Match`."
+            ),
+        },
+        "servers": [{"url": server_url}],
+        "security": SECURITY,
+        "paths": PATHS,
+        "components": components(SCHEMAS),
+    }
+
+
+def openapi_view() -> Response:
+    svc = services()
+    doc = svc.memo.get("admin_api.openapi")
+    if doc is None:
+        doc = svc.memo["admin_api.openapi"] = build(svc.issuer + API_PATH)
+    return json_response(doc)
