@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
-from dex_py.admin_api import audit, clients, keys, openapi, sessions, users
+from dex_py.admin_api import audit, clients, keys, openapi, overview, sessions, users
 from dex_py.admin_api.auth import authenticate_request
 from dex_py.admin_api.problems import (
     API_PATH,
@@ -63,6 +63,7 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ("/keys/rotate", "key_rotate", keys.rotate_view, ("POST",)),
     ("/audit", "audit", audit.query_view, ("GET",)),
     ("/audit/export", "audit_export", audit.export_view, ("GET",)),
+    ("/overview", "overview", overview.overview_view, ("GET",)),
 )
 PUBLIC_ENDPOINTS = frozenset({"admin_api.openapi"})
 

@@ -25,6 +25,7 @@ from dex_py.admin_api.openapi_parts import (
     components,
     input_schema,
     list_responses,
+    nullable,
     ok,
     path_param,
     problems,
@@ -39,6 +40,7 @@ from dex_py.config.validation import CLIENT_AUTH_METHODS
 from dex_py.management import audit as ma
 from dex_py.management import clients as mc
 from dex_py.management import keys as mk
+from dex_py.management import overview as mo
 from dex_py.management import sessions as ms
 from dex_py.management import users as mu
 from dex_py.management.client_rules import ClientSpec
@@ -198,6 +200,24 @@ SCHEMAS: dict[str, Schema] = {
         keys={"type": "array", "items": ref("Key")},
     ),
     "AuditEntry": view_schema(ma.AuditView, "One audit record (never a secret)."),
+    "Counts": view_schema(mo.Counts, "How many objects there are (live sessions and tokens)."),
+    "ConnectorState": view_schema(mo.ConnectorState, "A running connector and its health."),
+    "Activity": view_schema(
+        mo.Activity,
+        "Per hour, oldest first, for the last day.",
+        hours={"type": "array", "items": {"type": "string", "format": "date-time"}},
+        logins={"type": "array", "items": {"type": "integer", "minimum": 0}},
+        failures={"type": "array", "items": {"type": "integer", "minimum": 0}},
+    ),
+    "Overview": view_schema(
+        mo.Overview,
+        "The server at a glance; the parts that need storage are null while it is down.",
+        counts=nullable(ref("Counts")),
+        connectors={"type": "array", "items": ref("ConnectorState")},
+        keys=nullable(ref("KeySet")),
+        activity=nullable(ref("Activity")),
+        recent_failures={"type": "array", "items": ref("AuditEntry")},
+    ),
 }
 
 
@@ -412,6 +432,13 @@ PATHS: dict[str, Any] = {
                 ),
                 **problems(),
             },
+        )
+    },
+    "/overview": {
+        "get": _op(
+            "getOverview",
+            "The server at a glance.",
+            {**ok("The overview.", ref("Overview")), **problems()},
         )
     },
     "/audit": {
