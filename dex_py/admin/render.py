@@ -12,6 +12,7 @@ from typing import Any
 from flask import request, url_for
 from werkzeug import Response
 
+import dex_py
 from dex_py.admin.access import csrf_for, current_admin
 from dex_py.web.pages import render_page
 
@@ -38,6 +39,7 @@ def render_admin(template: str, *, section: str, status: int = 200, **context: A
         nav=[(url_for(endpoint), label, endpoint == section) for endpoint, label in NAV],
         csrf_for=csrf_for,
         logout_url=url_for("admin.logout"),
+        version=dex_py.__version__,
         **context,
     )
 
