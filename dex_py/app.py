@@ -42,7 +42,7 @@ from dex_py.services import Services
 from dex_py.storage import StaticOverlay, open_storage
 from dex_py.storage.base import Connector as StoredConnector
 from dex_py.storage.base import Storage
-from dex_py.teams import load_team_rules
+from dex_py.teams import live_team_rules
 from dex_py.web.headers import init_headers
 from dex_py.web.pages import init_web
 from dex_py.web.trusted_headers import TrustedHeaderFilter, trusted_header_paths
@@ -99,12 +99,13 @@ def create_app(
         connectors=ConnectorManager(
             config,
             {"password_lookup": passwords.lookup, "password_cost": passwords.typical_cost},
+            storage,
         ),
         issuer=issuer,
         issuer_path=issuer_path,
         secure_cookies=issuer.startswith("https://"),
         session_policy=SessionPolicy.from_config(config.extensions.get("session")),
-        teams=load_team_rules(config),
+        teams=live_team_rules(config, storage),
         login_guard=LoginGuard(attempts, clock, brute_force),
         client_guard=ClientGuard(attempts, clock, brute_force),
         second_factors=SecondFactors(

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from dex_py.config.session import SessionPolicy
     from dex_py.connector_manager import ConnectorManager
     from dex_py.jose.keys import KeyManager
-    from dex_py.teams import TeamRules
+    from dex_py.teams import LiveTeamRules, TeamRules
 
 
 @dataclass
@@ -35,7 +35,8 @@ class Services:
     issuer_path: str  # its path part, "" or "/dex"
     secure_cookies: bool  # issuer is https
     session_policy: SessionPolicy
-    teams: TeamRules  # upstream groups -> team names, one engine for every grant
+    # upstream groups -> team names, one engine for every grant (config + stored rules)
+    teams: LiveTeamRules | TeamRules
     login_guard: LoginGuard  # failed password logins counted and limited (bruteForce)
     client_guard: ClientGuard  # failed client authentication at /token, the same way
     second_factors: SecondFactors  # who needs a second factor (the mfa section)

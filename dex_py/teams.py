@@ -44,37 +44,56 @@ Without a ``teams`` section the mapping is the identity: groups pass through unc
 as in Dex. ``TeamRules.from_config`` validates the whole section (``dex_py.config.teams``) and
 raises ``ConfigError`` listing every problem with its key path; unknown keys and unknown
 connector ids are errors, because a typo there would silently change who gets which team.
+
+At run time more rules can be kept in storage (the setting ``team-rules``: a list shaped like
+``teams.rules``, set by the admin console or API). ``LiveTeamRules`` is the engine a server uses:
+the config section's rules first (read-only), then the stored ones, rebuilt in every process
+when the storage's change counter moves (``storage.change_watch``). Stored rules keep the
+section's ``unmatched`` policies; without a ``teams`` section and without stored rules, groups
+pass through unchanged.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dex_py.config.model import ConfigError
 from dex_py.config.teams import (
     MAX_PATTERN_LENGTH,
     UNMATCHED_POLICIES,
     Rule,
+    compile_rules,
     compile_section,
     connector_ids,
     validate_teams_section,
 )
+from dex_py.storage.base import Storage
+from dex_py.storage.change_watch import ChangeWatch
+from dex_py.storage.records import TEAM_RULES_SETTING
 
 if TYPE_CHECKING:
     from dex_py.config import Config
 
 __all__ = [
     "MAX_PATTERN_LENGTH",
+    "TEAM_RULES_SETTING",
     "UNMATCHED_POLICIES",
     "Decision",
+    "LiveTeamRules",
     "RuleMatch",
     "TeamRules",
+    "compile_rules",
     "connector_ids",
+    "live_team_rules",
     "load_team_rules",
     "validate_teams_section",
 ]
+
+log = logging.getLogger(__name__)
 
 _CACHE_SIZE = 4096  # (connector id, group) -> teams; logins repeat the same groups
 
@@ -88,10 +107,11 @@ class RuleMatch:
     teams: tuple[str, ...]
     drop: bool = False
     continues: bool = False
+    stored: bool = False  # a rule kept in storage (``index`` counts among those)
 
     @property
     def label(self) -> str:
-        return f"rules[{self.index}]"
+        return f"stored rules[{self.index}]" if self.stored else f"rules[{self.index}]"
 
 
 @dataclass(frozen=True)
@@ -178,7 +198,9 @@ class TeamRules:
                 continue
             produced = () if rule.drop else rule.teams_for(group, m)
             matches.append(
-                RuleMatch(rule.index, rule.description, produced, rule.drop, rule.continues)
+                RuleMatch(
+                    rule.index, rule.description, produced, rule.drop, rule.continues, rule.stored
+                )
             )
             teams.extend(t for t in produced if t not in teams)
             if not rule.continues:
@@ -204,6 +226,88 @@ class TeamRules:
     def explain(self, connector_id: str, groups: Sequence[str]) -> list[Decision]:
         """One ``Decision`` per upstream group (in input order), for previews and debugging."""
         return [self._decide(connector_id, group) for group in groups]
+
+
+class LiveTeamRules:
+    """The team rules of a running server: the config section's, then the stored ones; rebuilt
+    when the storage's change counter moves (see the module docstring). Offers what
+    ``TeamRules`` offers, on the rules current when asked."""
+
+    def __init__(
+        self,
+        section: Mapping[str, Any] | None,
+        storage: Storage,
+        *,
+        connector_ids: Iterable[str] = (),
+    ) -> None:
+        self._section = section
+        self._storage = storage
+        self._rules: list[Rule] = []
+        self._unmatched = "keep"
+        self._per_connector: dict[str, str] = {}
+        self._warnings: list[str] = []
+        if section is not None:
+            compiled = compile_section(section, connector_ids)
+            self._rules, self._unmatched, self._per_connector, self._warnings = compiled
+        self._engine = self._build([])
+        self.stored_version = 0  # the version of the stored rules in use (0: none stored yet)
+        self._watch = ChangeWatch(storage, self._sync, what="team rules")
+        self._watch.force()
+
+    def _build(self, stored: list[Rule]) -> TeamRules:
+        if self._section is None and not stored:
+            return TeamRules(identity=True)
+        return TeamRules(
+            [*self._rules, *stored],
+            unmatched=self._unmatched,
+            per_connector=self._per_connector,
+            warnings=self._warnings,
+        )
+
+    def _sync(self) -> None:
+        raw, version = self._storage.get_setting(TEAM_RULES_SETTING)
+        try:
+            stored = compile_rules(raw if raw is not None else [])
+        except ConfigError as exc:  # written around the validation: keep the rules in use
+            log.error("the stored team rules (version %d) are invalid: %s", version, exc)
+            return
+        self._engine = self._build(stored)
+        self.stored_version = version
+
+    def refresh(self) -> None:
+        """Pick up a stored change now (after this process made one)."""
+        self._watch.force()
+
+    @property
+    def current(self) -> TeamRules:
+        """The compiled rules in use now (after looking for a change, at most once a second)."""
+        self._watch.poll()
+        return self._engine
+
+    @property
+    def identity(self) -> bool:
+        return self.current.identity
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return self.current.warnings
+
+    def unmatched_policy(self, connector_id: str) -> str:
+        return self.current.unmatched_policy(connector_id)
+
+    def map(self, connector_id: str, groups: Sequence[str]) -> tuple[str, ...]:
+        return self.current.map(connector_id, groups)
+
+    def explain(self, connector_id: str, groups: Sequence[str]) -> list[Decision]:
+        return self.current.explain(connector_id, groups)
+
+
+def live_team_rules(config: Config, storage: Storage) -> LiveTeamRules:
+    """The rules a server runs with: ``config``'s ``teams`` section (raises ``ConfigError`` when
+    it is bad) followed by the rules kept in ``storage``."""
+    return LiveTeamRules(
+        config.extensions.get("teams"), storage, connector_ids=connector_ids(config)
+    )
 
 
 def load_team_rules(config: Config) -> TeamRules:

@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
-from dex_py.admin_api import clients, keys, openapi, sessions, users
+from dex_py.admin_api import audit, clients, keys, openapi, sessions, users
 from dex_py.admin_api.auth import authenticate_request
 from dex_py.admin_api.problems import (
     API_PATH,
@@ -60,6 +60,8 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ),
     ("/keys", "keys", keys.key_set_view, ("GET",)),
     ("/keys/rotate", "key_rotate", keys.rotate_view, ("POST",)),
+    ("/audit", "audit", audit.query_view, ("GET",)),
+    ("/audit/export", "audit_export", audit.export_view, ("GET",)),
 )
 PUBLIC_ENDPOINTS = frozenset({"admin_api.openapi"})
 

@@ -4,6 +4,8 @@
 rule engine, collecting every problem with its key path (``teams.rules[2].regex: invalid regular
 expression: ...``) into one ``ConfigError``; ``validate_teams_section`` reports them as a list for
 ``check-config``. The section's syntax and semantics are documented in ``dex_py.teams``.
+``compile_rules`` compiles a bare list of rules the same way: the rules kept in storage (added
+at run time), whose problems are reported as ``rules[2].regex: ...``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "MAX_PATTERN_LENGTH",
     "UNMATCHED_POLICIES",
     "Rule",
+    "compile_rules",
     "compile_section",
     "connector_ids",
     "validate_teams_section",
@@ -54,6 +57,7 @@ class Rule:
     templates: tuple[_Template, ...]
     drop: bool
     continues: bool
+    stored: bool = False  # kept in storage (added at run time), not from the config file
 
     @property
     def description(self) -> str:
@@ -145,11 +149,27 @@ def _shadowed(rules: Sequence[Rule]) -> list[str]:
     return found
 
 
+def compile_rules(raw_rules: Any, known_ids: Iterable[str] = ()) -> list[Rule]:
+    """Validate and compile a list of stored rules (each shaped like a ``teams.rules`` entry),
+    marked ``stored``. Raises ``ConfigError`` listing every problem as ``rules[i]...``."""
+    parser = _SectionParser(frozenset(known_ids), rules_path="rules", stored=True)
+    if not isinstance(raw_rules, list):
+        raise ConfigError(errors=[("rules", "must be a list of rules")])
+    rules = [r for i, raw in enumerate(raw_rules) if (r := parser.rule(i, raw)) is not None]
+    if parser.errors:
+        raise ConfigError(errors=parser.errors)
+    return rules
+
+
 class _SectionParser:
     """Turns a raw ``teams`` mapping into compiled rules, collecting every error."""
 
-    def __init__(self, known_ids: frozenset[str]) -> None:
+    def __init__(
+        self, known_ids: frozenset[str], *, rules_path: str = "teams.rules", stored: bool = False
+    ) -> None:
         self.known_ids = known_ids
+        self.rules_path = rules_path
+        self.stored = stored
         self.errors: list[tuple[str, str]] = []
 
     def error(self, path: str, message: str) -> None:
@@ -206,7 +226,7 @@ class _SectionParser:
         return rules, unmatched, per_connector
 
     def rule(self, index: int, raw: Any) -> Rule | None:
-        path = f"teams.rules[{index}]"
+        path = f"{self.rules_path}[{index}]"
         if not isinstance(raw, Mapping):
             self.error(path, "must be a mapping")
             return None
@@ -226,7 +246,9 @@ class _SectionParser:
                 templates.append(template)
         if len(self.errors) > before or matcher is None:
             return None
-        return Rule(index, kind, pattern, matcher, scope, tuple(templates), drop, continues)
+        return Rule(
+            index, kind, pattern, matcher, scope, tuple(templates), drop, continues, self.stored
+        )
 
     def matcher(
         self, raw: Mapping[Any, Any], path: str

@@ -1,7 +1,9 @@
 """Connector calls of ``api.Dex`` (``CreateConnector``, ``UpdateConnector``,
 ``DeleteConnector``, ``ListConnectors``) on the storage's connector records. As in Dex they are
 refused unless switched on (``DEX_API_CONNECTORS_CRUD=true``). The config is JSON on the wire
-and must be an object; connectors from the config file stay read-only."""
+and must be an object; connectors from the config file stay read-only. Every change bumps the
+storage's change counter, so running servers (every worker, every replica) open, re-open or
+close the connector within about a second."""
 
 from __future__ import annotations
 
@@ -50,6 +52,7 @@ class ConnectorCalls:
                 self.storage.create_connector(record)
             except AlreadyExistsError:
                 return pb.CreateConnectorResp(already_exists=True)
+            self.storage.bump_generation()
             return pb.CreateConnectorResp()
 
     def UpdateConnector(self, request: pb.UpdateConnectorReq, context: grpc.ServicerContext) -> Any:
@@ -73,6 +76,7 @@ class ConnectorCalls:
                 self.storage.update_connector(request.id, change)
             except NotFoundError:
                 return pb.UpdateConnectorResp(not_found=True)
+            self.storage.bump_generation()
             return pb.UpdateConnectorResp()
 
     def DeleteConnector(self, request: pb.DeleteConnectorReq, context: grpc.ServicerContext) -> Any:
@@ -84,6 +88,7 @@ class ConnectorCalls:
                 self.storage.delete_connector(request.id)
             except NotFoundError:
                 return pb.DeleteConnectorResp(not_found=True)
+            self.storage.bump_generation()
             return pb.DeleteConnectorResp()
 
     def ListConnectors(self, request: pb.ListConnectorReq, context: grpc.ServicerContext) -> Any:

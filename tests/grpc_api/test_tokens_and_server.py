@@ -51,15 +51,19 @@ def test_connector_crud(api, storage: Storage) -> None:
         connector=pb.Connector(id="oidc", type="oidc", name="IdP", config=config)
     )
     assert not api.CreateConnector(req).already_exists
+    assert storage.generation() == 1  # running servers pick the change up
     assert api.CreateConnector(req).already_exists
+    assert storage.generation() == 1  # nothing changed
     assert storage.get_connector("oidc").config == {"issuer": "https://idp.example.com"}
     assert not api.UpdateConnector(pb.UpdateConnectorReq(id="oidc", new_name="Other")).not_found
+    assert storage.generation() == 2
     (listed,) = api.ListConnectors(pb.ListConnectorReq()).connectors
     assert (listed.name, json.loads(listed.config)) == (
         "Other",
         {"issuer": "https://idp.example.com"},
     )
     assert not api.DeleteConnector(pb.DeleteConnectorReq(id="oidc")).not_found
+    assert storage.generation() == 3
     assert api.DeleteConnector(pb.DeleteConnectorReq(id="oidc")).not_found
     assert api.UpdateConnector(pb.UpdateConnectorReq(id="oidc", new_name="x")).not_found
 
