@@ -39,7 +39,7 @@ def render_admin(template: str, *, section: str, status: int = 200, **context: A
         nav=[(url_for(endpoint), label, endpoint == section) for endpoint, label in NAV],
         csrf_for=csrf_for,
         logout_url=url_for("admin.logout"),
-        version=dex_py.__version__,
+        server_version=dex_py.__version__,
         **context,
     )
 
@@ -69,8 +69,10 @@ def confirm(
     button: str,
     cancel_url: str,
     details: Mapping[str, str] | None = None,
+    choice: tuple[str, str, Sequence[tuple[str, str]], str] | None = None,
 ) -> Response:
-    """The confirmation page of a destructive action: its form posts to this same URL."""
+    """The confirmation page of a destructive action: its form posts to this same URL.
+    ``choice`` adds one select to the form: (name, label, [(value, text)], preselected)."""
     return render_admin(
         "admin/confirm.html",
         section=section,
@@ -80,4 +82,5 @@ def confirm(
         action_url=request.full_path.rstrip("?"),
         cancel_url=cancel_url,
         details=dict(details or {}),
+        choice=choice,
     )
