@@ -6,8 +6,8 @@
 2. without a console session on a live SSO session (``console_session.current``) the browser
    is sent to log in (a POST is never carried out);
 3. the ``admin`` policy (``admin.teams``, ``admin.emails`` with a verified email) is checked
-   against the user's claims as storage has them *now*; anyone else gets a 403 page, for every
-   page and every POST;
+   against the user's claims as storage has them *now* (``current_teams``); anyone else gets a
+   403 page, for every page and every POST;
 4. every POST must carry the CSRF token of its own URL (``csrf_for``), made under the console
    session's secret: a token for one form is refused by another.
 
@@ -17,7 +17,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import g, request
 from werkzeug import Response
@@ -25,7 +25,10 @@ from werkzeug import Response
 from dex_py.admin import console_session
 from dex_py.admin.console_session import ConsoleLogin
 from dex_py.admin.login import actor_of
+from dex_py.connector_manager import LOCAL_ID
 from dex_py.management.actor import Actor
+from dex_py.management.errors import NotFound
+from dex_py.management.users import get_user
 from dex_py.ops.audit import FAILURE, audit
 from dex_py.services import Services, services
 from dex_py.storage.base import Session
@@ -50,8 +53,19 @@ class Admin:
 
 
 def current_teams(svc: Services, session: Session) -> tuple[str, ...]:
-    """The user's teams as the session's login mapped them."""
-    return session.claims.groups
+    """The user's teams now. A user of the password database has their groups read again and
+    mapped by the team rules as they are now (a changed rule, group or deleted user counts at
+    once); for an upstream connector, the teams its login mapped (its groups are not kept)."""
+    claims = session.claims
+    if session.connector_id != LOCAL_ID:
+        return claims.groups
+    try:
+        user = get_user(svc, claims.email)
+    except NotFound:
+        return ()
+    if user.user_id != claims.user_id:
+        return ()  # the address belongs to another user now
+    return svc.teams.map(LOCAL_ID, user.groups)
 
 
 def is_admin(svc: Services, session: Session) -> bool:
@@ -73,9 +87,9 @@ def csrf_purpose(path: str) -> bytes:
     return b"admin-console:" + path.encode()
 
 
-def csrf_for(path: str) -> str:
-    """The CSRF token of a form that posts to ``path``."""
-    return csrf_token(current_admin().login.csrf_key, csrf_purpose(path))
+def csrf_for(url: str) -> str:
+    """The CSRF token of a form that posts to ``url`` (its path counts, not its query)."""
+    return csrf_token(current_admin().login.csrf_key, csrf_purpose(urlsplit(url).path))
 
 
 def check_access() -> Response | None:

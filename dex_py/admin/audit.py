@@ -1,5 +1,5 @@
-"""``/admin/audit``: the audit log in storage, newest first, filtered by event, actor, object
-and time, a page at a time."""
+"""``/admin/audit``: the audit log in storage, newest first, filtered by actor, action, event,
+object and time, a page at a time (``dex_py.management.audit.query``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ from typing import Any
 from flask import request, url_for
 from werkzeug import Response
 
-from dex_py.admin.render import render_admin
+from dex_py.admin.render import field_errors, render_admin
+from dex_py.management import audit as ops
+from dex_py.management.errors import Invalid
 from dex_py.services import services
 
 SECTION = "admin.audit"
 PAGE = 50
+FILTERS = ("actor", "action", "event", "object", "since", "until")
 
 
 def _time(text: str) -> datetime | None:
@@ -27,34 +30,41 @@ def _time(text: str) -> datetime | None:
 
 def list_view() -> Response:
     svc = services()
-    args = {
-        k: request.args.get(k, "").strip()[:200]
-        for k in ("event", "actor", "object", "since", "until")
-    }
-    errors: dict[str, list[str]] = {}
-    since = _time(args["since"]) if args["since"] else None
-    until = _time(args["until"]) if args["until"] else None
-    for key, value in (("since", since), ("until", until)):
-        if args[key] and value is None:
-            errors[key] = ["Use a time like 2026-12-04T17:30 (UTC)."]
-    records = []
-    if not errors:
-        records = svc.storage.list_audit_records(
-            since=since, until=until, event=args["event"], actor=args["actor"], limit=PAGE
-        )
+    args = {k: request.args.get(k, "").strip()[:200] for k in FILTERS}
+    cursor = request.args.get("cursor", "")[:512]
+    problems: list[tuple[str, str]] = []
+    times: dict[str, datetime | None] = {}
+    for key in ("since", "until"):
+        times[key] = _time(args[key]) if args[key] else None
+        if args[key] and times[key] is None:
+            problems.append((key, "Use a time like 2026-12-04T17:30 (UTC)."))
+    page = None
+    if not problems:
+        try:
+            page = ops.query(
+                svc,
+                actor=args["actor"],
+                action=args["action"],
+                event=args["event"],
+                object=args["object"],
+                since=times["since"],
+                until=times["until"],
+                limit=PAGE,
+                cursor=cursor,
+            )
+        except Invalid as exc:
+            problems = exc.errors
+    filters: dict[str, Any] = {k: v for k, v in args.items() if v}
     next_url = None
-    if len(records) == PAGE:
-        older: dict[str, Any] = {k: v for k, v in args.items() if v and k != "until"}
-        older["until"] = records[-1].time.isoformat()
-        next_url = url_for(SECTION, **older)
-    if args["object"]:
-        records = [r for r in records if args["object"] in r.object]
+    if page is not None and page.next_cursor:
+        next_url = url_for(SECTION, cursor=page.next_cursor, **filters)
     return render_admin(
         "admin/audit.html",
         section=SECTION,
-        status=400 if errors else 200,
+        status=400 if problems else 200,
         args=args,
-        errors=errors,
-        records=records,
+        errors=field_errors(problems),
+        records=page.items if page is not None else (),
         next_url=next_url,
+        first_url=url_for(SECTION, **filters) if cursor else None,
     )

@@ -1,33 +1,42 @@
-"""``/admin/keys``: the signing keys (the one signing, the retired ones still published) and
-the JWKS the issuer publishes."""
+"""``/admin/keys``: the signing keys (the one signing, the retired ones still published), the
+JWKS the issuer publishes, and rotating now (``dex_py.management.keys``)."""
 
 from __future__ import annotations
 
 import json
 
+from flask import redirect, request, url_for
 from werkzeug import Response
 
-from dex_py.admin.render import render_admin
-from dex_py.jose.keys import key_infos
+from dex_py.admin import forms
+from dex_py.admin.access import current_admin
+from dex_py.admin.render import confirm, render_admin
+from dex_py.management import keys as ops
 from dex_py.services import services
-from dex_py.storage.base import NotFoundError
 
 SECTION = "admin.keys"
 
 
 def list_view() -> Response:
-    svc = services()
-    now = svc.clock.now()
-    try:
-        keys = key_infos(svc.storage.get_keys(), now)
-    except NotFoundError:
-        keys = []
-    jwks = json.dumps(json.loads(svc.keys.jwks_json()), indent=2)
+    keyset = ops.key_set(services())
     return render_admin(
         "admin/keys.html",
         section=SECTION,
-        keys=keys,
-        jwks=jwks,
-        now=now,
-        rotation=svc.config.expiry.signing_keys,
+        keyset=keyset,
+        jwks=json.dumps(keyset.jwks, indent=2),
+        notice=forms.notice(),
     )
+
+
+def rotate_view() -> Response:
+    if request.method == "GET":
+        return confirm(
+            section=SECTION,
+            title="Rotate the signing key now?",
+            message="A new key signs every token from now on. The current key stays published "
+            "until the tokens it signed have expired, so nothing issued so far stops working.",
+            button="Rotate now",
+            cancel_url=url_for(SECTION),
+        )
+    ops.rotate_now(services(), current_admin().actor)
+    return redirect(url_for(SECTION, done="rotated"), code=303)

@@ -5,6 +5,7 @@ destructive action goes through (a GET page with the consequences, then the POST
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,10 +42,19 @@ def render_admin(template: str, *, section: str, status: int = 200, **context: A
     )
 
 
+_ITEM = re.compile(r"^(?P<field>[A-Za-z_]+)\[(?P<index>\d+)\]$")
+
+
 def field_errors(errors: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
-    """``(field, message)`` pairs grouped by field, for the form's template."""
+    """``(field, message)`` pairs grouped by field, for the form's template; an item of a list
+    (``redirect_uris[1]``, a textarea with one value per line) goes to its field, naming the
+    line."""
     grouped: dict[str, list[str]] = {}
     for field, message in errors:
+        item = _ITEM.match(field)
+        if item is not None:
+            field = item["field"]
+            message = f"line {int(item['index']) + 1}: {message}"
         grouped.setdefault(field, []).append(message)
     return grouped
 
@@ -65,7 +75,7 @@ def confirm(
         title=title,
         message=message,
         button=button,
-        action_url=request.path,
+        action_url=request.full_path.rstrip("?"),
         cancel_url=cancel_url,
         details=dict(details or {}),
     )

@@ -1,44 +1,133 @@
-"""``/admin/users``: the users of the built-in password database (``staticPasswords`` from
-config.yaml, read-only, and the stored ones)."""
+"""``/admin/users``: the users of the built-in password database: list, create, edit (username,
+groups, a new password), delete, each change through ``dex_py.management.users``. Users of
+``staticPasswords`` in config.yaml are shown read-only."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import abort, redirect, request, url_for
 from werkzeug import Response
 
-from dex_py.admin.render import render_admin
+from dex_py.admin import forms
+from dex_py.admin.access import current_admin
+from dex_py.admin.render import confirm, field_errors, render_admin
+from dex_py.management import users as ops
+from dex_py.management.errors import ManagementError, NotFound
 from dex_py.services import services
 
 SECTION = "admin.users"
+FORM_FIELDS = ("email", "username", "password", "user_id", "groups")
+
+
+def _get(email: str) -> ops.UserView:
+    try:
+        return ops.get_user(services(), email)
+    except NotFound:
+        abort(404)
+
+
+def _editable(email: str) -> ops.UserView:
+    view = _get(email)
+    if view.static:
+        abort(404)
+    return view
+
+
+def _form(
+    values: dict[str, Any], *, creating: bool, errors: list[tuple[str, str]], version: str = ""
+) -> Response:
+    return render_admin(
+        "admin/user_form.html",
+        section=SECTION,
+        status=400 if errors else 200,
+        creating=creating,
+        values=values,
+        errors=field_errors(errors),
+        shown_fields=FORM_FIELDS,
+        version=version,
+        action_url=request.path,
+    )
 
 
 def list_view() -> Response:
     svc = services()
-    rows = [
-        {
-            "email": p.email.lower(),
-            "username": p.username,
-            "user_id": p.user_id,
-            "groups": tuple(p.groups),
-            "source": "config",
-        }
-        for p in svc.config.static_passwords
-    ]
-    static = {r["email"] for r in rows}
-    rows += [
-        {
-            "email": p.email,
-            "username": p.username,
-            "user_id": p.user_id,
-            "groups": p.groups,
-            "source": "stored",
-        }
-        for p in svc.storage.list_passwords()
-        if p.email not in static
-    ]
-    rows.sort(key=lambda r: str(r["email"]))
     return render_admin(
         "admin/users.html",
         section=SECTION,
-        rows=rows,
+        users=ops.list_users(svc),
         password_db=svc.config.enable_password_db,
+        notice=forms.notice(),
     )
+
+
+def new_view() -> Response:
+    if request.method == "GET":
+        return _form({}, creating=True, errors=[])
+    spec = ops.UserSpec(
+        email=forms.text("email", 320),
+        username=forms.text("username", 256),
+        password=request.form.get("password", "")[:1024],
+        user_id=forms.text("user_id", 256),
+        groups=forms.lines("groups"),
+    )
+    shown = {
+        "email": spec.email,
+        "username": spec.username,
+        "user_id": spec.user_id,
+        "groups": "\n".join(spec.groups),
+    }
+    try:
+        ops.create_user(services(), current_admin().actor, spec)
+    except ManagementError as exc:
+        return _form(shown, creating=True, errors=forms.errors_of(exc, id_field="email"))
+    return redirect(url_for(SECTION, done="created"), code=303)
+
+
+def edit_view(email: str) -> Response:
+    view = _editable(email)
+    shown = {"email": view.email, "username": view.username, "user_id": view.user_id}
+    if request.method == "GET":
+        shown["groups"] = "\n".join(view.groups)
+        return _form(shown, creating=False, errors=[], version=view.version)
+    changes: dict[str, Any] = {
+        "username": forms.text("username", 256),
+        "groups": forms.lines("groups"),
+    }
+    password = request.form.get("password", "")[:1024]
+    if password:
+        changes["password"] = password
+    version = forms.text("version", 128)
+    try:
+        ops.update_user(
+            services(), current_admin().actor, view.email, changes, expected_version=version or None
+        )
+    except ManagementError as exc:
+        shown.update(username=changes["username"], groups="\n".join(changes["groups"]))
+        return _form(shown, creating=False, errors=forms.errors_of(exc), version=version)
+    return redirect(url_for(SECTION, done="saved"), code=303)
+
+
+def delete_view(email: str) -> Response:
+    view = _editable(email)
+    if request.method == "GET":
+        return confirm(
+            section=SECTION,
+            title=f"Delete {view.email}?",
+            message="The user can no longer log in, and their sessions and refresh tokens are "
+            "revoked (applications are told through back-channel logout).",
+            button="Delete the user",
+            cancel_url=url_for(SECTION),
+            details={"Username": view.username, "User id": view.user_id},
+        )
+    try:
+        ops.delete_user(services(), current_admin().actor, view.email)
+    except ManagementError as exc:
+        return render_admin(
+            "admin/refused.html",
+            section=SECTION,
+            status=409,
+            messages=[m for _f, m in forms.errors_of(exc)],
+            back_url=url_for(SECTION),
+        )
+    return redirect(url_for(SECTION, done="deleted"), code=303)

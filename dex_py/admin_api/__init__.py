@@ -18,7 +18,7 @@ from flask import Blueprint, Flask, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
-from dex_py.admin_api import clients, keys, openapi, sessions, users
+from dex_py.admin_api import audit, clients, keys, openapi, sessions, users
 from dex_py.admin_api.auth import authenticate_request
 from dex_py.admin_api.problems import (
     API_PATH,
@@ -42,6 +42,7 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ("/clients/<client_id>", "client_replace", clients.replace_view, ("PUT",)),
     ("/clients/<client_id>", "client_patch", clients.patch_view, ("PATCH",)),
     ("/clients/<client_id>", "client_delete", clients.delete_view, ("DELETE",)),
+    ("/clients/<client_id>/secret", "client_secret", clients.rotate_secret_view, ("POST",)),
     ("/users", "users", users.list_view, ("GET",)),
     ("/users", "user_create", users.create_view, ("POST",)),
     ("/users/<email>", "user", users.get_view, ("GET",)),
@@ -60,6 +61,8 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ),
     ("/keys", "keys", keys.key_set_view, ("GET",)),
     ("/keys/rotate", "key_rotate", keys.rotate_view, ("POST",)),
+    ("/audit", "audit", audit.query_view, ("GET",)),
+    ("/audit/export", "audit_export", audit.export_view, ("GET",)),
 )
 PUBLIC_ENDPOINTS = frozenset({"admin_api.openapi"})
 

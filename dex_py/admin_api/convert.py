@@ -37,10 +37,10 @@ def to_json(value: Any) -> Any:
 
 
 def timestamp(value: datetime) -> str:
-    """RFC 3339, in UTC, to the second: ``2026-12-04T17:00:00Z``."""
+    """RFC 3339, in UTC: ``2026-12-04T17:00:00Z`` (``.123456`` when not a whole second)."""
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
-    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+    return value.replace(tzinfo=None).isoformat() + "Z"
 
 
 def _kind(annotation: Any) -> str:

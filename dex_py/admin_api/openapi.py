@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug import Response
 
+from dex_py.admin_api.audit import EXPORT_MAX, JSON_LINES
 from dex_py.admin_api.clients import CHANGEABLE as CLIENT_CHANGEABLE
 from dex_py.admin_api.openapi_parts import (
     IF_MATCH,
@@ -35,6 +36,7 @@ from dex_py.admin_api.problems import API_PATH
 from dex_py.admin_api.rest import MERGE_PATCH, json_response
 from dex_py.config.model import GRANT_TYPES
 from dex_py.config.validation import CLIENT_AUTH_METHODS
+from dex_py.management import audit as ma
 from dex_py.management import clients as mc
 from dex_py.management import keys as mk
 from dex_py.management import sessions as ms
@@ -113,6 +115,19 @@ _SESSION_FILTERS = [
         {"type": "string", "minLength": 1, "maxLength": 256},
     ),
 ]
+_FILTER_TEXT: Schema = {"type": "string", "maxLength": 256}
+_AUDIT_FILTERS = [
+    query_param(
+        "since", "Records at or after this time.", {"type": "string", "format": "date-time"}
+    ),
+    query_param("until", "Records before this time.", {"type": "string", "format": "date-time"}),
+    query_param("event", "One event: login, admin, revocation, ...", _FILTER_TEXT),
+    query_param("actor", "One actor (`api:automation`, a user id, ...).", _FILTER_TEXT),
+]
+_AUDIT_QUERY_ONLY = [
+    query_param("action", "An action (`client.create`), or a prefix ending in `.`.", _FILTER_TEXT),
+    query_param("object", "An object (`client:web`), or a type (`client`).", _FILTER_TEXT),
+]
 _REVOKE_USER = {
     "oneOf": [
         {
@@ -182,6 +197,7 @@ SCHEMAS: dict[str, Schema] = {
         "The signing keys, their schedule and the published JWKS.",
         keys={"type": "array", "items": ref("Key")},
     ),
+    "AuditEntry": view_schema(ma.AuditView, "One audit record (never a secret)."),
 }
 
 
@@ -277,6 +293,41 @@ PATHS: dict[str, Any] = {
         replace="ClientInput",
         patch="ClientPatch",
     ),
+    "/clients/{client_id}/secret": {
+        "parameters": [path_param("client_id", "The client's id.", CLIENT_ID)],
+        "post": _op(
+            "rotateClientSecret",
+            "Give the client a new secret (answered this once).",
+            {
+                **ok("The client and its new secret.", ref("ClientCreated"), etag=True),
+                **problems(404, 409, 412, 413, 415),
+            },
+            parameters=[
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "Optional here: the client's ETag as last read (or `*`).",
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            requestBody=body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "grace_period": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": int(mc.MAX_GRACE.total_seconds()),
+                            "description": "Seconds the replaced secret keeps working.",
+                        }
+                    },
+                    "additionalProperties": False,
+                },
+                required=False,
+            ),
+        ),
+    },
     **_object_paths(
         "User",
         "users",
@@ -361,6 +412,36 @@ PATHS: dict[str, Any] = {
                 ),
                 **problems(),
             },
+        )
+    },
+    "/audit": {
+        "get": _op(
+            "queryAudit",
+            "Audit records matching every filter given, newest first.",
+            {**list_responses("AuditEntry"), **problems()},
+            parameters=[*_AUDIT_FILTERS, *_AUDIT_QUERY_ONLY, *PAGINATION],
+        )
+    },
+    "/audit/export": {
+        "get": _op(
+            "exportAudit",
+            "Audit records as JSON lines, oldest first (as `dex-py audit export`).",
+            {
+                "200": {
+                    "description": "One JSON object per line.",
+                    "headers": {"Cache-Control": {"schema": {"type": "string"}}},
+                    "content": {JSON_LINES: {"schema": {"type": "string"}}},
+                },
+                **problems(),
+            },
+            parameters=[
+                *_AUDIT_FILTERS,
+                query_param(
+                    "limit",
+                    "At most this many records (the newest).",
+                    {"type": "integer", "minimum": 1, "maximum": EXPORT_MAX, "default": 10000},
+                ),
+            ],
         )
     },
 }

@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -76,7 +77,7 @@ def merge_patch_body() -> dict[str, Any]:
 
 def optional_json_body() -> dict[str, Any]:
     """For actions whose body is optional: ``{}`` when none was sent."""
-    if not request.get_data(cache=True) and not request.mimetype:
+    if not request.get_data(cache=True):
         return {}
     return json_body()
 
@@ -117,7 +118,7 @@ def stale() -> Problem:
 # --- pagination ----------------------------------------------------------------------------
 
 
-def _limit() -> int:
+def limit() -> int:
     raw = request.args.get("limit", "")
     if not raw:
         return DEFAULT_LIMIT
@@ -152,7 +153,7 @@ def paginate(
     """One page of ``items`` as the list answer. ``items`` are in their order, ascending by
     ``key`` (or descending): a page starts after the cursor's key, so an object removed
     between two pages shifts nothing."""
-    limit = _limit()
+    size = limit()
     cursor = request.args.get("cursor", "")
     start = 0
     if cursor:
@@ -165,13 +166,18 @@ def paginate(
             ),
             len(items),
         )
-    page = items[start : start + limit]
-    more = start + limit < len(items)
-    next_cursor = encode_cursor(key(page[-1])) if more and page else None
-    resp = json_response({"items": [render(item) for item in page], "next": next_cursor})
+    page = items[start : start + size]
+    more = start + size < len(items)
+    next_cursor = encode_cursor(key(page[-1])) if more and page else ""
+    return page_response([render(item) for item in page], next_cursor, size)
+
+
+def page_response(items: list[Any], next_cursor: str, size: int) -> Response:
+    """The answer of a list: ``items``, ``next`` and, when there is more, the ``Link``."""
+    resp = json_response({"items": items, "next": next_cursor or None})
     if next_cursor:
         args = {k: v for k, v in request.args.items() if k != "cursor"}
-        args.update(limit=str(limit), cursor=next_cursor)
+        args.update(limit=str(size), cursor=next_cursor)
         resp.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
     return resp
 
@@ -182,3 +188,19 @@ def query_text(name: str, *, max_length: int = 256) -> str:
     if len(value) > max_length:
         raise invalid([(name, f"at most {max_length} characters")])
     return value
+
+
+def query_time(name: str) -> datetime | None:
+    """A query parameter that is an RFC 3339 time with its offset (``None`` when absent)."""
+    value = query_text(name, max_length=64)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise invalid(
+            [(name, "must be an RFC 3339 time with an offset, like 2026-12-04T10:00:00Z")]
+        )
+    return moment

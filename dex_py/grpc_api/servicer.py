@@ -4,8 +4,10 @@ version and discovery (connector and refresh token calls in their own modules).
 Semantics follow Dex's API: ``create_*`` answers ``already_exists`` instead of failing,
 ``update_*``/``delete_*`` answer ``not_found``; a missing required field is
 ``INVALID_ARGUMENT``. Objects from the config file (``StaticOverlay``) stay read-only: changing
-one is ``FAILED_PRECONDITION``. Client secrets are kept only as digests, so ``GetClient`` cannot
-return a secret: it is returned once, by ``CreateClient``.
+one is ``FAILED_PRECONDITION``. Every client or password written bumps the storage's change
+counter (``Storage.bump_generation``), so every worker and replica sees it. Client secrets
+are kept only as digests, so ``GetClient`` cannot return a secret: it is returned once, by
+``CreateClient``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.create_client(record)
             except AlreadyExistsError:
                 return pb.CreateClientResp(already_exists=True)
+            self.storage.bump_generation()
             return pb.CreateClientResp(client=_client_message(record, secret))
 
     def UpdateClient(self, request: pb.UpdateClientReq, context: grpc.ServicerContext) -> Any:
@@ -123,6 +126,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.update_client(request.id, change)
             except NotFoundError:
                 return pb.UpdateClientResp(not_found=True)
+            self.storage.bump_generation()
             return pb.UpdateClientResp()
 
     def DeleteClient(self, request: pb.DeleteClientReq, context: grpc.ServicerContext) -> Any:
@@ -131,6 +135,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.delete_client(request.id)
             except NotFoundError:
                 return pb.DeleteClientResp(not_found=True)
+            self.storage.bump_generation()
             return pb.DeleteClientResp()
 
     def ListClients(self, request: pb.ListClientReq, context: grpc.ServicerContext) -> Any:
@@ -166,6 +171,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.create_password(record)
             except AlreadyExistsError:
                 return pb.CreatePasswordResp(already_exists=True)
+            self.storage.bump_generation()
             return pb.CreatePasswordResp()
 
     def UpdatePassword(self, request: pb.UpdatePasswordReq, context: grpc.ServicerContext) -> Any:
@@ -188,6 +194,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.update_password(request.email.lower(), change)
             except NotFoundError:
                 return pb.UpdatePasswordResp(not_found=True)
+            self.storage.bump_generation()
             return pb.UpdatePasswordResp()
 
     def DeletePassword(self, request: pb.DeletePasswordReq, context: grpc.ServicerContext) -> Any:
@@ -198,6 +205,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.delete_password(request.email.lower())
             except NotFoundError:
                 return pb.DeletePasswordResp(not_found=True)
+            self.storage.bump_generation()
             return pb.DeletePasswordResp()
 
     def ListPasswords(self, request: pb.ListPasswordReq, context: grpc.ServicerContext) -> Any:

@@ -6,6 +6,7 @@ Passwords are checked with ``dex_py.passwords.check_password_policy`` and kept a
 read-only (``ReadOnly``) and their addresses taken (``AlreadyExists``). A user id is unique
 among users (it is half of the ``sub`` in their tokens); an empty one gets a UUID. Deleting a
 user also revokes their SSO sessions and refresh tokens (``sessions.end_user_sessions``).
+Every write bumps the storage's change counter, so every worker and replica sees it.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def create_user(svc: Services, actor: Actor, spec: UserSpec) -> UserView:
         record = Password(email, hash_password(spec.password), spec.username, user_id, spec.groups)
         with storage_errors(f"user {email!r}"):
             svc.storage.create_password(record)
+        svc.storage.bump_generation()
     return _view(svc, record)
 
 
@@ -209,6 +211,7 @@ def update_user(
 
         with storage_errors(f"user {email!r}"):
             updated = svc.storage.update_password(email, change)
+        svc.storage.bump_generation()
     return _view(svc, updated)
 
 
@@ -225,5 +228,6 @@ def delete_user(
             old = svc.storage.get_password(email)
             check_version(old, expected_version, f"user {email!r}")
             svc.storage.delete_password(email)
+        svc.storage.bump_generation()
         ended = end_user_sessions(svc, old.user_id, LOCAL_CONNECTOR_ID)
         out.update(sessions=ended.sessions, refresh_tokens=ended.refresh_tokens)

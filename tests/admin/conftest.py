@@ -98,10 +98,9 @@ def console_login(
 
 def csrf_of(html: str, action: str) -> str:
     """The CSRF token of the form posting to ``action``."""
+    target = re.escape(action.replace("&", "&amp;"))
     m = re.search(
-        rf'<form[^>]*action="{re.escape(action)}"[^>]*>.*?name="csrf_token" value="([^"]*)"',
-        html,
-        re.S,
+        rf'<form[^>]*action="{target}"[^>]*>.*?name="csrf_token" value="([^"]*)"', html, re.S
     )
     assert m, f"no form posting to {action}"
     return m.group(1)

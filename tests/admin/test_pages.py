@@ -93,7 +93,7 @@ def test_audit_log_filters_and_bad_input(console: App, browser: FlaskClient) -> 
     assert "console.login" not in text(browser, "/dex/admin/audit?event=login")
     html = text(browser, "/dex/admin/audit?since=yesterday", 400)
     assert 'id="f-since-error"' in html and "Traceback" not in html
-    html = text(browser, f"/dex/admin/audit?object={ADMIN_EMAIL}")
+    html = text(browser, f"/dex/admin/audit?object=user:{ADMIN_EMAIL}")
     assert "console.login" in html
     assert "console.login" not in text(browser, "/dex/admin/audit?object=nobody")
 

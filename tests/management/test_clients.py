@@ -7,18 +7,24 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
 from dex_py import revocation
+from dex_py.app import create_app
 from dex_py.clients import authenticate_client, check_secret, secret_digest
+from dex_py.clock import FrozenClock
+from dex_py.config.loader import from_dict
 from dex_py.errors import InvalidClient
 from dex_py.management import clients
 from dex_py.management.actor import Actor
 from dex_py.management.client_rules import ClientSpec
 from dex_py.management.errors import AlreadyExists, Conflict, Invalid, NotFound, ReadOnly
 from dex_py.services import Services
-from tests.oauth.conftest import CLIENT_ID
+from dex_py.storage.base import Storage
+from tests.oauth.conftest import BASE_CONFIG, CLIENT_ID, merge
 from tests.storage import factories
 
 WEB = ClientSpec(
@@ -33,6 +39,15 @@ def admin_records(svc: Services) -> list[dict]:
     """The stored admin audit records, oldest first, as export lines."""
     records = svc.storage.list_audit_records(event="admin", limit=1000)
     return [{**dataclasses.asdict(r), "details": json.loads(r.details)} for r in reversed(records)]
+
+
+@pytest.fixture
+def make_console_svc(storage: Storage) -> Iterator[Services]:
+    """Services of an app whose admin console is on (it brings its own client)."""
+    config = from_dict(merge(BASE_CONFIG, {"admin": {"emails": ["ops@example.com"]}}))
+    app = create_app(config, storage=storage)
+    with app.app_context():
+        yield app.extensions["dex_py"]
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -265,3 +280,89 @@ def test_delete_revokes_the_clients_refresh_tokens(svc: Services, actor: Actor) 
     assert svc.storage.is_access_token_revoked("jti", revocation.grant_id_of(mine.id))
     assert not svc.storage.is_access_token_revoked("jti", revocation.grant_id_of(other.id))
     assert admin_records(svc)[-1]["details"]["refresh_tokens_revoked"] == 1
+
+
+def accepts(svc: Services, client_id: str, secret: str) -> bool:
+    """Whether the token endpoint's client authentication accepts the secret now."""
+    try:
+        authenticate_client(svc.clients, basic(client_id, secret), {})
+    except InvalidClient:
+        return False
+    return True
+
+
+def test_rotation_keeps_the_old_secret_for_the_grace_period(
+    svc: Services, actor: Actor, clock: FrozenClock
+) -> None:
+    view, old = clients.create_client(svc, actor, WEB)
+    assert old is not None
+    new = clients.rotate_client_secret(
+        svc, actor, "web-app", timedelta(hours=1), expected_version=view.version
+    )
+    assert new != old
+    assert accepts(svc, "web-app", new) and accepts(svc, "web-app", old)
+    rotated = clients.get_client(svc, "web-app")
+    assert rotated.previous_secret_expiry == clock.now() + timedelta(hours=1)
+    assert rotated.version != view.version
+    clock.advance(minutes=59)
+    assert accepts(svc, "web-app", old)
+    clock.advance(minutes=1)
+    assert not accepts(svc, "web-app", old) and accepts(svc, "web-app", new)
+    record = admin_records(svc)[-1]
+    assert record["details"]["action"] == "client.rotate_secret"
+    assert record["details"]["grace_seconds"] == 3600
+    assert new not in json.dumps(admin_records(svc), default=str)
+    assert old not in json.dumps(admin_records(svc), default=str)
+
+
+def test_rotation_without_grace_ends_the_old_secret_at_once(svc: Services, actor: Actor) -> None:
+    _, first = clients.create_client(svc, actor, WEB)
+    second = clients.rotate_client_secret(svc, actor, "web-app", timedelta(days=1))
+    third = clients.rotate_client_secret(svc, actor, "web-app")
+    assert accepts(svc, "web-app", third)
+    assert not accepts(svc, "web-app", second)
+    assert not accepts(svc, "web-app", first or "")
+    assert clients.get_client(svc, "web-app").previous_secret_expiry is None
+
+
+def test_rotation_is_refused_where_it_cannot_apply(svc: Services, actor: Actor) -> None:
+    view, secret = clients.create_client(svc, actor, WEB)
+    clients.create_client(svc, actor, ClientSpec(id="cli", public=True))
+    for client_id, grace, error in (
+        ("web-app", timedelta(seconds=-1), Invalid),
+        ("web-app", timedelta(days=31), Invalid),
+        ("cli", timedelta(0), Invalid),
+        (CLIENT_ID, timedelta(0), ReadOnly),
+        ("nope", timedelta(0), NotFound),
+    ):
+        with pytest.raises(error):
+            clients.rotate_client_secret(svc, actor, client_id, grace)
+    clients.update_client(svc, actor, "web-app", {"name": "moved on"})
+    with pytest.raises(Conflict):
+        clients.rotate_client_secret(svc, actor, "web-app", expected_version=view.version)
+    assert accepts(svc, "web-app", secret or "")
+
+
+def test_every_client_write_bumps_the_generation_and_a_refused_one_does_not(
+    svc: Services, actor: Actor
+) -> None:
+    start = svc.storage.generation()
+    clients.create_client(svc, actor, WEB)
+    clients.update_client(svc, actor, "web-app", {"name": "x"})
+    clients.rotate_client_secret(svc, actor, "web-app")
+    clients.delete_client(svc, actor, "web-app")
+    assert svc.storage.generation() == start + 4
+    with pytest.raises(Invalid):
+        clients.create_client(svc, actor, dataclasses.replace(WEB, id="bad id"))
+    with pytest.raises(ReadOnly):
+        clients.update_client(svc, actor, CLIENT_ID, {"name": "x"})
+    assert svc.storage.generation() == start + 4
+
+
+def test_the_console_client_is_read_only(make_console_svc: Services, actor: Actor) -> None:
+    svc = make_console_svc
+    console = [c for c in clients.list_clients(svc) if c.id not in ("web-app",) and c.static]
+    builtin = [c for c in console if c.id not in {s.id for s in svc.config.static_clients}]
+    assert builtin, "the console's built-in client is listed"
+    with pytest.raises(ReadOnly):
+        clients.update_client(svc, actor, builtin[0].id, {"name": "x"})

@@ -162,3 +162,18 @@ def test_delete_ends_the_users_sessions_and_refresh_tokens(svc: Services, actor:
         1,
         1,
     )
+
+
+def test_every_user_write_bumps_the_generation_and_a_refused_one_does_not(
+    svc: Services, actor: Actor
+) -> None:
+    start = svc.storage.generation()
+    users.create_user(svc, actor, JANE)
+    users.update_user(svc, actor, "jane@example.com", {"groups": ["ops"]})
+    users.delete_user(svc, actor, "jane@example.com")
+    assert svc.storage.generation() == start + 3
+    with pytest.raises(ReadOnly):
+        users.delete_user(svc, actor, STATIC)
+    with pytest.raises(Invalid):
+        users.create_user(svc, actor, UserSpec("x", "", ""))
+    assert svc.storage.generation() == start + 3
