@@ -45,6 +45,9 @@ def init_admin(app: Flask, issuer_path: str) -> Blueprint:
     bp.add_url_rule(
         "/clients/<client_id>/delete", "delete_client", clients.delete_view, methods=both
     )
+    bp.add_url_rule(
+        "/clients/<client_id>/rotate", "rotate_client", clients.rotate_view, methods=both
+    )
     bp.add_url_rule("/connectors", "connectors", connectors.list_view, methods=["GET"])
     bp.add_url_rule("/users", "users", users.list_view, methods=["GET"])
     bp.add_url_rule("/users/new", "new_user", users.new_view, methods=both)

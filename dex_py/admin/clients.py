@@ -5,6 +5,7 @@ Clients from config.yaml, and the console's own (``built-in``), are shown read-o
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import abort, redirect, request, url_for
@@ -162,12 +163,51 @@ def delete_view(client_id: str) -> Response:
     return redirect(url_for("admin.clients", done="deleted"), code=303)
 
 
+GRACE_CHOICES = (
+    ("0", "no grace: the old secret stops now"),
+    ("3600", "1 hour"),
+    ("86400", "1 day"),
+    ("604800", "7 days"),
+)
+
+
+def rotate_view(client_id: str) -> Response:
+    view = _editable(client_id)
+    if not view.has_secret:
+        abort(404)
+    if request.method == "GET":
+        return confirm(
+            section=SECTION,
+            title=f"Rotate the secret of {client_id}?",
+            message="A new secret is made and shown once. The current one keeps working for "
+            "the grace period you choose, so the application can switch over.",
+            button="Rotate the secret",
+            cancel_url=url_for("admin.client", client_id=client_id),
+            choice=("grace", "Grace period", GRACE_CHOICES, "86400"),
+        )
+    grace = request.form.get("grace", "")
+    if grace not in dict(GRACE_CHOICES):
+        return _refused_with(["Choose a grace period from the list."])
+    try:
+        secret = ops.rotate_client_secret(
+            services(), current_admin().actor, client_id, timedelta(seconds=int(grace))
+        )
+    except ManagementError as exc:
+        return _refused(exc)
+    return render_admin(
+        "admin/client_secret.html", section=SECTION, client=view, secret=secret, rotated=True
+    )
+
+
 def _refused(exc: ManagementError) -> Response:
-    errors = forms.errors_of(exc)
+    return _refused_with([m for _field, m in forms.errors_of(exc)])
+
+
+def _refused_with(messages: list[str]) -> Response:
     return render_admin(
         "admin/refused.html",
         section=SECTION,
         status=409,
-        messages=[m for _field, m in errors],
+        messages=messages,
         back_url=url_for(SECTION),
     )

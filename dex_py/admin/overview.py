@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from werkzeug import Response
 
-import dex_py
 from dex_py.admin.charts import Bucket, stacked_bars
 from dex_py.admin.render import render_admin
 from dex_py.jose.keys import key_infos
@@ -81,7 +80,6 @@ def overview_view() -> Response:
     return render_admin(
         "admin/overview.html",
         section="admin.overview",
-        version=dex_py.__version__,
         health={"Storage": _probe(svc.storage.ping), "Signing key": _probe(svc.keys.signer)},
         connectors=connectors,
         keys=keys,

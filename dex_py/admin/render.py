@@ -12,6 +12,7 @@ from typing import Any
 from flask import request, url_for
 from werkzeug import Response
 
+import dex_py
 from dex_py.admin.access import csrf_for, current_admin
 from dex_py.web.pages import render_page
 
@@ -38,6 +39,7 @@ def render_admin(template: str, *, section: str, status: int = 200, **context: A
         nav=[(url_for(endpoint), label, endpoint == section) for endpoint, label in NAV],
         csrf_for=csrf_for,
         logout_url=url_for("admin.logout"),
+        server_version=dex_py.__version__,
         **context,
     )
 
@@ -67,8 +69,10 @@ def confirm(
     button: str,
     cancel_url: str,
     details: Mapping[str, str] | None = None,
+    choice: tuple[str, str, Sequence[tuple[str, str]], str] | None = None,
 ) -> Response:
-    """The confirmation page of a destructive action: its form posts to this same URL."""
+    """The confirmation page of a destructive action: its form posts to this same URL.
+    ``choice`` adds one select to the form: (name, label, [(value, text)], preselected)."""
     return render_admin(
         "admin/confirm.html",
         section=section,
@@ -78,4 +82,5 @@ def confirm(
         action_url=request.full_path.rstrip("?"),
         cancel_url=cancel_url,
         details=dict(details or {}),
+        choice=choice,
     )

@@ -42,6 +42,7 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ("/clients/<client_id>", "client_replace", clients.replace_view, ("PUT",)),
     ("/clients/<client_id>", "client_patch", clients.patch_view, ("PATCH",)),
     ("/clients/<client_id>", "client_delete", clients.delete_view, ("DELETE",)),
+    ("/clients/<client_id>/secret", "client_secret", clients.rotate_secret_view, ("POST",)),
     ("/users", "users", users.list_view, ("GET",)),
     ("/users", "user_create", users.create_view, ("POST",)),
     ("/users/<email>", "user", users.get_view, ("GET",)),

@@ -293,6 +293,41 @@ PATHS: dict[str, Any] = {
         replace="ClientInput",
         patch="ClientPatch",
     ),
+    "/clients/{client_id}/secret": {
+        "parameters": [path_param("client_id", "The client's id.", CLIENT_ID)],
+        "post": _op(
+            "rotateClientSecret",
+            "Give the client a new secret (answered this once).",
+            {
+                **ok("The client and its new secret.", ref("ClientCreated"), etag=True),
+                **problems(404, 409, 412, 413, 415),
+            },
+            parameters=[
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": "Optional here: the client's ETag as last read (or `*`).",
+                    "schema": {"type": "string", "minLength": 1},
+                }
+            ],
+            requestBody=body(
+                {
+                    "type": "object",
+                    "properties": {
+                        "grace_period": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "maximum": int(mc.MAX_GRACE.total_seconds()),
+                            "description": "Seconds the replaced secret keeps working.",
+                        }
+                    },
+                    "additionalProperties": False,
+                },
+                required=False,
+            ),
+        ),
+    },
     **_object_paths(
         "User",
         "users",

@@ -77,7 +77,7 @@ def merge_patch_body() -> dict[str, Any]:
 
 def optional_json_body() -> dict[str, Any]:
     """For actions whose body is optional: ``{}`` when none was sent."""
-    if not request.get_data(cache=True) and not request.mimetype:
+    if not request.get_data(cache=True):
         return {}
     return json_body()
 

@@ -6,7 +6,7 @@ which logs a browser in to the console the way a person does (``/admin`` -> ``/a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from tests.oauth.conftest import (  # noqa: F401  (fixtures)
     make_app,
     path_of,
 )
+from tests.storage.conftest import Namespaces
 
 ADMIN_EMAIL = "admin@example.com"
 USER_EMAIL = "user@example.com"
@@ -40,6 +41,14 @@ ADMIN_CONFIG: dict[str, Any] = {
         },
     ],
 }
+
+
+@pytest.fixture(scope="session")
+def console_namespaces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespaces]:
+    """Fresh databases for the live servers of the browser tests (dropped at the end)."""
+    ns = Namespaces(tmp_path_factory.mktemp("console-storage"))
+    yield ns
+    ns.drop_all()
 
 
 @pytest.fixture

@@ -132,10 +132,27 @@ def test_delete_a_client_needs_its_confirmation_page(console: App, browser: Flas
     assert "c3" not in {c.id for c in console.storage.list_clients()}
 
 
+def test_rotate_a_client_secret_with_a_grace_period(console: App, browser: FlaskClient) -> None:
+    first = submit(browser, "/dex/admin/clients/new", {"id": "c4", "redirect_uris": NEW_URI}, 200)
+    old = re.search(r'id="client-secret">([^<]+)<', first.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    html = get(browser, "/dex/admin/clients/c4/rotate")
+    assert 'name="grace"' in html
+    assert console.storage.get_client("c4").secret_hash == secret_digest(old)  # GET: nothing
+    resp = submit(browser, "/dex/admin/clients/c4/rotate", {"grace": "3600"}, 200)
+    new = re.search(r'id="client-secret">([^<]+)<', resp.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+    assert new != old
+    stored = console.storage.get_client("c4")
+    assert stored.secret_hash == secret_digest(new)
+    assert stored.previous_secret_hash == secret_digest(old)  # the old one, for an hour
+    bad = submit(browser, "/dex/admin/clients/c4/rotate", {"grace": "99999999"}, 409)
+    assert "grace period" in bad.get_data(as_text=True)
+    assert console.storage.get_client("c4").secret_hash == secret_digest(new)
+
+
 def test_config_clients_are_read_only(console: App, browser: FlaskClient) -> None:
     html = get(browser, "/dex/admin/clients/example-app")
     assert 'id="read-only"' in html and 'id="edit"' not in html and 'id="delete"' not in html
-    for action in ("edit", "delete"):
+    for action in ("edit", "delete", "rotate"):
         get(browser, f"/dex/admin/clients/example-app/{action}", 404)
         get(browser, f"/dex/admin/clients/dex-py-admin/{action}", 404)
     token = csrf_of(get(browser, "/dex/admin/clients/new"), "/dex/admin/clients/new")

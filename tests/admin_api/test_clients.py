@@ -3,6 +3,8 @@ change, config.yaml's clients read-only, and a created client usable at once."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from tests.admin_api.conftest import ADMIN_ID, Api, assert_problem, basic
 from tests.oauth.conftest import CLIENT_ID
 
@@ -178,3 +180,48 @@ def test_bad_pagination_parameters(api: Api) -> None:
     for query in ("limit=0", "limit=201", "limit=x", "cursor=%%%", "cursor=bm90LWpzb24"):
         body = assert_problem(api.get("/clients?" + query), 400, "invalid-input")
         assert body["errors"][0]["field"] in ("limit", "cursor")
+
+
+def _cc_status(api: Api, client_id: str, secret: str) -> int:
+    resp = api.http.post(
+        "/dex/token", data={"grant_type": "client_credentials"}, headers=basic(client_id, secret)
+    )
+    return resp.status_code
+
+
+def test_rotate_the_secret_with_a_grace_period(api: Api) -> None:
+    _, old, etag = _create(api)
+    resp = api.post("/clients/web/secret", json={"grace_period": 3600})
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    new = body["secret"]
+    assert new != old and body["previous_secret_expiry"] is not None
+    assert resp.headers["ETag"] != etag
+    assert _cc_status(api, "web", new) == 200
+    assert _cc_status(api, "web", old) == 200  # still, during the grace period
+    api.app.clock.advance(timedelta(hours=1, seconds=1))
+    assert _cc_status(api, "web", old) == 401
+    assert _cc_status(api, "web", new) == 200
+    assert new not in api.get("/clients/web").get_data(as_text=True)
+
+
+def test_rotate_without_grace_and_refusals(api: Api) -> None:
+    _, old, etag = _create(api)
+    stale = api.post("/clients/web/secret", headers={"If-Match": '"0000"'})
+    assert_problem(stale, 412)
+    resp = api.post("/clients/web/secret", headers={"If-Match": etag})
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["previous_secret_expiry"] is None
+    assert _cc_status(api, "web", old) == 401
+    for bad in (
+        {"grace_period": -1},
+        {"grace_period": "1h"},
+        {"grace_period": 31 * 86400},
+        {"x": 1},
+    ):
+        assert_problem(api.post("/clients/web/secret", json=bad), 400, "invalid-input")
+    assert_problem(api.post("/clients/nobody/secret"), 404)
+    assert_problem(api.post(f"/clients/{CLIENT_ID}/secret"), 409, "read-only")
+    public = api.post("/clients", json={"id": "pub", "public": True})
+    assert public.status_code == 201
+    assert_problem(api.post("/clients/pub/secret"), 400, "invalid-input")
