@@ -23,6 +23,7 @@ from dex_py.admin_api.rest import (
     json_response,
     merge_patch_body,
     no_content,
+    object_response,
     paginate,
 )
 from dex_py.management import connectors as mcn
@@ -46,16 +47,12 @@ def _fields(
     return {k: body[k] for k in allowed if k in body}
 
 
-def _one(view: mcn.ConnectorView, status: int = 200) -> Response:
-    return json_response(to_json(view), status, etag=view.version)
-
-
 def list_view() -> Response:
     return paginate(mcn.list_connectors(services()), lambda c: (c.id,), to_json)
 
 
 def get_view(connector_id: str) -> Response:
-    return _one(mcn.get_connector(services(), connector_id))
+    return object_response(mcn.get_connector(services(), connector_id))
 
 
 def create_view() -> Response:
@@ -68,7 +65,7 @@ def create_view() -> Response:
         fields["name"],
         fields.get("config", {}),
     )
-    resp = _one(view, 201)
+    resp = object_response(view, 201)
     resp.headers["Location"] = url_for("admin_api.connector", connector_id=view.id)
     return resp
 
@@ -80,7 +77,7 @@ def _update(connector_id: str, fields: dict[str, Any]) -> Response:
     view = mcn.update_connector(
         services(), current_actor(), connector_id, expected_version=expected, **fields
     )
-    return _one(view)
+    return object_response(view)
 
 
 def replace_view(connector_id: str) -> Response:
