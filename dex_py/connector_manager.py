@@ -179,6 +179,61 @@ class ConnectorManager:
 
     HEALTH_TTL = 15.0
 
+    def problem(self, entry: ConnectorEntry) -> str:
+        """Why the connector cannot be used now ("" when it can): the error it failed to open
+        with, else its last health check's (``healthy``)."""
+        if entry.connector is None:
+            return entry.error or "unavailable"
+        return "" if self.healthy(entry) else (entry._health[1] or "unavailable")
+
+    TRIAL_TIMEOUT = 10.0
+
+    def trial(
+        self,
+        type_name: str,
+        config: dict[str, Any],
+        *,
+        connector_id: str = "trial",
+        timeout: float | None = None,
+    ) -> None:
+        """Open a connector that is not saved yet, ask its upstream (``check``) and close it
+        ("test connection"): raises ``ConnectorConfigError`` for a bad config,
+        ``ConnectorError`` when it cannot be opened or the upstream does not answer, also when
+        that takes longer than ``timeout`` seconds (default ``TRIAL_TIMEOUT``; the attempt is
+        then left to finish, and close, in the background)."""
+        timeout = self.TRIAL_TIMEOUT if timeout is None else timeout
+        outcome: list[BaseException | None] = []
+
+        def attempt() -> None:
+            try:
+                conn = registry.open_connector(
+                    type_name,
+                    config,
+                    connector_id=connector_id,
+                    logger=logging.getLogger(f"dex_py.connectors.{connector_id}"),
+                    **self._services,
+                )
+                try:
+                    conn.check()
+                finally:
+                    conn.close()
+            except BaseException as exc:
+                outcome.append(exc)
+            else:
+                outcome.append(None)
+
+        worker = threading.Thread(target=attempt, name=f"trial-{connector_id}", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if not outcome:
+            raise ConnectorError(f"no answer within {timeout:g} s")
+        error = outcome[0]
+        if isinstance(error, ConnectorConfigError | ConnectorError):
+            raise error
+        if error is not None:
+            log.warning("trying connector %s (%s) failed", connector_id, type_name, exc_info=error)
+            raise ConnectorError(str(error) or type(error).__name__)
+
     def healthy(self, entry: ConnectorEntry) -> bool:
         """Whether the connector opened and its upstream answers. The upstream is asked at most
         every ``HEALTH_TTL`` seconds per process, so probes and login pages stay cheap."""
