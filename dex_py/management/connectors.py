@@ -172,6 +172,9 @@ def test_connector(
         raise Invalid([("connection", str(exc) or "the upstream did not answer")]) from None
 
 
+test_connector.__test__ = False  # type: ignore[attr-defined]  # not a test for pytest to collect
+
+
 def _check_fields(connector_id: str, type: str, name: str) -> None:
     errors = []
     if not _ID.match(connector_id) or len(connector_id) > MAX_ID:

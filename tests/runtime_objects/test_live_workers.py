@@ -86,12 +86,23 @@ def _login_through(server: LiveServer, connector_id: str) -> dict:
     return verify_id_token(server.issuer, token["id_token"], audience="example-app")
 
 
-@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    ("kind", "engine"),
+    [
+        ("sqlite", "granian"),
+        ("sqlite", "gunicorn"),
+        pytest.param("postgres", "granian", marks=pytest.mark.postgres),
+    ],
+)
 def test_stored_connectors_and_team_rules_reach_every_worker(
-    make_live_server: Callable[..., LiveServer], live_namespaces: Namespaces, kind: str
+    make_live_server: Callable[..., LiveServer],
+    live_namespaces: Namespaces,
+    kind: str,
+    engine: str,
 ) -> None:
     cfg: StorageConfig = live_namespaces.create(kind)
     server = make_live_server(
+        {"server": {"engine": engine}},
         storage={"type": cfg.type, "config": cfg.config},
         workers=WORKERS,
         redirect_uris=[EXAMPLE_REDIRECT_URI],
