@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import bcrypt
@@ -66,12 +67,6 @@ def caller(context: grpc.ServicerContext) -> str:
     return "grpc:" + context.peer()
 
 
-def audit_change(storage: Storage, context: grpc.ServicerContext, action: str, object: str) -> None:
-    """The audit record of one change made through the API (event ``admin``, as the console's
-    and the JSON API's changes); never a secret or hash."""
-    audit("admin", actor=caller(context), action=action, object=object, storage=storage)
-
-
 def _check_hash(hash: bytes) -> None:
     """A bcrypt hash Dex would accept: well-formed, cost between 10 and 16."""
     cost = bcrypt_cost(hash)
@@ -85,17 +80,27 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
     """``api.Dex`` on ``storage`` (a ``StaticOverlay`` keeps config objects read-only)."""
 
     def __init__(
-        self, storage: Storage, discovery: Discovery, *, connectors_crud: bool = False
+        self,
+        storage: Storage,
+        discovery: Discovery,
+        *,
+        connectors_crud: bool = False,
+        access_token_lifetime: timedelta = timedelta(hours=24),
+        store_audit: bool = True,
     ) -> None:
         self.storage = storage
         self.discovery = discovery
         self.connectors_crud = connectors_crud  # Dex's DEX_API_CONNECTORS_CRUD
+        # how long a revoked chain's access tokens stay recorded as revoked (expiry.accessTokens)
+        self.access_token_lifetime = access_token_lifetime
+        self.store_audit = store_audit  # the audit section's store: keep records in storage
 
     def _changed(self, context: grpc.ServicerContext, action: str, object: str) -> None:
         """After a write: bump the change counter and leave the audit record (event ``admin``,
         as the console's and the JSON API's changes; never a secret or hash)."""
         self.storage.bump_generation()
-        audit("admin", actor=caller(context), action=action, object=object, storage=self.storage)
+        kept = self.storage if self.store_audit else None
+        audit("admin", actor=caller(context), action=action, object=object, storage=kept)
 
     # clients
 
