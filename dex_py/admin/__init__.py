@@ -49,11 +49,22 @@ def init_admin(app: Flask, issuer_path: str) -> Blueprint:
         "/clients/<client_id>/rotate", "rotate_client", clients.rotate_view, methods=both
     )
     bp.add_url_rule("/connectors", "connectors", connectors.list_view, methods=["GET"])
+    bp.add_url_rule("/connectors/new", "new_connector", connectors.new_view, methods=both)
+    bp.add_url_rule(
+        "/connectors/<connector_id>/edit", "edit_connector", connectors.edit_view, methods=both
+    )
+    bp.add_url_rule(
+        "/connectors/<connector_id>/delete",
+        "delete_connector",
+        connectors.delete_view,
+        methods=both,
+    )
     bp.add_url_rule("/users", "users", users.list_view, methods=["GET"])
     bp.add_url_rule("/users/new", "new_user", users.new_view, methods=both)
     bp.add_url_rule("/users/<email>/edit", "edit_user", users.edit_view, methods=both)
     bp.add_url_rule("/users/<email>/delete", "delete_user", users.delete_view, methods=both)
     bp.add_url_rule("/teams", "teams", teams.list_view, methods=["GET"])
+    bp.add_url_rule("/teams/rules", "save_team_rules", teams.save_rules_view, methods=["POST"])
     bp.add_url_rule("/sessions", "sessions", sessions.list_view, methods=["GET"])
     bp.add_url_rule(
         "/sessions/<session_id>/end", "revoke_session", sessions.revoke_session_view, methods=both

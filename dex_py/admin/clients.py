@@ -14,7 +14,7 @@ from werkzeug import Response
 from dex_py.admin import forms
 from dex_py.admin.access import current_admin
 from dex_py.admin.login import CLIENT_ID as CONSOLE_CLIENT
-from dex_py.admin.render import confirm, field_errors, render_admin
+from dex_py.admin.render import confirmed, field_errors, refused, render_admin
 from dex_py.management import clients as ops
 from dex_py.management.client_rules import ClientSpec
 from dex_py.management.errors import ManagementError, NotFound
@@ -146,21 +146,21 @@ def edit_view(client_id: str) -> Response:
 
 def delete_view(client_id: str) -> Response:
     view = _editable(client_id)
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title=f"Delete client {client_id}?",
-            message="Its applications can no longer log users in, and every refresh token "
-            "issued to it is revoked. This cannot be undone.",
-            button="Delete the client",
-            cancel_url=url_for("admin.client", client_id=client_id),
-            details={"Name": view.name or "—", "Redirect URIs": ", ".join(view.redirect_uris)},
-        )
-    try:
+
+    def delete() -> Response:
         ops.delete_client(services(), current_admin().actor, client_id)
-    except ManagementError as exc:
-        return _refused(exc)
-    return redirect(url_for("admin.clients", done="deleted"), code=303)
+        return redirect(url_for("admin.clients", done="deleted"), code=303)
+
+    return confirmed(
+        delete,
+        section=SECTION,
+        title=f"Delete client {client_id}?",
+        message="Its applications can no longer log users in, and every refresh token "
+        "issued to it is revoked. This cannot be undone.",
+        button="Delete the client",
+        cancel_url=url_for("admin.client", client_id=client_id),
+        details={"Name": view.name or "—", "Redirect URIs": ", ".join(view.redirect_uris)},
+    )
 
 
 GRACE_CHOICES = (
@@ -175,39 +175,25 @@ def rotate_view(client_id: str) -> Response:
     view = _editable(client_id)
     if not view.has_secret:
         abort(404)
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title=f"Rotate the secret of {client_id}?",
-            message="A new secret is made and shown once. The current one keeps working for "
-            "the grace period you choose, so the application can switch over.",
-            button="Rotate the secret",
-            cancel_url=url_for("admin.client", client_id=client_id),
-            choice=("grace", "Grace period", GRACE_CHOICES, "86400"),
-        )
-    grace = request.form.get("grace", "")
-    if grace not in dict(GRACE_CHOICES):
-        return _refused_with(["Choose a grace period from the list."])
-    try:
+
+    def rotate() -> Response:
+        grace = request.form.get("grace", "")
+        if grace not in dict(GRACE_CHOICES):
+            return refused(SECTION, ["Choose a grace period from the list."])
         secret = ops.rotate_client_secret(
             services(), current_admin().actor, client_id, timedelta(seconds=int(grace))
         )
-    except ManagementError as exc:
-        return _refused(exc)
-    return render_admin(
-        "admin/client_secret.html", section=SECTION, client=view, secret=secret, rotated=True
-    )
+        return render_admin(
+            "admin/client_secret.html", section=SECTION, client=view, secret=secret, rotated=True
+        )
 
-
-def _refused(exc: ManagementError) -> Response:
-    return _refused_with([m for _field, m in forms.errors_of(exc)])
-
-
-def _refused_with(messages: list[str]) -> Response:
-    return render_admin(
-        "admin/refused.html",
+    return confirmed(
+        rotate,
         section=SECTION,
-        status=409,
-        messages=messages,
-        back_url=url_for(SECTION),
+        title=f"Rotate the secret of {client_id}?",
+        message="A new secret is made and shown once. The current one keeps working for "
+        "the grace period you choose, so the application can switch over.",
+        button="Rotate the secret",
+        cancel_url=url_for("admin.client", client_id=client_id),
+        choice=("grace", "Grace period", GRACE_CHOICES, "86400"),
     )

@@ -6,7 +6,7 @@ destructive action goes through (a GET page with the consequences, then the POST
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from flask import request, url_for
@@ -14,6 +14,8 @@ from werkzeug import Response
 
 import dex_py
 from dex_py.admin.access import csrf_for, current_admin
+from dex_py.admin.forms import errors_of
+from dex_py.management.errors import ManagementError
 from dex_py.web.pages import render_page
 
 # (endpoint, label): the console's sections, in the order of the navigation
@@ -59,6 +61,29 @@ def field_errors(errors: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
             message = f"line {int(item['index']) + 1}: {message}"
         grouped.setdefault(field, []).append(message)
     return grouped
+
+
+def refused(section: str, messages: Sequence[str]) -> Response:
+    """A change that management refused (409), saying why, with a way back."""
+    return render_admin(
+        "admin/refused.html",
+        section=section,
+        status=409,
+        messages=list(messages),
+        back_url=url_for(section),
+    )
+
+
+def confirmed(act: Callable[[], Response], **page: Any) -> Response:
+    """A destructive action: on GET its confirmation page (``confirm(**page)``), on POST
+    ``act()`` (CSRF was checked by ``access``); a change management refuses shows why
+    (``refused``)."""
+    if request.method == "GET":
+        return confirm(**page)
+    try:
+        return act()
+    except ManagementError as exc:
+        return refused(page["section"], [m for _field, m in errors_of(exc)])
 
 
 def confirm(

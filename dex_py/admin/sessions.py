@@ -11,9 +11,8 @@ from werkzeug import Response
 
 from dex_py.admin import forms
 from dex_py.admin.access import current_admin
-from dex_py.admin.render import confirm, render_admin
+from dex_py.admin.render import confirmed, render_admin
 from dex_py.management import sessions as ops
-from dex_py.management.errors import ManagementError
 from dex_py.services import services
 
 SECTION = "admin.sessions"
@@ -46,69 +45,58 @@ def _back(**params: str) -> str:
     return url_for(SECTION, **query)
 
 
-def _done(exc: ManagementError | None) -> Response:
-    if exc is None:
-        f = _filters()
-        return redirect(_back(**f, done="revoked"), code=303)
-    return render_admin(
-        "admin/refused.html",
-        section=SECTION,
-        status=409,
-        messages=[m for _f, m in forms.errors_of(exc)],
-        back_url=url_for(SECTION),
-    )
+def _revoked(**query: str) -> Response:
+    return redirect(_back(**query, done="revoked"), code=303)
 
 
 def revoke_session_view(session_id: str) -> Response:
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title="End this session?",
-            message="The browser is logged out, and the applications that got tokens in the "
-            "session are told through back-channel logout.",
-            button="End the session",
-            cancel_url=_back(**_filters()),
-        )
-    try:
+    def revoke() -> Response:
         ops.revoke_session(services(), current_admin().actor, session_id)
-    except ManagementError as exc:
-        return _done(exc)
-    return _done(None)
+        return _revoked(**_filters())
+
+    return confirmed(
+        revoke,
+        section=SECTION,
+        title="End this session?",
+        message="The browser is logged out, and the applications that got tokens in the "
+        "session are told through back-channel logout.",
+        button="End the session",
+        cancel_url=_back(**_filters()),
+    )
 
 
 def revoke_token_view(token_id: str) -> Response:
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title="Revoke this refresh token?",
-            message="The application can no longer refresh with it, and the access tokens "
-            "issued under it are revoked.",
-            button="Revoke the token",
-            cancel_url=_back(**_filters()),
-        )
-    try:
+    def revoke() -> Response:
         ops.revoke_refresh_token(services(), current_admin().actor, token_id)
-    except ManagementError as exc:
-        return _done(exc)
-    return _done(None)
+        return _revoked(**_filters())
+
+    return confirmed(
+        revoke,
+        section=SECTION,
+        title="Revoke this refresh token?",
+        message="The application can no longer refresh with it, and the access tokens "
+        "issued under it are revoked.",
+        button="Revoke the token",
+        cancel_url=_back(**_filters()),
+    )
 
 
 def revoke_user_view() -> Response:
     f = _filters()
     if not f["user"]:
         abort(404)
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title="Revoke everything of this user?",
-            message="Every refresh token and session of the user ends; their applications "
-            "are told through back-channel logout. They can log in again.",
-            button="Revoke all",
-            cancel_url=_back(**f),
-            details={"User id": f["user"], "Connector": f["connector"] or "(any)"},
-        )
-    try:
+
+    def revoke() -> Response:
         ops.revoke_user(services(), current_admin().actor, f["user"], f["connector"])
-    except ManagementError as exc:
-        return _done(exc)
-    return redirect(_back(user=f["user"], connector=f["connector"], done="revoked"), code=303)
+        return _revoked(user=f["user"], connector=f["connector"])
+
+    return confirmed(
+        revoke,
+        section=SECTION,
+        title="Revoke everything of this user?",
+        message="Every refresh token and session of the user ends; their applications "
+        "are told through back-channel logout. They can log in again.",
+        button="Revoke all",
+        cancel_url=_back(**f),
+        details={"User id": f["user"], "Connector": f["connector"] or "(any)"},
+    )

@@ -11,7 +11,7 @@ from werkzeug import Response
 
 from dex_py.admin import forms
 from dex_py.admin.access import current_admin
-from dex_py.admin.render import confirm, field_errors, render_admin
+from dex_py.admin.render import confirmed, field_errors, render_admin
 from dex_py.management import users as ops
 from dex_py.management.errors import ManagementError, NotFound
 from dex_py.services import services
@@ -110,24 +110,18 @@ def edit_view(email: str) -> Response:
 
 def delete_view(email: str) -> Response:
     view = _editable(email)
-    if request.method == "GET":
-        return confirm(
-            section=SECTION,
-            title=f"Delete {view.email}?",
-            message="The user can no longer log in, and their sessions and refresh tokens are "
-            "revoked (applications are told through back-channel logout).",
-            button="Delete the user",
-            cancel_url=url_for(SECTION),
-            details={"Username": view.username, "User id": view.user_id},
-        )
-    try:
+
+    def delete() -> Response:
         ops.delete_user(services(), current_admin().actor, view.email)
-    except ManagementError as exc:
-        return render_admin(
-            "admin/refused.html",
-            section=SECTION,
-            status=409,
-            messages=[m for _f, m in forms.errors_of(exc)],
-            back_url=url_for(SECTION),
-        )
-    return redirect(url_for(SECTION, done="deleted"), code=303)
+        return redirect(url_for(SECTION, done="deleted"), code=303)
+
+    return confirmed(
+        delete,
+        section=SECTION,
+        title=f"Delete {view.email}?",
+        message="The user can no longer log in, and their sessions and refresh tokens are "
+        "revoked (applications are told through back-channel logout).",
+        button="Delete the user",
+        cancel_url=url_for(SECTION),
+        details={"Username": view.username, "User id": view.user_id},
+    )

@@ -18,7 +18,17 @@ from flask import Blueprint, Flask, request
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException
 
-from dex_py.admin_api import audit, clients, keys, openapi, sessions, users
+from dex_py.admin_api import (
+    audit,
+    clients,
+    connectors,
+    keys,
+    openapi,
+    overview,
+    sessions,
+    teams,
+    users,
+)
 from dex_py.admin_api.auth import authenticate_request
 from dex_py.admin_api.problems import (
     API_PATH,
@@ -43,6 +53,16 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ("/clients/<client_id>", "client_patch", clients.patch_view, ("PATCH",)),
     ("/clients/<client_id>", "client_delete", clients.delete_view, ("DELETE",)),
     ("/clients/<client_id>/secret", "client_secret", clients.rotate_secret_view, ("POST",)),
+    ("/connectors", "connectors", connectors.list_view, ("GET",)),
+    ("/connectors", "connector_create", connectors.create_view, ("POST",)),
+    ("/connectors/<connector_id>", "connector", connectors.get_view, ("GET",)),
+    ("/connectors/<connector_id>", "connector_replace", connectors.replace_view, ("PUT",)),
+    ("/connectors/<connector_id>", "connector_patch", connectors.patch_view, ("PATCH",)),
+    ("/connectors/<connector_id>", "connector_delete", connectors.delete_view, ("DELETE",)),
+    ("/connector-tests", "connector_test", connectors.test_view, ("POST",)),
+    ("/teams/rules", "team_rules", teams.rules_view, ("GET",)),
+    ("/teams/rules", "team_rules_replace", teams.replace_rules_view, ("PUT",)),
+    ("/teams/explain", "team_explain", teams.explain_view, ("POST",)),
     ("/users", "users", users.list_view, ("GET",)),
     ("/users", "user_create", users.create_view, ("POST",)),
     ("/users/<email>", "user", users.get_view, ("GET",)),
@@ -63,6 +83,7 @@ ROUTES: tuple[tuple[str, str, Callable[..., Response], tuple[str, ...]], ...] = 
     ("/keys/rotate", "key_rotate", keys.rotate_view, ("POST",)),
     ("/audit", "audit", audit.query_view, ("GET",)),
     ("/audit/export", "audit_export", audit.export_view, ("GET",)),
+    ("/overview", "overview", overview.overview_view, ("GET",)),
 )
 PUBLIC_ENDPOINTS = frozenset({"admin_api.openapi"})
 

@@ -22,6 +22,7 @@ from dex_py.admin_api.rest import (
     json_response,
     merge_patch_body,
     no_content,
+    object_response,
     optional_json_body,
     paginate,
 )
@@ -32,16 +33,12 @@ from dex_py.services import services
 CHANGEABLE = tuple(name for name in SPEC_FIELDS if name != "id")
 
 
-def _one(view: mc.ClientView, status: int = 200) -> Response:
-    return json_response(to_json(view), status, etag=view.version)
-
-
 def list_view() -> Response:
     return paginate(mc.list_clients(services()), lambda c: (c.id,), to_json)
 
 
 def get_view(client_id: str) -> Response:
-    return _one(mc.get_client(services(), client_id))
+    return object_response(mc.get_client(services(), client_id))
 
 
 def create_view() -> Response:
@@ -55,7 +52,7 @@ def create_view() -> Response:
 def replace_view(client_id: str) -> Response:
     spec = spec_from_json(ClientSpec, json_body(), fixed={"id": client_id})
     expected = if_match()
-    return _one(
+    return object_response(
         mc.update_client(services(), current_actor(), client_id, spec, expected_version=expected)
     )
 
@@ -63,7 +60,7 @@ def replace_view(client_id: str) -> Response:
 def patch_view(client_id: str) -> Response:
     changes = changes_from_json(ClientSpec, merge_patch_body(), CHANGEABLE)
     expected = if_match()
-    return _one(
+    return object_response(
         mc.update_client(services(), current_actor(), client_id, changes, expected_version=expected)
     )
 

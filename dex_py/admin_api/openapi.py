@@ -15,6 +15,7 @@ from typing import Any
 
 from werkzeug import Response
 
+from dex_py.admin_api import teams as api_teams
 from dex_py.admin_api.audit import EXPORT_MAX, JSON_LINES
 from dex_py.admin_api.clients import CHANGEABLE as CLIENT_CHANGEABLE
 from dex_py.admin_api.openapi_parts import (
@@ -25,6 +26,7 @@ from dex_py.admin_api.openapi_parts import (
     components,
     input_schema,
     list_responses,
+    nullable,
     ok,
     path_param,
     problems,
@@ -38,12 +40,16 @@ from dex_py.config.model import GRANT_TYPES
 from dex_py.config.validation import CLIENT_AUTH_METHODS
 from dex_py.management import audit as ma
 from dex_py.management import clients as mc
+from dex_py.management import connectors as mcn
 from dex_py.management import keys as mk
+from dex_py.management import overview as mo
 from dex_py.management import sessions as ms
+from dex_py.management import teams as mt
 from dex_py.management import users as mu
 from dex_py.management.client_rules import ClientSpec
 from dex_py.passwords import MAX_PASSWORD_BYTES
 from dex_py.services import services
+from dex_py.teams import Decision, RuleMatch
 
 VERSION = "1.0.0"
 SECURITY: list[dict[str, list[str]]] = [{"adminToken": []}]
@@ -115,6 +121,27 @@ _SESSION_FILTERS = [
         {"type": "string", "minLength": 1, "maxLength": 256},
     ),
 ]
+_CONNECTOR_INPUT: dict[str, Schema] = {
+    "id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"},
+    "type": {"type": "string", "minLength": 1, "maxLength": 100},
+    "name": {"type": "string", "minLength": 1, "maxLength": 255},
+    "config": {"type": "object", "description": "As in config.yaml; `********` keeps a secret."},
+}
+
+
+def _connector_input(
+    description: str, required: tuple[str, ...], *, only: tuple[str, ...] = ()
+) -> Schema:
+    props = {k: v for k, v in _CONNECTOR_INPUT.items() if not only or k in only}
+    return {
+        "type": "object",
+        "description": description,
+        "required": list(required),
+        "properties": props,
+        "additionalProperties": False,
+    }
+
+
 _FILTER_TEXT: Schema = {"type": "string", "maxLength": 256}
 _AUDIT_FILTERS = [
     query_param(
@@ -198,6 +225,77 @@ SCHEMAS: dict[str, Schema] = {
         keys={"type": "array", "items": ref("Key")},
     ),
     "AuditEntry": view_schema(ma.AuditView, "One audit record (never a secret)."),
+    "Connector": view_schema(mcn.ConnectorView, "A connector; secrets in its config redacted."),
+    "ConnectorInput": _connector_input(
+        "A new connector, tested before it is stored.", ("id", "type", "name")
+    ),
+    "ConnectorReplace": _connector_input(
+        "A connector's type, name and config (`id`, if given, must match the URL).",
+        ("type", "name", "config"),
+    ),
+    "ConnectorPatch": {
+        **_connector_input("Settings to change.", ()),
+        "minProperties": 1,
+        "properties": {k: v for k, v in _CONNECTOR_INPUT.items() if k != "id"},
+    },
+    "ConnectorTest": _connector_input(
+        "A connector to open and test.", ("type", "config"), only=("type", "config")
+    ),
+    "TeamRule": view_schema(mt.TeamRuleView, "One rule as written, from config.yaml or stored."),
+    "TeamRules": view_schema(
+        mt.TeamRulesView,
+        "Every rule in the order they are tried; `version` is the stored rules' ETag.",
+        rules={"type": "array", "items": ref("TeamRule")},
+    ),
+    "TeamRulesInput": {
+        "type": "object",
+        "description": "The stored rules, shaped like `teams.rules` in config.yaml.",
+        "required": ["rules"],
+        "properties": {"rules": {"type": "array", "maxItems": 1000, "items": {"type": "object"}}},
+        "additionalProperties": False,
+    },
+    "ExplainInput": {
+        "type": "object",
+        "required": ["connector_id", "groups"],
+        "properties": {
+            "connector_id": {"type": "string", "minLength": 1, "maxLength": 100},
+            "groups": {
+                "type": "array",
+                "maxItems": api_teams.MAX_GROUPS,
+                "items": {"type": "string", "maxLength": 1000},
+            },
+        },
+        "additionalProperties": False,
+    },
+    "RuleMatch": view_schema(RuleMatch, "A rule that matched a group."),
+    "Decision": view_schema(
+        Decision,
+        "What happened to one upstream group.",
+        matches={"type": "array", "items": ref("RuleMatch")},
+    ),
+    "Explanation": view_schema(
+        mt.Explanation,
+        "Per group, the rules that matched and the teams that came out; the token's teams.",
+        decisions={"type": "array", "items": ref("Decision")},
+    ),
+    "Counts": view_schema(mo.Counts, "How many objects there are (live sessions and tokens)."),
+    "ConnectorState": view_schema(mo.ConnectorState, "A running connector and its health."),
+    "Activity": view_schema(
+        mo.Activity,
+        "Per hour, oldest first, for the last day.",
+        hours={"type": "array", "items": {"type": "string", "format": "date-time"}},
+        logins={"type": "array", "items": {"type": "integer", "minimum": 0}},
+        failures={"type": "array", "items": {"type": "integer", "minimum": 0}},
+    ),
+    "Overview": view_schema(
+        mo.Overview,
+        "The server at a glance; the parts that need storage are null while it is down.",
+        counts=nullable(ref("Counts")),
+        connectors={"type": "array", "items": ref("ConnectorState")},
+        keys=nullable(ref("KeySet")),
+        activity=nullable(ref("Activity")),
+        recent_failures={"type": "array", "items": ref("AuditEntry")},
+    ),
 }
 
 
@@ -206,9 +304,10 @@ def _op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> Sc
 
 
 def _object_paths(
-    name: str, plural: str, param: Schema, *, create: str, replace: str, patch: str
+    name: str, plural: str, param: Schema, *, created: str, create: str, replace: str, patch: str
 ) -> dict[str, Any]:
-    """The list/create and get/put/patch/delete operations of one kind of object."""
+    """The list/create and get/put/patch/delete operations of one kind of object: ``created``
+    names the schema of the 201 answer, the others those of the request bodies."""
     one = {"parameters": [param]}
     return {
         f"/{plural}": {
@@ -224,13 +323,13 @@ def _object_paths(
                 {
                     **ok(
                         f"The new {name.lower()}.",
-                        ref(create if create.endswith("Created") else name),
+                        ref(created),
                         status=201,
                         etag=True,
                     ),
                     **problems(409, 413, 415),
                 },
-                requestBody=body(ref(create.replace("Created", "Input"))),
+                requestBody=body(ref(create)),
             ),
         },
         f"/{plural}/{{{param['name']}}}": {
@@ -276,6 +375,13 @@ def _object_paths(
     }
 
 
+_OK: Schema = {
+    "type": "object",
+    "required": ["ok"],
+    "properties": {"ok": {"const": True}},
+    "additionalProperties": False,
+}
+
 PATHS: dict[str, Any] = {
     "/openapi.json": {
         "get": _op(
@@ -289,7 +395,8 @@ PATHS: dict[str, Any] = {
         "Client",
         "clients",
         path_param("client_id", "The client's id.", CLIENT_ID),
-        create="ClientCreated",
+        created="ClientCreated",
+        create="ClientInput",
         replace="ClientInput",
         patch="ClientPatch",
     ),
@@ -329,6 +436,51 @@ PATHS: dict[str, Any] = {
         ),
     },
     **_object_paths(
+        "Connector",
+        "connectors",
+        path_param("connector_id", "The connector's id."),
+        created="Connector",
+        create="ConnectorInput",
+        replace="ConnectorReplace",
+        patch="ConnectorPatch",
+    ),
+    "/connector-tests": {
+        "post": _op(
+            "testConnector",
+            "Open a connector and ask its upstream; nothing is stored.",
+            {
+                **ok("The connector works.", _OK),
+                **problems(413, 415),
+            },
+            requestBody=body(ref("ConnectorTest")),
+        )
+    },
+    "/teams/rules": {
+        "get": _op(
+            "getTeamRules",
+            "The team rules: config.yaml's, then the stored ones.",
+            {**ok("The rules.", ref("TeamRules"), etag=True), **problems()},
+        ),
+        "put": _op(
+            "replaceTeamRules",
+            "Replace the stored team rules.",
+            {
+                **ok("The rules now.", ref("TeamRules"), etag=True),
+                **problems(412, 413, 415, 428),
+            },
+            parameters=[IF_MATCH],
+            requestBody=body(ref("TeamRulesInput")),
+        ),
+    },
+    "/teams/explain": {
+        "post": _op(
+            "explainTeams",
+            "The teams a user with these upstream groups gets, and why.",
+            {**ok("The explanation.", ref("Explanation")), **problems(404, 413, 415)},
+            requestBody=body(ref("ExplainInput")),
+        )
+    },
+    **_object_paths(
         "User",
         "users",
         path_param(
@@ -336,7 +488,8 @@ PATHS: dict[str, Any] = {
             "The user's e-mail address.",
             {"type": "string", "minLength": 1, "maxLength": 254},
         ),
-        create="User",
+        created="User",
+        create="UserInput",
         replace="UserReplace",
         patch="UserPatch",
     ),
@@ -412,6 +565,13 @@ PATHS: dict[str, Any] = {
                 ),
                 **problems(),
             },
+        )
+    },
+    "/overview": {
+        "get": _op(
+            "getOverview",
+            "The server at a glance.",
+            {**ok("The overview.", ref("Overview")), **problems()},
         )
     },
     "/audit": {

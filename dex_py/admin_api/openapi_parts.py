@@ -206,6 +206,7 @@ _SCALARS: dict[str, Schema] = {
     "str": {"type": "string"},
     "bool": {"type": "boolean"},
     "int": {"type": "integer"},
+    "float": {"type": "number"},
     "datetime": {"type": "string", "format": "date-time"},
     "timedelta": {"type": "integer", "description": "seconds"},
     "tuple[str, ...]": {"type": "array", "items": {"type": "string"}},
@@ -220,6 +221,11 @@ def _field_schema(annotation: str) -> Schema:
     if optional:
         schema["type"] = [schema["type"], "null"]
     return schema
+
+
+def nullable(schema: Schema) -> Schema:
+    """``schema`` or ``null``."""
+    return {"oneOf": [schema, {"type": "null"}]}
 
 
 def view_schema(

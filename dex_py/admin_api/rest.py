@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 from flask import request
 from werkzeug import Response
 
+from dex_py.admin_api.convert import to_json
 from dex_py.admin_api.problems import Problem, bad_request, invalid
 
 T = TypeVar("T")
@@ -48,6 +49,11 @@ def json_response(body: Any, status: int = 200, *, etag: str = "") -> Response:
     if etag:
         resp.set_etag(etag)
     return resp
+
+
+def object_response(view: Any, status: int = 200) -> Response:
+    """A management view as the answer, its ``version`` as the ETag."""
+    return json_response(to_json(view), status, etag=view.version)
 
 
 def no_content() -> Response:

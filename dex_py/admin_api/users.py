@@ -16,17 +16,13 @@ from dex_py.admin_api.problems import invalid
 from dex_py.admin_api.rest import (
     if_match,
     json_body,
-    json_response,
     merge_patch_body,
     no_content,
+    object_response,
     paginate,
 )
 from dex_py.management import users as mu
 from dex_py.services import services
-
-
-def _one(view: mu.UserView, status: int = 200) -> Response:
-    return json_response(to_json(view), status, etag=view.version)
 
 
 def list_view() -> Response:
@@ -34,13 +30,13 @@ def list_view() -> Response:
 
 
 def get_view(email: str) -> Response:
-    return _one(mu.get_user(services(), email))
+    return object_response(mu.get_user(services(), email))
 
 
 def create_view() -> Response:
     spec = spec_from_json(mu.UserSpec, json_body())
     view = mu.create_user(services(), current_actor(), spec)
-    resp = _one(view, 201)
+    resp = object_response(view, 201)
     resp.headers["Location"] = url_for("admin_api.user", email=view.email)
     return resp
 
@@ -53,14 +49,14 @@ def replace_view(email: str) -> Response:
     changes.setdefault("groups", ())
     expected = if_match()
     view = mu.update_user(services(), current_actor(), email, changes, expected_version=expected)
-    return _one(view)
+    return object_response(view)
 
 
 def patch_view(email: str) -> Response:
     changes = changes_from_json(mu.UserSpec, merge_patch_body(), mu.CHANGEABLE)
     expected = if_match()
     view = mu.update_user(services(), current_actor(), email, changes, expected_version=expected)
-    return _one(view)
+    return object_response(view)
 
 
 def delete_view(email: str) -> Response:

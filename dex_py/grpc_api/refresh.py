@@ -1,8 +1,12 @@
 """``ListRefresh`` and ``RevokeRefresh`` of ``api.Dex``: a user's refresh tokens, named by the
-``sub`` of their ID tokens (Dex's encoding of user ID and connector ID)."""
+``sub`` of their ID tokens (Dex's encoding of user ID and connector ID). Revoking a chain also
+revokes the access tokens issued under it (as the token endpoint's revocation does), and is
+audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -10,11 +14,14 @@ import grpc
 from dex_py.grpc_api import api_pb2 as pb
 from dex_py.grpc_api.errors import answering, invalid
 from dex_py.jose.tokens import decode_sub
-from dex_py.storage.base import NotFoundError, RefreshToken, Storage
+from dex_py.revocation import GRANT_REVOCATION_MARGIN, grant_id_of
+from dex_py.storage.base import NotFoundError, RefreshToken, Storage, grant_marker
 
 
 class RefreshCalls:
     storage: Storage
+    access_token_lifetime: timedelta
+    _changed: Callable[[grpc.ServicerContext, str, str], None]
 
     def _tokens(self, sub: str, context: grpc.ServicerContext, client_id: str | None) -> list:
         try:
@@ -54,7 +61,11 @@ class RefreshCalls:
         for t in self._tokens(request.user_id, context, request.client_id):
             try:
                 self.storage.delete_refresh_token(t.id)
-                revoked += 1
             except NotFoundError:
-                pass
+                continue
+            revoked += 1
+            until = datetime.now(UTC) + self.access_token_lifetime + GRANT_REVOCATION_MARGIN
+            self.storage.revoke_access_token(grant_marker(grant_id_of(t.id)), until)
+        if revoked:
+            self._changed(context, "refresh.revoke", f"user:{request.user_id}")
         return pb.RevokeRefreshResp(not_found=revoked == 0)

@@ -5,9 +5,10 @@ Semantics follow Dex's API: ``create_*`` answers ``already_exists`` instead of f
 ``update_*``/``delete_*`` answer ``not_found``; a missing required field is
 ``INVALID_ARGUMENT``. Objects from the config file (``StaticOverlay``) stay read-only: changing
 one is ``FAILED_PRECONDITION``. Every client or password written bumps the storage's change
-counter (``Storage.bump_generation``), so every worker and replica sees it. Client secrets
-are kept only as digests, so ``GetClient`` cannot return a secret: it is returned once, by
-``CreateClient``.
+counter (``Storage.bump_generation``), so every worker and replica sees it, and leaves an
+audit record naming the caller (its client certificate's common name, else its address).
+Client secrets are kept only as digests, so ``GetClient`` cannot return a secret: it is
+returned once, by ``CreateClient``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import bcrypt
@@ -28,6 +30,7 @@ from dex_py.grpc_api import api_pb2_grpc
 from dex_py.grpc_api.connectors import ConnectorCalls
 from dex_py.grpc_api.errors import Abort, answering, invalid
 from dex_py.grpc_api.refresh import RefreshCalls
+from dex_py.ops.audit import audit
 from dex_py.passwords import DEFAULT_COST, MAX_PASSWORD_BYTES
 from dex_py.storage.base import (
     AlreadyExistsError,
@@ -55,6 +58,15 @@ def _client_message(c: Client, secret: str = "") -> pb.Client:
     )
 
 
+def caller(context: grpc.ServicerContext) -> str:
+    """How the audit log names a gRPC caller: ``grpc:`` and the common name of its client
+    certificate (mutual TLS), else its address."""
+    names = context.auth_context().get("x509_common_name") or []
+    if names:
+        return "grpc:" + names[0].decode("utf-8", "replace")
+    return "grpc:" + context.peer()
+
+
 def _check_hash(hash: bytes) -> None:
     """A bcrypt hash Dex would accept: well-formed, cost between 10 and 16."""
     cost = bcrypt_cost(hash)
@@ -68,11 +80,27 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
     """``api.Dex`` on ``storage`` (a ``StaticOverlay`` keeps config objects read-only)."""
 
     def __init__(
-        self, storage: Storage, discovery: Discovery, *, connectors_crud: bool = False
+        self,
+        storage: Storage,
+        discovery: Discovery,
+        *,
+        connectors_crud: bool = False,
+        access_token_lifetime: timedelta = timedelta(hours=24),
+        store_audit: bool = True,
     ) -> None:
         self.storage = storage
         self.discovery = discovery
         self.connectors_crud = connectors_crud  # Dex's DEX_API_CONNECTORS_CRUD
+        # how long a revoked chain's access tokens stay recorded as revoked (expiry.accessTokens)
+        self.access_token_lifetime = access_token_lifetime
+        self.store_audit = store_audit  # the audit section's store: keep records in storage
+
+    def _changed(self, context: grpc.ServicerContext, action: str, object: str) -> None:
+        """After a write: bump the change counter and leave the audit record (event ``admin``,
+        as the console's and the JSON API's changes; never a secret or hash)."""
+        self.storage.bump_generation()
+        kept = self.storage if self.store_audit else None
+        audit("admin", actor=caller(context), action=action, object=object, storage=kept)
 
     # clients
 
@@ -105,7 +133,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.create_client(record)
             except AlreadyExistsError:
                 return pb.CreateClientResp(already_exists=True)
-            self.storage.bump_generation()
+            self._changed(context, "client.create", f"client:{client_id}")
             return pb.CreateClientResp(client=_client_message(record, secret))
 
     def UpdateClient(self, request: pb.UpdateClientReq, context: grpc.ServicerContext) -> Any:
@@ -126,7 +154,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.update_client(request.id, change)
             except NotFoundError:
                 return pb.UpdateClientResp(not_found=True)
-            self.storage.bump_generation()
+            self._changed(context, "client.update", f"client:{request.id}")
             return pb.UpdateClientResp()
 
     def DeleteClient(self, request: pb.DeleteClientReq, context: grpc.ServicerContext) -> Any:
@@ -135,7 +163,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.delete_client(request.id)
             except NotFoundError:
                 return pb.DeleteClientResp(not_found=True)
-            self.storage.bump_generation()
+            self._changed(context, "client.delete", f"client:{request.id}")
             return pb.DeleteClientResp()
 
     def ListClients(self, request: pb.ListClientReq, context: grpc.ServicerContext) -> Any:
@@ -171,7 +199,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.create_password(record)
             except AlreadyExistsError:
                 return pb.CreatePasswordResp(already_exists=True)
-            self.storage.bump_generation()
+            self._changed(context, "user.create", f"user:{record.email}")
             return pb.CreatePasswordResp()
 
     def UpdatePassword(self, request: pb.UpdatePasswordReq, context: grpc.ServicerContext) -> Any:
@@ -194,7 +222,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.update_password(request.email.lower(), change)
             except NotFoundError:
                 return pb.UpdatePasswordResp(not_found=True)
-            self.storage.bump_generation()
+            self._changed(context, "user.update", f"user:{request.email.lower()}")
             return pb.UpdatePasswordResp()
 
     def DeletePassword(self, request: pb.DeletePasswordReq, context: grpc.ServicerContext) -> Any:
@@ -205,7 +233,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
                 self.storage.delete_password(request.email.lower())
             except NotFoundError:
                 return pb.DeletePasswordResp(not_found=True)
-            self.storage.bump_generation()
+            self._changed(context, "user.delete", f"user:{request.email.lower()}")
             return pb.DeletePasswordResp()
 
     def ListPasswords(self, request: pb.ListPasswordReq, context: grpc.ServicerContext) -> Any:

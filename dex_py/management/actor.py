@@ -38,14 +38,15 @@ def record(
     **details: Any,
 ) -> None:
     """Audit one admin action (``client.create``, ``user.delete``, ...) on one object
-    (``client:example-app``). ``details`` must never hold a secret."""
+    (``client:example-app``). ``details`` must never hold a secret. The record is kept in
+    storage unless the ``audit`` section says ``store: false`` (the log line is written anyway)."""
     audit(
         "admin",
         SUCCESS if ok else FAILURE,
         actor=actor.name,
         action=action,
         object=f"{object_type}:{object_id}",
-        storage=svc.storage,
+        storage=svc.storage if svc.audit_policy.store else None,  # audit.store: false keeps none
         **details,
     )
 

@@ -22,6 +22,8 @@ import grpc
 
 from dex_py.clients import client_from_config
 from dex_py.config import Config, GrpcConfig
+from dex_py.config.audit_log import SECTION as AUDIT
+from dex_py.config.audit_log import AuditPolicy
 from dex_py.config.feature_flags import api_connectors_crud
 from dex_py.config.grpc_rules import PLAINTEXT_WARNING, uses_tls
 from dex_py.grpc_api import api_pb2, api_pb2_grpc
@@ -124,7 +126,13 @@ def start_grpc_api(config: Config) -> GrpcApi | None:
     document = discovery_of(config)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="grpc"))
     api_pb2_grpc.add_DexServicer_to_server(
-        DexApi(overlay(config, storage), lambda: document, connectors_crud=api_connectors_crud()),
+        DexApi(
+            overlay(config, storage),
+            lambda: document,
+            connectors_crud=api_connectors_crud(),
+            access_token_lifetime=config.expiry.access_token_lifetime,
+            store_audit=AuditPolicy.from_config(config.extensions.get(AUDIT)).store,
+        ),
         server,
     )
     if g.reflection:

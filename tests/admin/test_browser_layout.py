@@ -27,6 +27,7 @@ EXPECTED = {
     "client-read-only",
     "confirm-delete",
     "connectors",
+    "connector-form",
     "users",
     "user-form",
     "teams",

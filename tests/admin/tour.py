@@ -13,6 +13,21 @@ from tests.login_flow import example_client, pkce_login
 
 USER_EMAIL = "dana@example.com"
 USER_PASSWORD = "dana's long password"
+LDAP_EXAMPLE = """host: ldap.example.com:636
+bindDN: cn=dex,ou=Services,dc=example,dc=org
+bindPW: REDACTED
+userSearch:
+  baseDN: ou=People,dc=example,dc=org
+  username: uid
+  idAttr: uid
+  emailAttr: mail
+  nameAttr: cn
+"""
+TEAM_RULES = """- regex: '^cn=(?P<name>[^,]+),ou=Groups,.*$'
+  team: 'ldap-${name}'
+- exact: ops
+  team: platform-admins
+"""
 
 
 def _goto(page: Any, server: LiveServer, path: str) -> None:
@@ -56,10 +71,19 @@ def tour(page: Any, server: LiveServer) -> Iterator[str]:
     yield "confirm-delete"
     _goto(page, server, "/admin/connectors")
     yield "connectors"
+    _goto(page, server, "/admin/connectors/new")
+    page.fill("#f-id", "directory")
+    page.fill("#f-name", "Company directory")
+    page.fill("#f-config", LDAP_EXAMPLE)
+    yield "connector-form"
     _goto(page, server, "/admin/users")
     yield "users"
     _goto(page, server, f"/admin/users/{USER_EMAIL}/edit")
     yield "user-form"
+    _goto(page, server, "/admin/teams")
+    page.fill("#f-rules", TEAM_RULES)
+    with page.expect_navigation():
+        page.click("#save-rules")
     _goto(page, server, "/admin/teams?connector=local&groups=ops%0Acn%3Ddevelopers%2Cou%3DGroups")
     yield "teams"
     _goto(page, server, "/admin/sessions")

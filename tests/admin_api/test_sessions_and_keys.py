@@ -7,7 +7,7 @@ from typing import Any
 
 from dex_py.jose.tokens import encode_sub
 from tests.admin_api.conftest import Api, assert_problem
-from tests.oauth.conftest import auth_params, code_from, login_password, redeem
+from tests.oauth.conftest import auth_params, basic, code_from, login_password, redeem
 
 ADMIN_USER = "08a8684b-db88-4b73-90a9-3cd1661f5466"
 SUB = encode_sub(ADMIN_USER, "local")
@@ -23,8 +23,6 @@ def _log_in(api: Api) -> dict[str, Any]:
 
 
 def _refresh(api: Api, refresh_token: str) -> int:
-    from tests.oauth.conftest import basic
-
     resp = api.http.post(
         "/dex/token",
         data={"grant_type": "refresh_token", "refresh_token": refresh_token},
@@ -105,3 +103,20 @@ def test_keys_and_rotation(api: Api) -> None:
     assert signing["kid"] in {k["kid"] for k in after["keys"]}  # still published
     # the admin token signed with the old key keeps working until it expires
     assert api.get("/keys").status_code == 200
+
+
+def test_overview(api: Api) -> None:
+    _log_in(api)
+    api.http.post(
+        "/dex/token",
+        data={"grant_type": "password", "username": "admin@example.com", "password": "wrong"},
+        headers=basic(),
+    )
+    resp = api.get("/overview")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["storage_ok"] is True
+    assert body["counts"]["active_sessions"] == 1 and body["counts"]["refresh_tokens"] == 1
+    assert body["keys"]["keys"][0]["status"] == "signing"
+    assert len(body["activity"]["hours"]) == len(body["activity"]["logins"]) == 24
+    assert {c["id"] for c in body["connectors"]} >= {"mock", "local"}

@@ -48,10 +48,12 @@ def storage(request: pytest.FixtureRequest, grpc_namespaces: Namespaces) -> Iter
 
 
 def serve(
-    storage: Storage, *, connectors_crud: bool = True
+    storage: Storage, *, connectors_crud: bool = True, store_audit: bool = True
 ) -> tuple[grpc.Server, api_pb2_grpc.DexStub, grpc.Channel]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    servicer = DexApi(storage, lambda: DISCOVERY, connectors_crud=connectors_crud)
+    servicer = DexApi(
+        storage, lambda: DISCOVERY, connectors_crud=connectors_crud, store_audit=store_audit
+    )
     api_pb2_grpc.add_DexServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()

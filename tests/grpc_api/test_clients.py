@@ -115,3 +115,14 @@ def test_a_failure_is_internal_and_tells_the_caller_nothing() -> None:
     finally:
         channel.close()
         server.stop(grace=None)
+
+
+def test_changes_are_not_kept_in_storage_when_the_audit_section_says_so(storage: Storage) -> None:
+    server, stub, channel = serve(storage, store_audit=False)
+    try:
+        stub.CreateClient(pb.CreateClientReq(client=pb.Client(id="quiet", name="Q")))
+    finally:
+        channel.close()
+        server.stop(grace=None)
+    assert storage.get_client("quiet").name == "Q"
+    assert storage.list_audit_records() == []

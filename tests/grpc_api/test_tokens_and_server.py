@@ -11,7 +11,8 @@ import pytest
 from dex_py import __version__
 from dex_py.grpc_api import api_pb2 as pb
 from dex_py.jose.tokens import encode_sub
-from dex_py.storage.base import Storage
+from dex_py.revocation import grant_id_of
+from dex_py.storage.base import Storage, grant_marker
 from tests.grpc_api.conftest import serve
 from tests.storage import factories
 
@@ -36,6 +37,14 @@ def test_list_and_revoke_refresh_tokens_of_one_user(api, storage: Storage) -> No
     assert not api.RevokeRefresh(pb.RevokeRefreshReq(user_id=sub, client_id="app")).not_found
     remaining = {t.id for t in storage.list_refresh_tokens()}
     assert remaining == {other_client.id, other_conn.id, other_user.id}
+    # the access tokens issued under the revoked chain are refused too, the others are not
+    assert storage.is_access_token_revoked("some-jti", grant_id_of(mine.id))
+    assert not storage.any_revoked([grant_marker(grant_id_of(other_client.id))])
+    (record,) = storage.list_audit_records(event="admin")
+    assert (record.object, json.loads(record.details)["action"]) == (
+        f"user:{sub}",
+        "refresh.revoke",
+    )
     assert api.RevokeRefresh(pb.RevokeRefreshReq(user_id=sub, client_id="app")).not_found
 
 

@@ -5,11 +5,13 @@ of one instant, records added between pages), every filter, bad input, and the e
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dex_py.management import audit
+from dex_py.management.actor import Actor, record
 from dex_py.management.errors import Invalid
 from dex_py.services import Services
 from dex_py.storage.base import AuditRecord
@@ -160,3 +162,13 @@ def test_export_lines_oldest_first(svc: Services) -> None:
             "details": {},
         },
     ]
+
+
+def test_an_admin_change_is_not_kept_when_the_audit_section_says_store_false(
+    svc: Services,
+) -> None:
+    actor = Actor("api", "automation")
+    record(svc, actor, "client.delete", "client", "kept")
+    svc.audit_policy = replace(svc.audit_policy, store=False)
+    record(svc, actor, "client.delete", "client", "not-kept")
+    assert [r.object for r in svc.storage.list_audit_records()] == ["client:kept"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -366,3 +367,28 @@ def test_the_console_client_is_read_only(make_console_svc: Services, actor: Acto
     assert builtin, "the console's built-in client is listed"
     with pytest.raises(ReadOnly):
         clients.update_client(svc, actor, builtin[0].id, {"name": "x"})
+
+
+def test_concurrent_updates_of_one_version_let_exactly_one_win(svc: Services, actor: Actor) -> None:
+    view, _ = clients.create_client(svc, actor, WEB)
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def edit(name: str) -> None:
+        barrier.wait()
+        try:
+            clients.update_client(
+                svc, actor, "web-app", {"name": name}, expected_version=view.version
+            )
+            outcomes.append(name)
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in ("left", "right")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes)[0] == "conflict" and len(outcomes) == 2
+    winner = next(o for o in outcomes if o != "conflict")
+    assert clients.get_client(svc, "web-app").name == winner
