@@ -23,6 +23,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import replace
 from urllib.parse import urlencode
@@ -32,6 +33,7 @@ from werkzeug import Response
 
 from dex_py.admin import console_session
 from dex_py.auth_codes import MAX_CODE_LENGTH, Replayed, check_redemption
+from dex_py.config.admin import CONSOLE_CLIENT_ID
 from dex_py.errors import InvalidGrant, PageError
 from dex_py.jose.tokens import encode_sub
 from dex_py.management.actor import Actor, record
@@ -41,10 +43,11 @@ from dex_py.storage.base import AuthCode, Client, NotFoundError, Session
 from dex_py.web.pages import render_page
 from dex_py.web.session_cookie import current_with_secret
 
-CLIENT_ID = "dex-py-admin"
+CLIENT_ID = CONSOLE_CLIENT_ID
 SCOPES = "openid email profile groups"
 LOGIN_COOKIE = "dexpy_admin_login"
 LOGIN_COOKIE_SECONDS = 600
+_ERROR_CODE = re.compile(r"[a-z_]{1,64}")
 
 
 def callback_url(issuer: str) -> str:
@@ -83,6 +86,7 @@ def safe_next(svc: Services, target: str) -> str:
     if target == home or (
         target.startswith(home + "/")
         and "//" not in target
+        and "/." not in target
         and "\\" not in target
         and not target.startswith(home + "/callback")
         and len(target) <= 512
@@ -163,9 +167,11 @@ def _failed(message: str) -> PageError:
 def callback_view() -> Response:
     """The end of the console's login: check it, redeem the code, open the console session."""
     svc = services()
-    if request.args.get("error"):
-        description = request.args.get("error_description", "")[:200] or request.args["error"][:64]
-        raise _failed(f"The login did not finish: {description}")
+    error = request.args.get("error", "")
+    if error:
+        # only a well-formed error code is shown: nothing else of the URL reaches the page
+        shown = error if _ERROR_CODE.fullmatch(error) else "error"
+        raise _failed(f"The login did not finish ({shown}). Please try again.")
     pending = _pending()
     if not hmac.compare_digest(pending["state"], request.args.get("state", "")):
         raise _failed("This login was not started in this browser. Please try again.")

@@ -24,6 +24,8 @@ from dex_py.config.model import ConfigError
 SECTION = "admin"
 SECTION_KEYS = ("teams", "emails", "clients")
 ADMIN_SCOPE = "dex-py:admin"
+# the admin console's own (built-in, public) client: the console logs in through the issuer
+CONSOLE_CLIENT_ID = "dex-py-admin"
 
 
 @dataclass(frozen=True)

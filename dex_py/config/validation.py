@@ -21,8 +21,8 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import connectors
+from dex_py.config.admin import CONSOLE_CLIENT_ID, AdminPolicy
 from dex_py.config.admin import SECTION as ADMIN
-from dex_py.config.admin import AdminPolicy
 from dex_py.config.audit_log import SECTION as AUDIT
 from dex_py.config.audit_log import AuditPolicy
 from dex_py.config.brute_force import SECTION as BRUTE_FORCE
@@ -373,6 +373,8 @@ def _check_clients(config: Config, connector_ids: set[str], result: Validation, 
             result.error(f"{path}.id", "required (id or idEnv)")
         elif client.id in seen:
             result.error(f"{path}.id", f"duplicate client id {client.id!r}")
+        elif client.id == CONSOLE_CLIENT_ID:
+            result.error(f"{path}.id", f"{client.id!r} is reserved for the admin console's login")
         seen.add(client.id)
         key_auth = client.token_endpoint_auth_method == "private_key_jwt"
         if not client.public and not client.secret and not key_auth:

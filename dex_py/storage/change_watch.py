@@ -6,12 +6,15 @@ The poll runs on the request path, from the object that needs fresh state (so it
 fork, needs no thread, and costs nothing but a clock read on most requests): the first caller
 after the interval reads the counter (one primary-key read), and only that caller; the others go
 on with the current state meanwhile. A storage error keeps the current state and is retried
-after the next interval, so a database hiccup never takes logins down.
+after the next interval, so a database hiccup never takes logins down. Where the storage
+notifies changes (PostgreSQL ``LISTEN``/``NOTIFY``, ``storage.pg_notify``), a notification
+ends the interval early: the next request reads the counter.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -44,14 +47,30 @@ class ChangeWatch:
         self._lock = threading.Lock()
         self._seen: int | None = None
         self._next = 0.0
+        self._listening_pid = 0  # the process that asked for notifications (0: none yet)
 
     @property
     def seen(self) -> int | None:
         """The counter value of the state now in use (None before the first rebuild)."""
         return self._seen
 
+    def _listen(self) -> None:
+        """Ask for change notifications, once per process (a forked worker asks again)."""
+        self._listening_pid = os.getpid()
+        listen: Callable[[Callable[[], None]], None] | None = getattr(
+            self._storage, "on_change", None
+        )
+        if listen is not None:
+            listen(self.notified)
+
+    def notified(self) -> None:
+        """Something changed: the next ``poll`` reads the counter, interval or not."""
+        self._next = 0.0
+
     def poll(self) -> None:
         """Rebuild if the interval passed and the counter moved; cheap otherwise."""
+        if self._listening_pid != os.getpid():
+            self._listen()
         if self._monotonic() < self._next or not self._lock.acquire(blocking=False):
             return
         try:

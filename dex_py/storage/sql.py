@@ -380,4 +380,5 @@ class SQLStorage(SQLDeviceFlow, SQLRuntimeObjects):
             raise StorageError(f"{describe_url(self._engine.url)} unreachable: {reason}") from exc
 
     def close(self) -> None:
+        self._stop_listening()
         self._engine.dispose()

@@ -5,12 +5,15 @@ value + 1``: the row lock makes concurrent increments queue, none is lost) and r
 same transaction; ``generation`` is one primary-key ``SELECT``. A setting is one row of
 ``setting`` (JSON text and a version); ``put_setting`` is a single conditional statement: an
 ``INSERT`` for version 0 (the primary key refuses a second one), else an ``UPDATE`` matching the
-expected version, so a stale writer changes nothing. ``storage.sql.SQLStorage`` inherits it.
+expected version, so a stale writer changes nothing. On PostgreSQL a bump also notifies the
+processes listening (``pg_notify``, ``on_change``). ``storage.sql.SQLStorage`` inherits it.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dex_py.storage import models as m
 from dex_py.storage.base import ConflictError
+from dex_py.storage.pg_notify import NOTIFY, ChangeListener
 from dex_py.storage.sql_transactions import SQLTransactions, retryable
 
 _cc = m.change_counter.c
@@ -46,12 +50,30 @@ class SQLRuntimeObjects(SQLTransactions):
             value = conn.execute(COUNTER_SELECT).scalar()
         return int(value or 0)
 
+    _listener: ChangeListener | None = None
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """PostgreSQL: call ``callback`` soon after any process bumps the counter (from a
+        thread of this process; see ``storage.pg_notify``). Other databases: nothing."""
+        if self._engine.dialect.name != "postgresql":
+            return
+        if self._listener is None or self._listener.pid != os.getpid():
+            self._listener = ChangeListener(self._engine)
+        self._listener.add(callback)
+
+    def _stop_listening(self) -> None:
+        if self._listener is not None and self._listener.pid == os.getpid():
+            self._listener.stop()
+        self._listener = None
+
     def bump_generation(self) -> int:
         for attempt in range(BUMP_ATTEMPTS):
             try:
                 with self._write() as conn:
                     if not conn.execute(COUNTER_BUMP).rowcount:
                         conn.execute(COUNTER_FIRST)  # the row is gone (emptied tables)
+                    if self._engine.dialect.name == "postgresql":
+                        conn.execute(NOTIFY)  # delivered when the bump commits
                     return int(conn.execute(COUNTER_SELECT).scalar_one())
             except DBAPIError as exc:
                 if attempt == BUMP_ATTEMPTS - 1 or not (

@@ -283,6 +283,14 @@ class StaticOverlay:
     def bump_generation(self) -> int:
         return self.storage.bump_generation()
 
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """The wrapped storage's change notifications, where it has them (PostgreSQL)."""
+        listen: Callable[[Callable[[], None]], None] | None = getattr(
+            self.storage, "on_change", None
+        )
+        if listen is not None:
+            listen(callback)
+
     def get_setting(self, key: str) -> tuple[Any, int]:
         return self.storage.get_setting(key)
 

@@ -8,7 +8,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import replace
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dex_py.admin import console_session
 from dex_py.admin.login import CLIENT_ID, LOGIN_COOKIE
@@ -162,3 +162,38 @@ def test_logout_ends_the_console_session_only(console: App) -> None:
     assert resp.headers["Cache-Control"] == "no-store"
     assert browser.get("/dex/admin").status_code == 302
     assert browser.get_cookie("dexpy_session", path="/dex") is not None
+
+
+def test_after_login_only_console_pages_are_a_destination(console: App) -> None:
+    for target in (
+        "https://evil.example/",
+        "//evil.example/dex/admin",
+        "/dex/admin/../../evil",
+        "/dex/adminx",
+        "/dex/admin/callback?code=x",
+        "/dex/admin\\@evil.example",
+    ):
+        browser = console.client()
+        resp = console_login(browser, start=f"/dex/admin/login?next={quote(target)}")
+        assert resp.status_code == 200 and page_path(resp) == "/dex/admin", target
+
+
+def test_a_callback_without_its_login_cookie_is_refused(console: App) -> None:
+    browser, callback = _to_callback(console)
+    browser.delete_cookie(LOGIN_COOKIE, path="/dex/admin")  # type: ignore[attr-defined]
+    resp = browser.get(callback)  # type: ignore[attr-defined]
+    assert resp.status_code == 400
+    browser.set_cookie(LOGIN_COOKIE, "not-json!", path="/dex/admin")  # type: ignore[attr-defined]
+    assert browser.get(callback).status_code == 400  # type: ignore[attr-defined]
+
+
+def test_an_error_answer_shows_no_text_from_the_url(console: App) -> None:
+    browser = console.client()
+    browser.get("/dex/admin/login")
+    resp = browser.get(
+        "/dex/admin/callback?error=access_denied&error_description=Call+0800+EVIL+now"
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "access_denied" in html and "EVIL" not in html
+    resp = browser.get("/dex/admin/callback?error=<b>x</b>")
+    assert resp.status_code == 400 and "<b>x" not in resp.get_data(as_text=True)

@@ -244,6 +244,12 @@ ERROR_CASES: list[tuple[str, Mutate, str, str]] = [
         "duplicate client id 'example-app'",
     ),
     (
+        "client-id-of-the-console",
+        add_client(id="dex-py-admin", public=True),
+        "staticClients[2].id",
+        "reserved for the admin console",
+    ),
+    (
         "client-no-secret",
         deleter("staticClients.0.secret"),
         "staticClients[0].secret",

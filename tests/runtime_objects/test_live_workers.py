@@ -136,6 +136,14 @@ def test_stored_connectors_and_team_rules_reach_every_worker(
         answers = _ready_connectors(server)
         assert all("second" not in c for c in answers), answers
         assert all(set(c) == {"local", "mock"} for c in answers)
+
+        if kind == "postgres":  # LISTEN/NOTIFY: at once, not at each worker's next poll
+            storage.create_connector(Connector(id="third", type="local", name="Third door"))
+            _ready_connectors(server)  # every worker has just read the counter
+            storage.bump_generation()
+            time.sleep(0.3)
+            answers = _ready_connectors(server)
+            assert all(c.get("third") == "ok" for c in answers), answers
     finally:
         storage.close()
     assert "Traceback" not in server.log_text()
