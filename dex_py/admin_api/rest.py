@@ -71,6 +71,8 @@ def json_body(media_types: tuple[str, ...] = (JSON,)) -> dict[str, Any]:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise bad_request("the request body is not valid JSON") from None
+    except RecursionError:  # nested deeper than the parser's stack
+        raise bad_request("the request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise bad_request("the request body must be a JSON object")
     return body

@@ -5,6 +5,7 @@ names the API client, and a request without the admin token reaches nothing."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -152,12 +153,58 @@ def test_the_api_on_a_real_server(
     lines = api("GET", "/audit/export", params={"actor": f"api:{ADMIN_ID}"}).text.splitlines()
     assert len(lines) == len(audit)
 
+    # a connector created over the API is on every worker's login page within a few seconds;
+    # team rules replaced under their ETag apply at once
+    connector = api(
+        "POST",
+        "/connectors",
+        json={
+            "id": "live-extra",
+            "type": "mockPassword",
+            "name": "Live extra",
+            "config": {"username": "kilgore", "password": "trout-secret"},
+        },
+    )
+    assert connector.status_code == 201, connector.text
+    assert "trout-secret" not in connector.text
+    _wait_for_login_page_link(server, "/auth/live-extra")
+    rules = api("GET", "/teams/rules")
+    put = api(
+        "PUT",
+        "/teams/rules",
+        json={"rules": [{"exact": "ops", "team": "operators"}]},
+        headers={"If-Match": rules.headers["ETag"]},
+    )
+    assert put.status_code == 200, put.text
+    explained = api("POST", "/teams/explain", json={"connector_id": "local", "groups": ["ops"]})
+    assert explained.json()["teams"] == ["operators"]
+    overview = api("GET", "/overview").json()
+    assert overview["storage_ok"] is True and overview["counts"]["users"] >= 2
+
     # problems for what is not there; the document is served
     assert api("GET", "/nothing").headers["Content-Type"] == "application/problem+json"
     assert requests.get(api.base + "/openapi.json", timeout=10).json()["openapi"] == "3.1.0"
     deleted = api("DELETE", "/clients/live-web", headers={"If-Match": renamed.headers["ETag"]})
     assert deleted.status_code == 204
     assert api("GET", "/clients/live-web").status_code == 404
+
+
+def _wait_for_login_page_link(server: LiveServer, link: str, timeout: float = 10.0) -> None:
+    """Every worker shows ``link`` on the connector chooser (asked several times in a row, as
+    requests land on either worker)."""
+    params = {
+        "client_id": "example-app",
+        "redirect_uri": EXAMPLE_REDIRECT_URI,
+        "response_type": "code",
+        "scope": "openid",
+    }
+    deadline = time.monotonic() + timeout
+    streak = 0
+    while streak < 6:
+        assert time.monotonic() < deadline, f"{link} never reached every worker"
+        page = requests.get(server.issuer + "/auth", params=params, timeout=10)
+        streak = streak + 1 if link in page.text else 0
+        time.sleep(0.05)
 
 
 def _static_clients() -> list[dict[str, Any]]:

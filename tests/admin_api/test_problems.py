@@ -48,6 +48,13 @@ def test_malformed_json_is_400(api: Api, data: str) -> None:
     assert "JSON" in body["detail"]
 
 
+def test_json_nested_too_deeply_is_400_not_a_server_error(api: Api) -> None:
+    data = "[" * 30000 + "]" * 30000  # within the 64 KiB limit
+    resp = api.call("POST", "/clients", data=data, headers={"Content-Type": "application/json"})
+    body = assert_problem(resp, 400)
+    assert "nested" in body["detail"]
+
+
 def test_a_body_too_large_is_413(api: Api) -> None:
     data = '{"name": "' + "x" * (70 * 1024) + '"}'
     resp = api.call("POST", "/clients", data=data, headers={"Content-Type": "application/json"})

@@ -110,3 +110,24 @@ def test_an_admin_client_without_client_credentials_is_refused(api: Api) -> None
 def test_the_secret_is_checked_before_anything(api: Api) -> None:
     resp = api.token_response(ADMIN_ID, ADMIN_SECRET + "x")
     assert resp.status_code == 401
+
+
+def test_the_device_authorization_endpoint_refuses_the_scope(
+    make_api: Callable[..., Api],
+) -> None:
+    device = "urn:ietf:params:oauth:grant-type:device_code"
+    api = make_api(oauth2={"grantTypes": ["authorization_code", "client_credentials", device]})
+    for scope, status in ((f"openid {ADMIN_SCOPE}", 400), ("openid", 200)):
+        resp = api.http.post(
+            "/dex/device/code",
+            data={"scope": scope},
+            headers=basic(PW_ADMIN_ID, PW_ADMIN_SECRET),
+        )
+        assert resp.status_code == status, resp.get_json()
+    assert resp.get_json()["device_code"]
+    refused = api.http.post(
+        "/dex/device/code",
+        data={"scope": f"openid {ADMIN_SCOPE}"},
+        headers=basic(PW_ADMIN_ID, PW_ADMIN_SECRET),
+    )
+    assert refused.get_json()["error"] == "invalid_scope"
