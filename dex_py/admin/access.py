@@ -34,6 +34,7 @@ from dex_py.services import Services, services
 from dex_py.storage.base import Session
 from dex_py.web.csrf import csrf_token, csrf_valid
 from dex_py.web.pages import render_page
+from dex_py.web.session_cookie import touch
 
 PUBLIC = frozenset({"admin.login", "admin.callback"})
 
@@ -120,6 +121,7 @@ def check_access() -> Response | None:
             user_name=actor.email or session.claims.username or actor.id,
             end_session_url=f"{svc.issuer}/logout",
         )
+    touch(svc, session)  # console use keeps the SSO session alive, like any login would
     g.dexpy_admin = Admin(login=login, actor=actor_of(session), teams=current_teams(svc, session))
     if request.method == "POST":
         presented = request.form.get("csrf_token", "")

@@ -13,7 +13,7 @@ The sessions themselves live in ``dex_py.oauth.sessions``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dex_py.config.durations import parse_duration
@@ -29,6 +29,11 @@ class SessionPolicy:
     enabled: bool = True
     idle_timeout: timedelta = timedelta(hours=8)
     absolute_lifetime: timedelta = timedelta(hours=24)
+
+    def expiry(self, created: datetime, last_active: datetime) -> datetime:
+        """When a session created then and last used then ends: the idle timeout after its
+        last use, or its absolute lifetime, whichever comes first."""
+        return min(created + self.absolute_lifetime, last_active + self.idle_timeout)
 
     @classmethod
     def from_config(cls, section: Any) -> SessionPolicy:

@@ -16,7 +16,7 @@ import contextlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from werkzeug import Response
@@ -25,19 +25,13 @@ from dex_py.config.session import SessionPolicy
 from dex_py.oauth import consent
 from dex_py.services import Services
 from dex_py.storage.base import Claims, NotFoundError, Session
-from dex_py.web.session_cookie import COOKIE, current, digest
+from dex_py.web.session_cookie import COOKIE, TOUCH_EVERY, current, digest
 
 __all__ = ["COOKIE", "clear_cookie", "current", "end", "record", "set_cookie", "start"]
-
-TOUCH_EVERY = timedelta(minutes=1)
 
 
 def _policy(svc: Services) -> SessionPolicy:
     return svc.session_policy
-
-
-def _expiry(policy: SessionPolicy, created: datetime, last_active: datetime) -> datetime:
-    return min(created + policy.absolute_lifetime, last_active + policy.idle_timeout)
 
 
 def start(
@@ -67,7 +61,7 @@ def start(
         auth_time=auth_time,
         created_at=now,
         last_active=now,
-        expiry=_expiry(policy, now, now),
+        expiry=policy.expiry(now, now),
         connector_data=connector_data,
         connector_scopes=connector_scopes,
     )
@@ -114,7 +108,7 @@ def record(
     def update(s: Session) -> Session:
         changes: dict[str, Any] = {
             "last_active": now,
-            "expiry": _expiry(policy, s.created_at, now),
+            "expiry": policy.expiry(s.created_at, now),
         }
         if approved:
             changes["approvals"] = consent.with_approval(s.approvals, approved, scopes)

@@ -8,8 +8,11 @@ logged in, here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+from dataclasses import replace
+from datetime import timedelta
 
 from flask import request
 
@@ -17,6 +20,7 @@ from dex_py.services import Services
 from dex_py.storage.base import NotFoundError, Session
 
 COOKIE = "dexpy_session"
+TOUCH_EVERY = timedelta(minutes=1)  # a session's last use is written at most this often
 
 
 def digest(secret: str) -> str:
@@ -47,3 +51,18 @@ def current_with_secret(svc: Services) -> tuple[Session, str] | None:
     if session.expiry <= svc.clock.now():
         return None
     return session, secret
+
+
+def touch(svc: Services, session: Session) -> None:
+    """Record that the session is in use (its idle timeout starts again), at most once a
+    minute: pages outside the login (the admin console) keep the session alive this way."""
+    now = svc.clock.now()
+    if now - session.last_active < TOUCH_EVERY:
+        return
+    expiry = svc.session_policy.expiry(session.created_at, now)
+
+    def update(s: Session) -> Session:
+        return replace(s, last_active=now, expiry=expiry)
+
+    with contextlib.suppress(NotFoundError):
+        svc.storage.update_session(session.id, update)

@@ -164,3 +164,16 @@ def test_the_cookie_reveals_nothing(console: App, admin_browser: tuple[FlaskClie
     assert cookie is not None
     token = csrf_of(html, "/dex/admin/logout")
     assert ADMIN_EMAIL not in cookie.value and token not in cookie.value
+
+
+def test_using_the_console_keeps_the_sso_session_alive(
+    console: App, admin_browser: tuple[FlaskClient, str]
+) -> None:
+    from datetime import timedelta
+
+    browser, _ = admin_browser
+    for _ in range(3):  # 21 hours in all: past the 8 h idle timeout, within the 24 h lifetime
+        console.clock.advance(timedelta(hours=7))
+        assert browser.get("/dex/admin").status_code == 200
+    console.clock.advance(timedelta(hours=4))  # and the absolute lifetime still ends it
+    assert browser.get("/dex/admin").status_code == 302

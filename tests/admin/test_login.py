@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import parse_qs, quote, urlsplit
@@ -17,6 +18,7 @@ from tests.admin.conftest import (
     App,
     console_login,
     csrf_of,
+    follow,
     page_path,
     password_form,
     submit_password,
@@ -197,3 +199,39 @@ def test_an_error_answer_shows_no_text_from_the_url(console: App) -> None:
     assert resp.status_code == 400 and "access_denied" in html and "EVIL" not in html
     resp = browser.get("/dex/admin/callback?error=<b>x</b>")
     assert resp.status_code == 400 and "<b>x" not in resp.get_data(as_text=True)
+
+
+def test_the_console_at_an_issuer_without_a_path(make_console: Callable[..., App]) -> None:
+    dex = make_console(issuer="http://127.0.0.1:5556")
+    browser = dex.client()
+    resp = browser.get("/admin")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith(
+        "http://127.0.0.1:5556/admin/login"
+    )
+    resp = follow(browser, browser.get("/admin/login"))
+    html = resp.get_data(as_text=True)
+    if "/auth/local" in html:
+        link = re.search(r'href="([^"]*/auth/local\?[^"]*)"', html)
+        assert link
+        resp = follow(browser, browser.get(path_of(link.group(1).replace("&amp;", "&"))))
+    resp = follow(browser, submit_password(browser, resp, ADMIN_EMAIL, "password"))
+    assert resp.status_code == 200 and page_path(resp) == "/admin"
+    cookie = browser.get_cookie(console_session.COOKIE, path="/admin")
+    assert cookie is not None
+
+
+def test_after_logout_the_next_login_asks_for_the_password_again(console: App) -> None:
+    browser = console.client()
+    html = console_login(browser).get_data(as_text=True)
+    page = browser.post(
+        "/dex/admin/logout", data={"csrf_token": csrf_of(html, "/dex/admin/logout")}
+    ).get_data(as_text=True)
+    login = re.search(r'href="([^"]+)" id="login-again"|id="login-again" href="([^"]+)"', page)
+    assert login
+    url = (login.group(1) or login.group(2)).replace("&amp;", "&")
+    resp = browser.get(path_of(url))
+    assert "prompt=login" in resp.headers["Location"]
+    resp = follow(browser, resp)
+    assert 'name="password"' in resp.get_data(as_text=True) or "/auth/local" in resp.get_data(
+        as_text=True
+    )
