@@ -387,7 +387,7 @@ PATHS: dict[str, Any] = {
         "get": _op(
             "getOpenAPI",
             "This document.",
-            {**ok("The OpenAPI 3.1 document.", {"type": "object"}), **problems()},
+            {**ok("The OpenAPI 3.1 document.", {"type": "object"}), **problems(public=True)},
             security=[],
         )
     },

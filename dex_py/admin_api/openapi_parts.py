@@ -86,9 +86,10 @@ def _problem_response(description: str, headers: dict[str, Any]) -> Schema:
     }
 
 
-def problems(*statuses: int) -> dict[str, Any]:
-    """References to the problem responses for ``statuses``, plus those every call can get."""
-    wanted = sorted({400, 401, 403, 405, 503, *statuses})
+def problems(*statuses: int, public: bool = False) -> dict[str, Any]:
+    """References to the problem responses for ``statuses``, plus those every authenticated
+    call can get (only 405 for a ``public`` one)."""
+    wanted = sorted({405, *statuses} if public else {400, 401, 403, 405, 503, *statuses})
     return {str(s): {"$ref": f"#/components/responses/{PROBLEMS[s][0]}"} for s in wanted}
 
 

@@ -27,7 +27,7 @@ from tests.admin_api.conftest import (
     assert_problem,
     basic,
 )
-from tests.oauth.conftest import CLIENT_ID, CLIENT_SECRET, ISSUER
+from tests.oauth.conftest import CLIENT_ID, CLIENT_SECRET, ISSUER, snapshot
 
 # Every protected operation, with a body it would accept (so a refusal is the auth's doing).
 PROTECTED = [
@@ -69,7 +69,9 @@ def test_a_valid_admin_token_is_accepted(api: Api) -> None:
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)
 def test_every_route_refuses_a_request_without_a_token(api: Api, method: str, path: str) -> None:
+    before = snapshot(api.app.storage)
     resp = api.http.open(path, method=method, json={})
+    assert snapshot(api.app.storage) == before
     body = assert_problem(resp, 401)
     assert body["type"] == "about:blank"
     challenge = resp.headers["WWW-Authenticate"]
@@ -81,12 +83,12 @@ def test_every_route_refuses_a_token_without_the_admin_scope(
     api: Api, method: str, path: str
 ) -> None:
     token = api.token(MACHINE_ID, MACHINE_SECRET, scope="")
-    before = (api.app.storage.list_clients(), api.app.storage.list_passwords())
+    before = snapshot(api.app.storage)
     resp = api.http.open(path, method=method, json={}, headers={"Authorization": f"Bearer {token}"})
+    assert snapshot(api.app.storage) == before  # nothing written, no change even audited
     assert_problem(resp, 403, "insufficient-scope")
     assert 'error="insufficient_scope"' in resp.headers["WWW-Authenticate"]
     assert f'scope="{ADMIN_SCOPE}"' in resp.headers["WWW-Authenticate"]
-    assert (api.app.storage.list_clients(), api.app.storage.list_passwords()) == before
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,15 @@ def test_the_implementation_matches_its_openapi_document(
     fuzz()
 
 
+def test_the_document_is_valid_openapi_3_1() -> None:
+    SCHEMA.validate()  # against the OpenAPI 3.1 meta-schema schemathesis carries
+    assert DOCUMENT["openapi"] == "3.1.0"
+    assert DOCUMENT["components"]["securitySchemes"]["adminToken"]["scheme"] == "bearer"
+    broken = {**DOCUMENT, "paths": {"/x": {"get": {"responses": {"200": {"bogus": 1}}}}}}
+    with pytest.raises(ValueError, match="required property"):  # the checker checks
+        schemathesis.openapi.from_dict(broken).validate()
+
+
 def test_every_route_is_documented_and_nothing_else() -> None:
     routes = {
         f"{method} {path.replace('<', '{').replace('>', '}')}"
