@@ -45,7 +45,6 @@ class Admin:
 
     login: ConsoleLogin
     actor: Actor
-    teams: tuple[str, ...]
 
     @property
     def display_name(self) -> str:
@@ -122,7 +121,7 @@ def check_access() -> Response | None:
             end_session_url=f"{svc.issuer}/logout",
         )
     touch(svc, session)  # console use keeps the SSO session alive, like any login would
-    g.dexpy_admin = Admin(login=login, actor=actor_of(session), teams=current_teams(svc, session))
+    g.dexpy_admin = Admin(login=login, actor=actor_of(session))
     if request.method == "POST":
         presented = request.form.get("csrf_token", "")
         if not csrf_valid(login.csrf_key, csrf_purpose(request.path), presented):

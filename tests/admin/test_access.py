@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from dex_py.admin import console_session
 from dex_py.admin.access import PUBLIC
 from tests.admin.conftest import ADMIN_EMAIL, USER_EMAIL, App, console_login, csrf_of
+from tests.oauth.conftest import auth_params, code_from, login_password, redeem
 
 PLACEHOLDER = "example-app"
 
@@ -177,3 +178,85 @@ def test_using_the_console_keeps_the_sso_session_alive(
         assert browser.get("/dex/admin").status_code == 200
     console.clock.advance(timedelta(hours=4))  # and the absolute lifetime still ends it
     assert browser.get("/dex/admin").status_code == 302
+
+
+def _state(dex: App) -> dict[str, object]:
+    """What a change could touch: every table but the audit log, the keys, the revocations,
+    the stored settings (team rules) and the change counter."""
+    from tests.oauth.conftest import snapshot
+
+    tables = {k: v for k, v in snapshot(dex.storage).items() if k != "_audit"}
+    s = dex.storage
+    return {
+        **tables,
+        "keys": s._keys,
+        "revoked": dict(s._revoked),
+        "settings": dict(s._settings),
+        "generation": s._generation,
+    }
+
+
+def _real_targets(dex: App) -> Iterator[str]:
+    """Every console POST URL, its placeholders filled with objects that exist and could be
+    changed: a stored client, user and connector, a live session and refresh token."""
+    from dex_py.clients import secret_digest
+    from dex_py.storage.base import Client, Connector, Password
+
+    dex.storage.create_client(
+        Client(id="victim", secret_hash=secret_digest("s" * 32), redirect_uris=("https://v/cb",))
+    )
+    dex.storage.create_password(Password("victim@example.com", b"$2b$04$x", "v", "victim-id"))
+    dex.storage.create_connector(Connector(id="victim-conn", type="mockCallback", name="V"))
+    session = next(s for s in dex.storage.list_sessions() if s.claims.email == ADMIN_EMAIL)
+    b = dex.client()
+    code = code_from(login_password(b, auth_params(), email=USER_EMAIL))["code"]
+    assert redeem(b, code).status_code == 200
+    (token,) = dex.storage.list_refresh_tokens()
+    fill = {
+        "client_id": "victim",
+        "email": "victim@example.com",
+        "connector_id": "victim-conn",
+        "session_id": session.id,
+        "token_id": token.id,
+    }
+    for rule in dex.flask.url_map.iter_rules():
+        wanted = rule.endpoint.startswith("admin.") and rule.endpoint not in PUBLIC
+        if wanted and "POST" in (rule.methods or ()) and rule.endpoint != "admin.logout":
+            path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda m: fill[m.group(1)], rule.rule)
+            if rule.endpoint == "admin.revoke_user":
+                path += "?user=victim-id&connector=local"
+            yield path
+
+
+FORM = {
+    "confirm": "yes",
+    "grace": "0",
+    "id": "new-one",
+    "name": "changed",
+    "email": "new@example.com",
+    "username": "changed",
+    "password": "a new password",
+    "groups": "admins",
+    "redirect_uris": "https://changed/cb",
+    "type": "mockCallback",
+    "config": "",
+    "rules": "- exact: a\n  team: b\n",
+    "action": "save",
+}
+
+
+def test_nothing_a_refused_post_sends_changes_anything(console: App) -> None:
+    admin, user = console.client(), console.client()
+    html = console_login(admin).get_data(as_text=True)
+    assert console_login(user, USER_EMAIL).status_code == 403
+    logout_token = csrf_of(html, "/dex/admin/logout")
+    # the user's own login made a session: revoke targets the admin's
+    targets = list(_real_targets(console))
+    assert len(targets) >= 12
+    before = _state(console)
+    for path in targets:
+        assert user.post(path, data={**FORM, "csrf_token": "x"}).status_code == 403, path
+        for token in ("", "forged", logout_token):
+            resp = admin.post(path, data={**FORM, "csrf_token": token})
+            assert resp.status_code == 400, path
+    assert _state(console) == before

@@ -34,6 +34,8 @@ EXPECTED = {
     "sessions",
     "keys",
     "audit",
+    "logged-out",
+    "forbidden",
 }
 
 

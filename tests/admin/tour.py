@@ -92,3 +92,14 @@ def tour(page: Any, server: LiveServer) -> Iterator[str]:
     yield "keys"
     _goto(page, server, "/admin/audit")
     yield "audit"
+    with page.expect_navigation():
+        page.click("#logout")
+    yield "logged-out"
+    page.click("#login-again")  # prompt=login: the password again, here as a non-admin
+    page.wait_for_url(server.url("/auth") + "**")
+    page.click('a[href*="/auth/local"]')
+    page.fill("#login", USER_EMAIL)
+    page.fill("#password", USER_PASSWORD)
+    with page.expect_navigation(url=server.url("/admin")):
+        page.locator("#password").press("Enter")
+    yield "forbidden"
