@@ -303,12 +303,40 @@ def _op(op_id: str, summary: str, responses: dict[str, Any], **extra: Any) -> Sc
     return {"operationId": op_id, "summary": summary, "responses": responses, **extra}
 
 
+def _links(name: str, param: str, key: str) -> dict[str, Any]:
+    """OpenAPI links from an answer carrying one object to the operations on it: its id from
+    the body, its ETag as their ``If-Match`` (so a client, or a fuzzer, can follow them)."""
+    target = {param: f"$response.body#/{key}"}
+    guarded = {**target, "header.If-Match": "$response.header.ETag"}
+    return {
+        f"Get{name}": {"operationId": f"get{name}", "parameters": target},
+        f"Replace{name}": {"operationId": f"replace{name}", "parameters": guarded},
+        f"Patch{name}": {"operationId": f"patch{name}", "parameters": guarded},
+        f"Delete{name}": {"operationId": f"delete{name}", "parameters": guarded},
+    }
+
+
 def _object_paths(
-    name: str, plural: str, param: Schema, *, created: str, create: str, replace: str, patch: str
+    name: str,
+    plural: str,
+    param: Schema,
+    *,
+    key: str,
+    created: str,
+    create: str,
+    replace: str,
+    patch: str,
 ) -> dict[str, Any]:
-    """The list/create and get/put/patch/delete operations of one kind of object: ``created``
-    names the schema of the 201 answer, the others those of the request bodies."""
-    one = {"parameters": [param]}
+    """The list/create and get/put/patch/delete operations of one kind of object: ``key`` is
+    the field of the object its path parameter takes, ``created`` names the schema of the 201
+    answer, the others those of the request bodies."""
+    links = _links(name, param["name"], key)
+
+    def one(description: str, schema: Schema, status: int = 200) -> Schema:
+        answer = ok(description, schema, status=status, etag=True)
+        answer[str(status)]["links"] = links
+        return answer
+
     return {
         f"/{plural}": {
             "get": _op(
@@ -321,29 +349,24 @@ def _object_paths(
                 f"create{name}",
                 f"Create a {name.lower()}.",
                 {
-                    **ok(
-                        f"The new {name.lower()}.",
-                        ref(created),
-                        status=201,
-                        etag=True,
-                    ),
+                    **one(f"The new {name.lower()}.", ref(created), 201),
                     **problems(409, 413, 415),
                 },
                 requestBody=body(ref(create)),
             ),
         },
         f"/{plural}/{{{param['name']}}}": {
-            **one,
+            "parameters": [param],
             "get": _op(
                 f"get{name}",
                 f"Read a {name.lower()}.",
-                {**ok(f"The {name.lower()}.", ref(name), etag=True), **problems(404)},
+                {**one(f"The {name.lower()}.", ref(name)), **problems(404)},
             ),
             "put": _op(
                 f"replace{name}",
                 f"Replace a {name.lower()}'s settings.",
                 {
-                    **ok(f"The {name.lower()}.", ref(name), etag=True),
+                    **one(f"The {name.lower()}.", ref(name)),
                     **problems(404, 409, 412, 413, 415, 428),
                 },
                 parameters=[IF_MATCH],
@@ -353,7 +376,7 @@ def _object_paths(
                 f"patch{name}",
                 f"Change some of a {name.lower()}'s settings.",
                 {
-                    **ok(f"The {name.lower()}.", ref(name), etag=True),
+                    **one(f"The {name.lower()}.", ref(name)),
                     **problems(404, 409, 412, 413, 415, 428),
                 },
                 parameters=[IF_MATCH],
@@ -395,6 +418,7 @@ PATHS: dict[str, Any] = {
         "Client",
         "clients",
         path_param("client_id", "The client's id.", CLIENT_ID),
+        key="id",
         created="ClientCreated",
         create="ClientInput",
         replace="ClientInput",
@@ -439,6 +463,7 @@ PATHS: dict[str, Any] = {
         "Connector",
         "connectors",
         path_param("connector_id", "The connector's id."),
+        key="id",
         created="Connector",
         create="ConnectorInput",
         replace="ConnectorReplace",
@@ -488,6 +513,7 @@ PATHS: dict[str, Any] = {
             "The user's e-mail address.",
             {"type": "string", "minLength": 1, "maxLength": 254},
         ),
+        key="email",
         created="User",
         create="UserInput",
         replace="UserReplace",

@@ -2,8 +2,9 @@
 the document for every operation (property-based, with Hypothesis) and checks each answer
 against it: no server error, a documented status code, the documented content type and a body
 matching the documented schema. Positive data (valid by the document) and negative data
-(invalid by it) both; bounded and derandomized, so it runs in seconds and the same way every
-time."""
+(invalid by it) both, each object operation also against a stored object, and sequences of
+calls that follow the document's links (an id and an ETag from one answer into the next call);
+bounded and derandomized, so it runs in well under a minute and the same way every time."""
 
 from __future__ import annotations
 
@@ -123,3 +124,29 @@ def test_every_route_is_documented_and_nothing_else() -> None:
         for method in methods
     }
     assert routes == set(LABELS)
+
+
+def test_sequences_of_calls_follow_the_documents_links(make_api: Callable[..., Api]) -> None:
+    """Stateful: create an object, then read, replace, patch or delete it with the id and the
+    ETag the answer gave (the document's links), checking every answer on the way."""
+    api = make_api()
+    headers = {"Authorization": f"Bearer {api.admin_token}"}
+
+    class Workflow(SCHEMA.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": headers, "app": api.app.flask}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+    Workflow.run(
+        settings=settings(
+            max_examples=40,
+            stateful_step_count=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+        )
+    )
