@@ -14,7 +14,9 @@ The token is the JWT our token endpoint issues (``oauth.machine_grants``; RFC 90
 - the client still exists and is still listed in ``admin.clients``: removing it from either
   locks its tokens out at once, without waiting for them to expire.
 
-The token is only read from the ``Authorization`` header: never from the query string (URLs
+Every refusal is an audit line (event ``admin_api``, the reason; a log line, not kept in
+storage, so that anonymous requests cannot fill the audit log). The token is only read from
+the ``Authorization`` header: never from the query string (URLs
 end up in logs) nor a form body (the API speaks JSON).
 """
 
@@ -24,10 +26,17 @@ from typing import Any
 
 from flask import g, request
 
-from dex_py.admin_api.problems import bad_request, insufficient_scope, invalid_token, no_token
+from dex_py.admin_api.problems import (
+    Problem,
+    bad_request,
+    insufficient_scope,
+    invalid_token,
+    no_token,
+)
 from dex_py.config.admin import ADMIN_SCOPE
 from dex_py.jose import tokens
 from dex_py.management.actor import Actor
+from dex_py.ops.audit import FAILURE, audit
 from dex_py.services import Services
 
 CLIENT_CREDENTIALS = "client_credentials"
@@ -88,8 +97,20 @@ def verify_admin_token(svc: Services, token: str) -> Actor:
 
 def authenticate_request(svc: Services) -> None:
     """Run before every view but the OpenAPI document: ``Problem`` when the caller may not
-    use the API, else its actor for ``current_actor``."""
-    g.admin_api_actor = verify_admin_token(svc, bearer_token())
+    use the API (and an audit line saying why, never the token), else its actor for
+    ``current_actor``."""
+    try:
+        g.admin_api_actor = verify_admin_token(svc, bearer_token())
+    except Problem as refused:
+        audit(
+            "admin_api",
+            FAILURE,
+            status=refused.status,
+            reason=refused.detail,
+            method=request.method,
+            path=request.path,
+        )
+        raise
 
 
 def current_actor() -> Actor:

@@ -226,3 +226,17 @@ def test_the_openapi_document_needs_no_token(api: Api) -> None:
     resp = api.http.get(API + "/openapi.json")
     assert resp.status_code == 200
     assert resp.get_json()["openapi"] == "3.1.0"
+
+
+def test_a_refusal_is_an_audit_line_without_the_token(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = api.token(MACHINE_ID, MACHINE_SECRET, scope="")
+    with caplog.at_level("INFO", logger="dex_py.audit"):
+        api.get("/clients", token=token)
+        api.get("/clients", token="not-a-jwt")
+    lines = [r for r in caplog.records if r.name == "dex_py.audit" and "admin_api" in r.message]
+    assert [getattr(r, "status", None) for r in lines] == [403, 401]
+    assert "scope" in lines[0].reason
+    assert token not in caplog.text
+    assert api.app.storage.list_audit_records(event="admin_api") == []
