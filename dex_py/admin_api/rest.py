@@ -34,6 +34,7 @@ from werkzeug import Response
 
 from dex_py.admin_api.convert import to_json
 from dex_py.admin_api.problems import Problem, bad_request, invalid
+from dex_py.services import services
 
 T = TypeVar("T")
 
@@ -186,7 +187,10 @@ def page_response(items: list[Any], next_cursor: str, size: int) -> Response:
     if next_cursor:
         args = {k: v for k, v in request.args.items() if k != "cursor"}
         args.update(limit=str(size), cursor=next_cursor)
-        resp.headers["Link"] = f'<{request.base_url}?{urlencode(args)}>; rel="next"'
+        # from the configured issuer, not the request's scheme and host (wrong behind a proxy)
+        svc = services()
+        origin = svc.issuer[: len(svc.issuer) - len(svc.issuer_path)]
+        resp.headers["Link"] = f'<{origin}{request.path}?{urlencode(args)}>; rel="next"'
     return resp
 
 

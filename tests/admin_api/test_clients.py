@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.admin_api.conftest import ADMIN_ID, Api, assert_problem, basic
-from tests.oauth.conftest import CLIENT_ID
+from tests.oauth.conftest import CLIENT_ID, ISSUER
 
 NEW = {
     "id": "web",
@@ -158,7 +158,7 @@ def test_pagination_with_cursor_and_link(api: Api) -> None:
     url = "/clients?limit=3"
     pages = 0
     while url:
-        resp = api.get(url)
+        resp = api.get(url, headers={"Host": "evil.example"})
         assert resp.status_code == 200
         body = resp.get_json()
         assert len(body["items"]) <= 3
@@ -167,6 +167,7 @@ def test_pagination_with_cursor_and_link(api: Api) -> None:
         if body["next"]:
             link = resp.headers["Link"]
             assert link.endswith('>; rel="next"') and "cursor=" in link
+            assert link.startswith(f"<{ISSUER}/admin/api/v1/clients?")  # not the Host header
             url = link[1 : link.index(">")].split("/admin/api/v1", 1)[1]
         else:
             assert "Link" not in resp.headers
