@@ -229,6 +229,27 @@ def live_server(
     return server
 
 
+@contextlib.contextmanager
+def example_config_server(workers: int = 3) -> Iterator[LiveServer]:
+    """The server ``make run`` starts: ``config.example.yaml`` unchanged but for free ports and
+    a fresh SQLite file (and no drain period at shutdown), with ``workers`` workers."""
+    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "config.example.yaml").read_text())
+    port = free_port()
+    data_dir = Path(tempfile.mkdtemp(prefix="dexpy-example-"))
+    config["issuer"] = f"http://127.0.0.1:{port}/dex"
+    config["web"]["http"] = f"127.0.0.1:{port}"
+    config["telemetry"]["http"] = f"127.0.0.1:{free_port()}"
+    config["storage"]["config"]["file"] = str(data_dir / "dex.db")
+    config["server"]["shutdownDelay"] = "0s"
+    server = LiveServer(port, data_dir, config, workers)
+    try:
+        server.wait_ready(STARTUP_TIMEOUT)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def live_issuer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One default live server for the whole test session (per xdist worker)."""

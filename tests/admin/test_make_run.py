@@ -8,12 +8,7 @@ spread over the three workers."""
 
 from __future__ import annotations
 
-import copy
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -22,9 +17,8 @@ import yaml
 from tests.admin.browser import log_in, need_chromium
 from tests.chromium import chromium
 from tests.connectors.ldap.conftest import LdapService, pick_ports, start_ldap, stop_ldap
-from tests.live import REPO_ROOT, LiveServer, verify_id_token
+from tests.live import LiveServer, example_config_server, verify_id_token
 from tests.login_flow import example_client, pkce_login
-from tests.services import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.live, pytest.mark.ldap]
 
@@ -45,23 +39,8 @@ def directory() -> Iterator[LdapService]:
 
 @pytest.fixture
 def make_run_server() -> Iterator[LiveServer]:
-    """``dex-py serve config.example.yaml``, moved to free ports and a fresh SQLite file."""
-    config: dict[str, Any] = yaml.safe_load((REPO_ROOT / "config.example.yaml").read_text())
-    config = copy.deepcopy(config)
-    port = free_port()
-    data_dir = Path(tempfile.mkdtemp(prefix="dexpy-make-run-"))
-    config["issuer"] = f"http://127.0.0.1:{port}/dex"
-    config["web"]["http"] = f"127.0.0.1:{port}"
-    config["telemetry"]["http"] = f"127.0.0.1:{free_port()}"
-    config["storage"]["config"]["file"] = str(data_dir / "dex.db")
-    config["server"]["shutdownDelay"] = "0s"
-    server = LiveServer(port, data_dir, config, WORKERS)
-    try:
-        server.wait_ready(60)
+    with example_config_server(WORKERS) as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_an_operator_adds_a_connector_a_client_and_a_user_that_work_at_once_everywhere(

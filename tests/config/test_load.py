@@ -11,6 +11,7 @@ import bcrypt
 import pytest
 
 from dex_py.config import Config, ConfigError, ConnectorConfig, StaticClient
+from dex_py.config.admin import AdminPolicy
 from dex_py.config.loader import from_dict, load, load_string
 
 from .conftest import DATA, PASSWORD_HASH, REPO_ROOT
@@ -221,7 +222,9 @@ def test_example_config_loads_without_warnings() -> None:
     assert config.storage.config == {"file": "var/dex.db"}
     assert config.telemetry.http == "127.0.0.1:5558"
     assert config.oauth2.password_connector == "local"
-    app, public, proxy = config.static_clients
+    app, public, proxy, automation = config.static_clients
+    assert automation.grant_types == ["client_credentials"]
+    assert AdminPolicy.from_config(config.extensions["admin"]).api_client("automation")
     assert (proxy.id, proxy.secret) == ("dex-py-proxy", "ZGV4LXB5LXByb3h5LXNlY3JldA")
     assert proxy.redirect_uris == ["http://127.0.0.1:4180/oauth2/callback"]
     assert proxy.backchannel_logout_uri == "http://127.0.0.1:4180/oauth2/backchannel-logout"
