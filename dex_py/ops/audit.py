@@ -118,8 +118,6 @@ def _store(fields: dict[str, Any], storage: Storage | None) -> None:
         if not svc.audit_policy.store:
             return
         storage, now = svc.storage, svc.clock.now()
-    elif has_app_context():
-        now = services().clock.now()  # the server's clock, also for a storage passed in
     details = {
         k: v for k, v in fields.items() if k not in (*_RECORD_FIELDS, "user", "actor", "object")
     }
