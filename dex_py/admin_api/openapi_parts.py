@@ -139,12 +139,13 @@ IF_MATCH = {"$ref": "#/components/parameters/ifMatch"}
 
 
 def path_param(name: str, description: str, schema: Schema | None = None) -> Schema:
+    """A path segment: never a ``/`` (it would be another path; the router answers 404)."""
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
-        "schema": schema or {"type": "string", "minLength": 1},
+        "schema": {"pattern": "^[^/]+$", **(schema or {"type": "string", "minLength": 1})},
     }
 
 

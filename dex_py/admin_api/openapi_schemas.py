@@ -63,7 +63,7 @@ CLIENT_INPUT: dict[str, Schema] = {
     "backchannel_logout_uri": TEXT,
 }
 USER_INPUT: dict[str, Schema] = {
-    "email": {"type": "string", "format": "email", "maxLength": 254},
+    "email": {"type": "string", "format": "email", "pattern": "^[^/]+$", "maxLength": 254},
     "username": {"type": "string", "minLength": 1, "maxLength": 200},
     "password": {
         "type": "string",

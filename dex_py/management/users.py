@@ -37,7 +37,7 @@ __all__ = [
     "update_user",
 ]
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+EMAIL = re.compile(r"[^@\s/]+@[^@\s/]+")  # no "/": the address is a segment of URLs
 MAX_EMAIL = 254  # RFC 5321 §4.5.3.1.3, a path's limit
 MAX_TEXT = 200
 MAX_GROUPS = 100

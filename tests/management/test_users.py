@@ -177,3 +177,11 @@ def test_every_user_write_bumps_the_generation_and_a_refused_one_does_not(
     with pytest.raises(Invalid):
         users.create_user(svc, actor, UserSpec("x", "", ""))
     assert svc.storage.generation() == start + 3
+
+
+@pytest.mark.parametrize("email", ["/jane@example.com", "jane@example.com/x", "a/b@example.com"])
+def test_an_address_with_a_slash_is_refused(svc: Services, actor: Actor, email: str) -> None:
+    """It could never be named in the console's or the API's URLs (``/users/<email>``)."""
+    with pytest.raises(Invalid) as caught:
+        users.create_user(svc, actor, UserSpec(email, "jane", "pw-pw-pw-pw"))
+    assert [f for f, _ in caught.value.errors] == ["email"]
