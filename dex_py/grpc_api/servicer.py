@@ -14,7 +14,7 @@ returned once, by ``CreateClient``.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from dex_py.grpc_api import api_pb2_grpc
 from dex_py.grpc_api.connectors import ConnectorCalls
 from dex_py.grpc_api.errors import Abort, answering, invalid
 from dex_py.grpc_api.refresh import RefreshCalls
+from dex_py.management.client_rules import unsafe_uri_problems
 from dex_py.ops.audit import audit
 from dex_py.passwords import DEFAULT_COST, MAX_PASSWORD_BYTES
 from dex_py.storage.base import (
@@ -65,6 +66,17 @@ def caller(context: grpc.ServicerContext) -> str:
     if names:
         return "grpc:" + names[0].decode("utf-8", "replace")
     return "grpc:" + context.peer()
+
+
+def _check_uris(redirect_uris: Iterable[str], logo_url: str) -> None:
+    """Refuse a redirect or logo URI with a script-capable scheme (``javascript:``, ``data:``,
+    ...) or control characters: Dex stores any string, but a ``form_post`` answer to a
+    ``javascript:`` redirect URI would run script in the issuer's origin."""
+    problems = unsafe_uri_problems("redirect_uris", redirect_uris)
+    if logo_url:
+        problems += [("logo_url", m) for _, m in unsafe_uri_problems("logo_url", [logo_url])]
+    if problems:
+        invalid("; ".join(f"{field}: {message}" for field, message in problems))
 
 
 def _check_hash(hash: bytes) -> None:
@@ -118,6 +130,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
             if not request.HasField("client"):
                 invalid("no client supplied")
             c = request.client
+            _check_uris(c.redirect_uris, c.logo_url)
             client_id = c.id or secrets.token_urlsafe(16)
             secret = c.secret or ("" if c.public else secrets.token_urlsafe(32))
             record = Client(
@@ -140,6 +153,7 @@ class DexApi(ConnectorCalls, RefreshCalls, api_pb2_grpc.DexServicer):
         with answering(context, "update client"):
             if not request.id:
                 invalid("no client ID supplied")
+            _check_uris(request.redirect_uris, request.logo_url)
 
             def change(old: Client) -> Client:
                 return replace(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -150,6 +150,21 @@ def _check_uri(field: str, uri: str, bad: Any) -> bool:
     else:
         return True
     return False
+
+
+def unsafe_uri_problems(field: str, uris: Iterable[str]) -> list[tuple[str, str]]:
+    """``(field[i], message)`` for each of ``uris`` with a script-capable scheme
+    (``javascript:``, ``data:``, ...; as browsers read it, past tabs and line breaks) or any
+    whitespace or control character: the least any way of registering a client must refuse
+    (Dex's gRPC API, which otherwise keeps Dex's looser rules, checks only this)."""
+    problems: list[tuple[str, str]] = []
+    for i, uri in enumerate(uris):
+        scheme = urlsplit(uri).scheme.lower()
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in uri):
+            problems.append((f"{field}[{i}]", "must not contain whitespace or control characters"))
+        elif scheme in _FORBIDDEN_SCHEMES:
+            problems.append((f"{field}[{i}]", f"the scheme {scheme!r} is not allowed"))
+    return problems
 
 
 def _check_redirect(field: str, uri: str, public: bool, bad: Any) -> None:

@@ -126,3 +126,29 @@ def test_changes_are_not_kept_in_storage_when_the_audit_section_says_so(storage:
         server.stop(grace=None)
     assert storage.get_client("quiet").name == "Q"
     assert storage.list_audit_records() == []
+
+
+@pytest.mark.parametrize(
+    "uris,logo",
+    [
+        (["javascript:alert(document.domain)"], ""),
+        (["https://app.example.com/cb", "data:text/html,<script>x</script>"], ""),
+        (["java\tscript:alert(1)"], ""),  # browsers drop the tab
+        (["https://app.example.com/cb"], "javascript:alert(1)"),
+    ],
+)
+def test_a_script_capable_or_malformed_uri_is_refused(
+    api, storage: Storage, uris: list[str], logo: str
+) -> None:
+    """Dex stores any string; a form_post answer to a javascript: redirect URI would run script
+    in the issuer's origin, so such a client is refused and nothing is stored."""
+    client = pb.Client(id="risky", name="R", redirect_uris=uris, logo_url=logo)
+    with pytest.raises(grpc.RpcError) as e:
+        api.CreateClient(pb.CreateClientReq(client=client))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert storage.list_clients() == []
+    api.CreateClient(pb.CreateClientReq(client=pb.Client(id="fine", name="F")))
+    with pytest.raises(grpc.RpcError) as e:
+        api.UpdateClient(pb.UpdateClientReq(id="fine", redirect_uris=uris, logo_url=logo))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert storage.get_client("fine").redirect_uris == ()
