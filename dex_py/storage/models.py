@@ -332,23 +332,6 @@ setting = sa.Table(
     **MYSQL_TABLE_ARGS,
 )
 
-ALL_TABLES: tuple[sa.Table, ...] = (
-    auth_request,
-    auth_code,
-    refresh_token,
-    password,
-    client,
-    connector,
-    keys,
-    revoked_access_token,
-    session,
-    logout_event,
-    device_request,
-    attempt_counter,
-    mfa_state,
-    change_counter,
-    setting,
-)
 
 # 0008: the audit log (security events and admin changes), listed newest first, by event or actor.
 audit_record = sa.Table(
@@ -367,4 +350,23 @@ audit_record = sa.Table(
     sa.Index("ix_audit_record_time", "time"),
     sa.Index("ix_audit_record_event_time", "event", "time"),
     **MYSQL_TABLE_ARGS,
+)
+
+ALL_TABLES: tuple[sa.Table, ...] = (
+    auth_request,
+    auth_code,
+    refresh_token,
+    password,
+    client,
+    connector,
+    keys,
+    revoked_access_token,
+    session,
+    logout_event,
+    device_request,
+    attempt_counter,
+    mfa_state,
+    change_counter,
+    setting,
+    audit_record,
 )
