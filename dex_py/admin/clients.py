@@ -14,10 +14,10 @@ from werkzeug import Response
 from dex_py.admin import forms
 from dex_py.admin.access import current_admin
 from dex_py.admin.login import CLIENT_ID as CONSOLE_CLIENT
-from dex_py.admin.render import confirmed, field_errors, refused, render_admin
+from dex_py.admin.render import confirmed, field_errors, found, refused, render_admin
 from dex_py.management import clients as ops
 from dex_py.management.client_rules import ClientSpec
-from dex_py.management.errors import ManagementError, NotFound
+from dex_py.management.errors import ManagementError
 from dex_py.services import services
 
 SECTION = "admin.clients"
@@ -55,15 +55,8 @@ def source_of(view: ops.ClientView) -> str:
     return "config" if view.static else "stored"
 
 
-def _get(client_id: str) -> ops.ClientView:
-    try:
-        return ops.get_client(services(), client_id)
-    except NotFound:
-        abort(404)
-
-
 def _editable(client_id: str) -> ops.ClientView:
-    view = _get(client_id)
+    view = found(ops.get_client, client_id)
     if source_of(view) != "stored":
         abort(404)  # read-only: no edit, delete or rotation pages
     return view
@@ -107,7 +100,7 @@ def list_view() -> Response:
 
 
 def detail_view(client_id: str) -> Response:
-    view = _get(client_id)
+    view = found(ops.get_client, client_id)
     return render_admin(
         "admin/client.html",
         section=SECTION,

@@ -15,9 +15,9 @@ from werkzeug import Response
 from connectors import known_types
 from dex_py.admin import forms
 from dex_py.admin.access import current_admin
-from dex_py.admin.render import confirmed, field_errors, render_admin
+from dex_py.admin.render import confirmed, field_errors, found, render_admin
 from dex_py.management import connectors as ops
-from dex_py.management.errors import Invalid, ManagementError, NotFound
+from dex_py.management.errors import Invalid, ManagementError
 from dex_py.services import services
 
 SECTION = "admin.connectors"
@@ -25,15 +25,8 @@ FORM_FIELDS = ("id", "type", "name", "config")
 MAX_CONFIG = 32 * 1024
 
 
-def _get(connector_id: str) -> ops.ConnectorView:
-    try:
-        return ops.get_connector(services(), connector_id)
-    except NotFound:
-        abort(404)
-
-
 def _editable(connector_id: str) -> ops.ConnectorView:
-    view = _get(connector_id)
+    view = found(ops.get_connector, connector_id)
     if view.static:
         abort(404)
     return view

@@ -7,16 +7,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import request, url_for
+from flask import abort, request, url_for
 from werkzeug import Response
 
 import dex_py
 from dex_py.admin.access import csrf_for, current_admin
 from dex_py.admin.forms import errors_of
-from dex_py.management.errors import ManagementError
+from dex_py.management.errors import ManagementError, NotFound
+from dex_py.services import Services, services
 from dex_py.web.pages import render_page
+
+V = TypeVar("V")
+
+
+def found(get: Callable[[Services, str], V], key: str) -> V:
+    """``get(services(), key)`` (a management lookup), or the 404 page when there is none."""
+    try:
+        return get(services(), key)
+    except NotFound:
+        abort(404)
+
 
 # (endpoint, label): the console's sections, in the order of the navigation
 NAV: tuple[tuple[str, str], ...] = (

@@ -11,24 +11,17 @@ from werkzeug import Response
 
 from dex_py.admin import forms
 from dex_py.admin.access import current_admin
-from dex_py.admin.render import confirmed, field_errors, render_admin
+from dex_py.admin.render import confirmed, field_errors, found, render_admin
 from dex_py.management import users as ops
-from dex_py.management.errors import ManagementError, NotFound
+from dex_py.management.errors import ManagementError
 from dex_py.services import services
 
 SECTION = "admin.users"
 FORM_FIELDS = ("email", "username", "password", "user_id", "groups")
 
 
-def _get(email: str) -> ops.UserView:
-    try:
-        return ops.get_user(services(), email)
-    except NotFound:
-        abort(404)
-
-
 def _editable(email: str) -> ops.UserView:
-    view = _get(email)
+    view = found(ops.get_user, email)
     if view.static:
         abort(404)
     return view
