@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from dex_py.services import Services
-from dex_py.storage.base import NotFoundError, grant_marker, session_marker
+from dex_py.storage.base import NotFoundError, Storage, grant_marker, session_marker
 
 # Kept past the last access token's expiry by this much: a refresh that rotated the chain just
 # before it was deleted signs its token a moment later, maybe on a replica whose clock is ahead.
@@ -37,8 +37,14 @@ def revoke_grant(svc: Services, refresh_token_id: str) -> None:
     with contextlib.suppress(NotFoundError):
         svc.storage.delete_refresh_token(refresh_token_id)
     lifetime = svc.config.expiry.access_token_lifetime + GRANT_REVOCATION_MARGIN
-    marker = grant_marker(grant_id_of(refresh_token_id))
-    svc.storage.revoke_access_token(marker, svc.clock.now() + lifetime)
+    record_grant_revoked(svc.storage, refresh_token_id, svc.clock.now() + lifetime)
+
+
+def record_grant_revoked(storage: Storage, refresh_token_id: str, until: datetime) -> None:
+    """Record that the access tokens issued under a refresh token chain are revoked, until
+    ``until`` (past the last one's expiry): what ``revoke_grant`` leaves besides the deletion,
+    for callers without ``Services`` (Dex's gRPC API)."""
+    storage.revoke_access_token(grant_marker(grant_id_of(refresh_token_id)), until)
 
 
 def revoke_session(svc: Services, session_id: str) -> None:

@@ -14,8 +14,8 @@ import grpc
 from dex_py.grpc_api import api_pb2 as pb
 from dex_py.grpc_api.errors import answering, invalid
 from dex_py.jose.tokens import decode_sub
-from dex_py.revocation import GRANT_REVOCATION_MARGIN, grant_id_of
-from dex_py.storage.base import NotFoundError, RefreshToken, Storage, grant_marker
+from dex_py.revocation import GRANT_REVOCATION_MARGIN, record_grant_revoked
+from dex_py.storage.base import NotFoundError, RefreshToken, Storage
 
 
 class RefreshCalls:
@@ -65,7 +65,7 @@ class RefreshCalls:
                 continue
             revoked += 1
             until = datetime.now(UTC) + self.access_token_lifetime + GRANT_REVOCATION_MARGIN
-            self.storage.revoke_access_token(grant_marker(grant_id_of(t.id)), until)
+            record_grant_revoked(self.storage, t.id, until)
         if revoked:
             self._changed(context, "refresh.revoke", f"user:{request.user_id}")
         return pb.RevokeRefreshResp(not_found=revoked == 0)
